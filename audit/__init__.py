@@ -1,0 +1,1 @@
+"""Warden's audit ledger: hash-chained, signed, verifiable offline. Never imports ``runner``."""

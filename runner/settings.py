@@ -1,0 +1,103 @@
+"""Controller settings: environment variables prefixed ``WARDEN_``, optionally a YAML file.
+
+Settings are built once by the entry point and passed down as arguments; no module
+reads them from a global.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+import yaml
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+#: The claude-agent-sdk wheel whose bundled CLI we run; bump both together and
+#: re-record the terminal fixtures (``tests/fixtures/record.py``).
+CLAUDE_SDK_VERSION = "0.2.187"
+CLAUDE_CODE_VERSION = "2.1.330"
+
+
+def _default_data_dir() -> Path:
+    return platformdirs.user_data_path("warden")
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    """Reads the file named by ``WARDEN_CONFIG``; environment variables win over it."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = os.environ.get("WARDEN_CONFIG")
+        if not path:
+            return {}
+        loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{path}: expected a mapping of settings at the top level")
+        return {str(k).replace("-", "_"): v for k, v in loaded.items()}
+
+
+class Settings(BaseSettings):
+    """Everything the controller can be told; see docs/configuration.md."""
+
+    model_config = SettingsConfigDict(env_prefix="WARDEN_", extra="forbid")
+
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 9100
+
+    image: str = "warden-sandbox:latest"
+    claude_sdk_version: str = CLAUDE_SDK_VERSION
+
+    # "scripted" runs the project's scripted model in-process (tests, offline demo).
+    model_upstream: str = "https://api.anthropic.com"
+    upstream_api_key: SecretStr | None = None
+    upstream_api_key_file: Path | None = None
+    allowed_models: list[str] = Field(default_factory=list)
+
+    terminal_cols: int = 120
+    terminal_rows: int = 40
+    stall_seconds: float = 60.0
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> Settings:
+        if self.upstream_api_key is not None and self.upstream_api_key_file is not None:
+            raise ValueError("set WARDEN_UPSTREAM_API_KEY or WARDEN_UPSTREAM_API_KEY_FILE, not both")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _YamlSource(settings_cls))
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database to use: ``WARDEN_DATABASE_URL`` or a SQLite file in the data dir."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'warden.db'}"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+    @property
+    def sessions_dir(self) -> Path:
+        return self.data_dir / "sessions"
+
+    def upstream_key(self) -> str | None:
+        """The real model API key, read only in the controller (it never enters a sandbox)."""
+        if self.upstream_api_key is not None:
+            return self.upstream_api_key.get_secret_value()
+        if self.upstream_api_key_file is not None:
+            return self.upstream_api_key_file.read_text(encoding="utf-8").strip()
+        return None

@@ -1,0 +1,77 @@
+"""Shared test plumbing: real Docker, real PostgreSQL, the real Claude Code binary.
+
+Outside CI a missing daemon, database or binary skips the tests that need it. With
+``CI`` set, the same absence is a failure: CI must prove the integration, not skip it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+IN_CI = bool(os.environ.get("CI"))
+
+#: Label put on every container a test makes, so cleanup can find them all.
+TEST_LABEL = "warden.test"
+
+DEFAULT_TEST_POSTGRES_URL = "postgresql://warden:warden@127.0.0.1:5432/warden_test"
+
+
+def require(condition: bool, why: str) -> None:
+    """Skip (or, in CI, fail) the current test unless ``condition`` holds."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"CI requires this, but: {why}", pytrace=False)
+    pytest.skip(why)
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[object]:
+    """A docker-py client to a running daemon."""
+    import docker
+
+    try:
+        client = docker.from_env()
+        client.ping()
+    except Exception as exc:
+        require(False, f"no Docker daemon: {exc}")
+    yield client
+    _remove_test_containers(client)
+    client.close()
+
+
+def _remove_test_containers(client: object) -> None:
+    for container in client.containers.list(all=True, filters={"label": TEST_LABEL}):  # type: ignore[attr-defined]
+        container.remove(force=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """URL of a real PostgreSQL (``WARDEN_TEST_POSTGRES_URL``), reachable now."""
+    url = os.environ.get("WARDEN_TEST_POSTGRES_URL", DEFAULT_TEST_POSTGRES_URL)
+    try:
+        import psycopg
+
+        with psycopg.connect(url, connect_timeout=3):
+            pass
+    except Exception as exc:
+        require(False, f"no PostgreSQL at {url}: {exc}")
+    return url
+
+
+@pytest.fixture(scope="session")
+def claude_binary() -> Path:
+    """The pinned real Claude Code binary (downloaded from PyPI into the cache)."""
+    from runner.sandbox.claude_binary import ensure_claude_binary
+    from runner.settings import Settings
+
+    settings = Settings()
+    try:
+        return ensure_claude_binary(settings.cache_dir, settings.claude_sdk_version)
+    except Exception as exc:
+        require(False, f"no Claude Code binary: {exc}")
+        raise
