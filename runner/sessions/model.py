@@ -1,0 +1,93 @@
+"""The session record as the domain sees it, and the store protocol it is kept in."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+#: States a session can be in (DESIGN.md "States"); the terminal classifier decides
+#: most of them, the session layer adds ``starting``, ``stalled`` and ``error``.
+STATES = (
+    "starting",
+    "idle",
+    "working",
+    "permission_prompt",
+    "asking",
+    "stalled",
+    "exited",
+    "error",
+    "unknown",
+)
+FINAL_STATES = frozenset({"exited", "error", "deleted"})
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """One session, as stored."""
+
+    id: str
+    tenant: str
+    owner: str
+    state: str
+    details: Mapping[str, Any]
+    work_dir: str
+    workspace_mode: str
+    policy: str
+    image: str
+    model: str | None
+    permission_mode: str
+    prompt: str | None
+    env: Mapping[str, str]
+    container_id: str | None
+    created_at: datetime
+    updated_at: datetime
+    ended_at: datetime | None = None
+    error: str | None = None
+    usage: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StateChange:
+    """One entry of a session's state history."""
+
+    session_id: str
+    state: str
+    details: Mapping[str, Any]
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ArtifactRecord:
+    session_id: str
+    name: str
+    path: str
+    size: int
+    created_at: datetime
+
+
+class SessionStore(Protocol):
+    """Where sessions, their state history and artifacts are kept (``runner.store``)."""
+
+    def add(self, record: SessionRecord) -> None: ...
+
+    def get(self, session_id: str) -> SessionRecord | None: ...
+
+    def list(
+        self, *, tenant: str | None = None, states: Sequence[str] | None = None
+    ) -> list[SessionRecord]: ...
+
+    def update(self, session_id: str, **changes: Any) -> SessionRecord: ...
+
+    def record_state(self, change: StateChange) -> None: ...
+
+    def history(self, session_id: str) -> list[StateChange]: ...
+
+    def add_artifact(self, artifact: ArtifactRecord) -> None: ...
+
+    def artifacts(self, session_id: str) -> list[ArtifactRecord]: ...

@@ -1,0 +1,121 @@
+"""The SQLAlchemy implementation of ``runner.sessions.model.SessionStore``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, fields
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from runner.errors import NotFoundError
+from runner.sessions.model import ArtifactRecord, SessionRecord, StateChange, utcnow
+from runner.store.models import ArtifactRow, SessionRow, StateChangeRow
+
+_RECORD_FIELDS = tuple(f.name for f in fields(SessionRecord))
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; everything we store is UTC.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def _to_record(row: SessionRow) -> SessionRecord:
+    values: dict[str, Any] = {name: getattr(row, name) for name in _RECORD_FIELDS}
+    for name in ("created_at", "updated_at", "ended_at"):
+        values[name] = _aware(values[name])
+    values["details"] = dict(values["details"] or {})
+    values["env"] = dict(values["env"] or {})
+    values["usage"] = dict(values["usage"] or {})
+    return SessionRecord(**values)
+
+
+class SqlSessionStore:
+    """Sessions, state history and artifacts in SQLite or PostgreSQL."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    def add(self, record: SessionRecord) -> None:
+        values = asdict(record)
+        values["details"] = dict(record.details)
+        values["env"] = dict(record.env)
+        values["usage"] = dict(record.usage)
+        with self._sessions.begin() as db:
+            db.add(SessionRow(**values))
+
+    def get(self, session_id: str) -> SessionRecord | None:
+        with self._sessions() as db:
+            row = db.get(SessionRow, session_id)
+            return _to_record(row) if row is not None else None
+
+    def list(
+        self, *, tenant: str | None = None, states: Sequence[str] | None = None
+    ) -> list[SessionRecord]:
+        query = select(SessionRow).order_by(SessionRow.created_at, SessionRow.id)
+        if tenant is not None:
+            query = query.where(SessionRow.tenant == tenant)
+        if states is not None:
+            query = query.where(SessionRow.state.in_(list(states)))
+        with self._sessions() as db:
+            return [_to_record(row) for row in db.scalars(query)]
+
+    def update(self, session_id: str, **changes: Any) -> SessionRecord:
+        unknown = set(changes) - set(_RECORD_FIELDS)
+        if unknown:
+            raise ValueError(f"not session fields: {sorted(unknown)}")
+        with self._sessions.begin() as db:
+            row = self._row(db, session_id)
+            for name, value in changes.items():
+                setattr(row, name, dict(value) if name in ("details", "env", "usage") else value)
+            row.updated_at = changes.get("updated_at", utcnow())
+            db.flush()
+            return _to_record(row)
+
+    def record_state(self, change: StateChange) -> None:
+        with self._sessions.begin() as db:
+            db.add(
+                StateChangeRow(
+                    session_id=change.session_id,
+                    state=change.state,
+                    details=dict(change.details),
+                    at=change.at,
+                )
+            )
+
+    def history(self, session_id: str) -> list[StateChange]:
+        query = (
+            select(StateChangeRow)
+            .where(StateChangeRow.session_id == session_id)
+            .order_by(StateChangeRow.id)
+        )
+        with self._sessions() as db:
+            return [
+                StateChange(row.session_id, row.state, dict(row.details), _aware(row.at) or row.at)
+                for row in db.scalars(query)
+            ]
+
+    def add_artifact(self, artifact: ArtifactRecord) -> None:
+        with self._sessions.begin() as db:
+            db.add(ArtifactRow(**asdict(artifact)))
+
+    def artifacts(self, session_id: str) -> list[ArtifactRecord]:
+        query = select(ArtifactRow).where(ArtifactRow.session_id == session_id)
+        with self._sessions() as db:
+            return [
+                ArtifactRecord(
+                    row.session_id, row.name, row.path, row.size, _aware(row.created_at) or row.created_at
+                )
+                for row in db.scalars(query.order_by(ArtifactRow.id))
+            ]
+
+    @staticmethod
+    def _row(db: Session, session_id: str) -> SessionRow:
+        row = db.get(SessionRow, session_id)
+        if row is None:
+            raise NotFoundError(f"no session {session_id}")
+        return row
