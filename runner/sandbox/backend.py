@@ -1,0 +1,124 @@
+"""The ``SandboxBackend`` protocol: what the session layer needs from a container runtime.
+
+Adapters: ``runner.sandbox.docker.DockerBackend`` (default). The session layer only
+sees these types, never docker-py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol
+
+WorkspaceMode = Literal["copy", "ro", "rw"]
+
+#: Label carrying the session id on every sandbox container.
+SESSION_LABEL = "warden.session"
+
+#: Where things are inside the sandbox.
+SANDBOX_HOME = "/home/warden"
+SANDBOX_WORKSPACE = "/workspace"
+SANDBOX_RUN_DIR = "/run/warden"
+#: Loopback port of the in-container forwarder to the gateway socket.
+GATEWAY_PORT = 8787
+
+
+@dataclass(frozen=True)
+class SandboxSpec:
+    """Everything needed to create one session's container.
+
+    ``workspace`` is the host directory mounted at /workspace: the session's copy in
+    ``copy`` mode, the user's own directory in ``ro``/``rw`` mode. ``run_dir`` holds the
+    gateway socket and is mounted at /run/warden. ``token`` is the per-session opaque
+    gateway token (never the upstream key). ``claude_session`` must be a UUID.
+    """
+
+    session_id: str
+    image: str
+    workspace: Path
+    workspace_mode: WorkspaceMode
+    home_dir: Path
+    run_dir: Path
+    token: str
+    claude_session: str
+    permission_mode: str = "default"
+    model: str | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    cols: int = 120
+    rows: int = 40
+    cpus: float = 2.0
+    memory_bytes: int = 4 * 1024**3
+    pids_limit: int = 512
+    tmpfs_bytes: int = 512 * 1024**2
+    runtime: str | None = None  # None: the daemon's default (runc); "runsc": gVisor
+    labels: Mapping[str, str] = field(default_factory=dict)
+    user: str | None = None  # "uid:gid"; None: 1000:1000, or the controller's own ids
+
+
+@dataclass(frozen=True)
+class SandboxInfo:
+    """A sandbox container as the runtime reports it."""
+
+    id: str
+    session_id: str
+    status: str  # created | running | paused | restarting | removing | exited | dead
+    exit_code: int | None
+    labels: Mapping[str, str]
+
+    @property
+    def is_running(self) -> bool:
+        return self.status == "running"
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    """The outcome of a command run inside a sandbox."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+class SandboxBackend(Protocol):
+    """Creates, drives and removes session containers.
+
+    Every method raises ``SandboxNotFoundError`` for an unknown id (except ``remove``,
+    which is idempotent) and ``SandboxError`` when the runtime fails.
+    """
+
+    async def create(self, spec: SandboxSpec) -> SandboxInfo:
+        """Create (not start) the hardened container. Raises ImageNotFoundError."""
+        ...
+
+    async def start(self, sandbox_id: str) -> None: ...
+
+    def attach(self, sandbox_id: str) -> AsyncIterator[bytes]:
+        """Raw terminal output from now on; ends when the container stops."""
+        ...
+
+    async def exec(
+        self, sandbox_id: str, argv: Sequence[str], *, user: str | None = None
+    ) -> ExecResult: ...
+
+    async def resize(self, sandbox_id: str, cols: int, rows: int) -> None: ...
+
+    async def stop(self, sandbox_id: str, *, grace_seconds: float = 10.0) -> None: ...
+
+    async def remove(self, sandbox_id: str) -> None:
+        """Force-remove the container; a missing one is not an error."""
+        ...
+
+    async def list(self, labels: Mapping[str, str]) -> list[SandboxInfo]:
+        """Every sandbox (running or not) carrying all of ``labels``."""
+        ...
+
+    async def inspect(self, sandbox_id: str) -> SandboxInfo: ...
+
+    async def close(self) -> None:
+        """Release the runtime client; containers keep running."""
+        ...

@@ -1,0 +1,175 @@
+"""``DockerBackend``: session sandboxes as hardened Docker containers (docker-py).
+
+docker-py is blocking: every call runs in a worker thread. The attach stream is read
+by a dedicated thread that feeds an asyncio queue. Docker's errors are translated
+here into ``SandboxError`` and its subclasses, so nothing above sees docker-py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import docker
+import docker.errors
+import docker.utils.socket
+
+from runner.errors import ImageNotFoundError, SandboxError, SandboxNotFoundError
+from runner.sandbox.backend import GATEWAY_PORT, SESSION_LABEL, ExecResult, SandboxInfo, SandboxSpec
+from runner.sandbox.hardening import container_config
+
+T = TypeVar("T")
+
+_READ_SIZE = 65536
+
+
+class DockerBackend:
+    """Implements ``SandboxBackend`` against the local Docker daemon."""
+
+    def __init__(self, client: docker.DockerClient, *, gateway_port: int = GATEWAY_PORT) -> None:
+        self._client = client
+        self._port = gateway_port
+
+    @classmethod
+    def from_env(cls) -> DockerBackend:
+        """Connect to the daemon named by ``DOCKER_HOST`` (default: the local socket).
+
+        Raises:
+            SandboxError: no daemon answers.
+        """
+        try:
+            client = docker.from_env()
+            client.ping()
+        except docker.errors.DockerException as exc:
+            raise SandboxError(f"cannot reach the Docker daemon: {exc}") from exc
+        return cls(client)
+
+    async def create(self, spec: SandboxSpec) -> SandboxInfo:
+        config = container_config(spec, port=self._port)
+        container = await self._call(None, self._client.containers.create, **config)
+        return _info(container.attrs)
+
+    async def start(self, sandbox_id: str) -> None:
+        await self._call(sandbox_id, self._client.api.start, sandbox_id)
+
+    async def attach(self, sandbox_id: str) -> AsyncIterator[bytes]:
+        """Raw TTY output from the moment of attaching; ends when the container stops."""
+        params = {"stdout": 1, "stderr": 1, "stream": 1, "logs": 0}
+        sock = await self._call(sandbox_id, self._client.api.attach_socket, sandbox_id, params)
+        raw: socket.socket = getattr(sock, "_sock", sock)
+        # The client's request timeout would end a quiet session's stream: wait forever.
+        raw.settimeout(None)
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        reader = threading.Thread(
+            target=_pump, args=(sock, loop, queue), name=f"attach-{sandbox_id[:12]}", daemon=True
+        )
+        reader.start()
+        try:
+            while (chunk := await queue.get()) is not None:
+                yield chunk
+        finally:
+            # Wakes the reader thread (blocked in recv) so it ends too.
+            with contextlib.suppress(OSError):
+                raw.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                sock.close()
+
+    async def exec(
+        self, sandbox_id: str, argv: Sequence[str], *, user: str | None = None
+    ) -> ExecResult:
+        return await self._call(sandbox_id, self._exec_sync, sandbox_id, list(argv), user)
+
+    async def resize(self, sandbox_id: str, cols: int, rows: int) -> None:
+        await self._call(sandbox_id, self._client.api.resize, sandbox_id, height=rows, width=cols)
+
+    async def stop(self, sandbox_id: str, *, grace_seconds: float = 10.0) -> None:
+        await self._call(sandbox_id, self._client.api.stop, sandbox_id, timeout=int(grace_seconds))
+
+    async def remove(self, sandbox_id: str) -> None:
+        try:
+            await self._call(
+                sandbox_id, self._client.api.remove_container, sandbox_id, force=True, v=True
+            )
+        except SandboxNotFoundError:
+            pass  # already gone: that is what we wanted
+        except SandboxError as exc:
+            if "already in progress" not in exc.message:
+                raise
+
+    async def list(self, labels: Mapping[str, str]) -> list[SandboxInfo]:
+        wanted = [SESSION_LABEL, *(f"{k}={v}" for k, v in labels.items())]
+        rows = await self._call(
+            None, self._client.api.containers, all=True, filters={"label": wanted}
+        )
+        ids = [str(row["Id"]) for row in rows]
+        infos = []
+        for sandbox_id in ids:
+            with contextlib.suppress(SandboxNotFoundError):  # removed meanwhile
+                infos.append(await self.inspect(sandbox_id))
+        return infos
+
+    async def inspect(self, sandbox_id: str) -> SandboxInfo:
+        attrs = await self._call(sandbox_id, self._client.api.inspect_container, sandbox_id)
+        return _info(attrs)
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._client.close)
+
+    def _exec_sync(self, sandbox_id: str, argv: Sequence[str], user: str | None) -> ExecResult:
+        api = self._client.api
+        created = api.exec_create(sandbox_id, list(argv), stdout=True, stderr=True, user=user or "")
+        out, err = api.exec_start(created["Id"], demux=True)
+        code = api.exec_inspect(created["Id"]).get("ExitCode")
+        return ExecResult(
+            exit_code=-1 if code is None else int(code),
+            stdout=(out or b"").decode("utf-8", "replace"),
+            stderr=(err or b"").decode("utf-8", "replace"),
+        )
+
+    async def _call(self, sandbox_id: str | None, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
+        try:
+            return await asyncio.to_thread(fn, *args, **kw)
+        except docker.errors.ImageNotFound as exc:
+            raise ImageNotFoundError(
+                f"sandbox image not found: {exc.explanation or exc}; run `warden image build`"
+            ) from exc
+        except docker.errors.NotFound as exc:
+            raise SandboxNotFoundError(
+                f"sandbox {sandbox_id or ''} not found", details={"sandbox": sandbox_id}
+            ) from exc
+        except docker.errors.DockerException as exc:
+            message = getattr(exc, "explanation", None) or str(exc)
+            raise SandboxError(
+                f"container runtime error: {message}", details={"sandbox": sandbox_id}
+            ) from exc
+
+
+def _pump(sock: Any, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[bytes | None]) -> None:
+    """Thread body: copy the attach socket into the queue until EOF or close."""
+    try:
+        while data := docker.utils.socket.read(sock, _READ_SIZE):
+            loop.call_soon_threadsafe(queue.put_nowait, data)
+    except (OSError, ValueError):
+        pass  # closed by the consumer, or the daemon went away: the stream ends
+    finally:
+        with contextlib.suppress(RuntimeError):  # the loop is already closed
+            loop.call_soon_threadsafe(queue.put_nowait, None)
+
+
+def _info(attrs: Mapping[str, Any]) -> SandboxInfo:
+    labels = dict((attrs.get("Config") or {}).get("Labels") or {})
+    state = attrs.get("State") or {}
+    status = str(state.get("Status", "unknown"))
+    exit_code = state.get("ExitCode") if status in ("exited", "dead") else None
+    return SandboxInfo(
+        id=str(attrs["Id"]),
+        session_id=labels.get(SESSION_LABEL, ""),
+        status=status,
+        exit_code=None if exit_code is None else int(exit_code),
+        labels=labels,
+    )

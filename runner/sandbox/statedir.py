@@ -1,0 +1,113 @@
+"""The per-session host directory: the agent's HOME, the gateway socket dir, the workspace.
+
+Layout of ``<sessions_dir>/<session id>/``::
+
+    home/       mounted at /home/warden; pre-seeded so Claude Code opens no dialog
+    run/        mounted read-only at /run/warden; the gateway creates gateway.sock here
+    workspace/  copy mode only: the session's copy of the user's directory
+
+Anything else the controller keeps there (token, recording) is never mounted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from runner.errors import InvalidInputError
+from runner.sandbox.backend import SANDBOX_WORKSPACE, WorkspaceMode
+from runner.sandbox.hardening import SANDBOX_GID, SANDBOX_UID
+
+#: How many trailing characters of the API key Claude Code remembers as approved.
+_APPROVED_KEY_SUFFIX = 20
+
+
+@dataclass(frozen=True)
+class SessionDir:
+    root: Path
+    home: Path
+    run: Path
+    workspace: Path  # the host directory to mount at /workspace
+
+    @property
+    def socket(self) -> Path:
+        return self.run / "gateway.sock"
+
+
+def new_session_token() -> str:
+    """A fresh per-session opaque gateway token (it is not, and never contains, the
+    upstream key: a leak from the sandbox only reaches this session's gateway)."""
+    return "wdn_" + secrets.token_urlsafe(32)
+
+
+def claude_config(token: str, workdir: str = SANDBOX_WORKSPACE) -> dict[str, Any]:
+    """``~/.claude.json`` that pre-answers Claude Code's first-run dialogs.
+
+    Onboarding/theme, "use this custom API key?" (default answer is No, which would
+    leave the agent without a model) and "do you trust this folder?".
+    """
+    return {
+        "hasCompletedOnboarding": True,
+        "theme": "dark",
+        "customApiKeyResponses": {"approved": [token[-_APPROVED_KEY_SUFFIX:]], "rejected": []},
+        "projects": {workdir: {"hasTrustDialogAccepted": True}},
+    }
+
+
+def prepare_session_dir(
+    root: Path,
+    *,
+    work_dir: Path,
+    workspace_mode: WorkspaceMode | str,
+    token: str,
+    owner: tuple[int, int] | None = None,
+) -> SessionDir:
+    """Create (or complete) the session directory; idempotent.
+
+    Args:
+        root: ``<sessions_dir>/<session id>``.
+        work_dir: the user's directory; copied in ``copy`` mode, else mounted as is.
+        owner: uid, gid to own home/ and the copy; default the sandbox user when we
+            are root (so the unprivileged agent can write), else leave as ours.
+
+    Raises:
+        InvalidInputError: an unknown mode, or ``work_dir`` is not a directory.
+    """
+    if workspace_mode not in ("copy", "ro", "rw"):
+        raise InvalidInputError(f"unknown workspace mode {workspace_mode!r}")
+    if not work_dir.is_dir():
+        raise InvalidInputError(f"workDir {work_dir} is not a directory")
+    owner = owner or ((SANDBOX_UID, SANDBOX_GID) if os.geteuid() == 0 else None)
+    root.mkdir(parents=True, exist_ok=True)
+    root.chmod(0o700)  # the token and recordings live here: the controller's eyes only
+    home, run = root / "home", root / "run"
+    home.mkdir(mode=0o700, exist_ok=True)
+    # run/ stays ours (mounted read-only inside); the socket's own mode lets the agent in.
+    run.mkdir(mode=0o755, exist_ok=True)
+    config = home / ".claude.json"
+    if not config.exists():
+        config.write_text(json.dumps(claude_config(token), indent=2), encoding="utf-8")
+    workspace = work_dir.resolve()
+    if workspace_mode == "copy":
+        workspace = root / "workspace"
+        if not workspace.exists():
+            shutil.copytree(work_dir, workspace, symlinks=True)
+    if owner is not None:
+        _chown_tree(home, owner)
+        if workspace_mode == "copy":
+            _chown_tree(workspace, owner)
+    # root/ may stay 0700: the daemon resolves bind mounts, the agent never walks root/.
+    return SessionDir(root=root, home=home, run=run, workspace=workspace)
+
+
+def _chown_tree(top: Path, owner: tuple[int, int]) -> None:
+    uid, gid = owner
+    os.chown(top, uid, gid, follow_symlinks=False)
+    for dirpath, dirnames, filenames in os.walk(top):
+        for name in (*dirnames, *filenames):
+            os.chown(Path(dirpath) / name, uid, gid, follow_symlinks=False)
