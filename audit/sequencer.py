@@ -1,0 +1,317 @@
+"""The single writer: one thread per database that appends events in group commits.
+
+Producers (any thread; asyncio via ``append_async``) hand an encoded event to
+``submit`` and get a future. The writer takes everything queued (up to ``max_batch``,
+lingering ``max_wait_ms`` for more once the queue drains), appends it in one
+transaction under the head-row lock, and resolves each future with the stored record,
+or with ``LedgerUnavailableError`` when the write failed: the caller must then refuse
+the action it wanted to record (fail closed). Transient faults (a restarting
+PostgreSQL) are retried for ``retry_seconds``; appends are idempotent by event id, so
+a batch whose commit was lost with the connection is neither lost nor duplicated.
+
+After commits it signs a checkpoint over the Merkle root of the whole log at most once
+per ``checkpoint_interval`` while events flow, and once more on close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+from audit.chain import GENESIS, Record
+from audit.checkpoint import Checkpoint, WormDirectory, sign_checkpoint
+from audit.errors import LedgerUnavailableError
+from audit.event import now_ts
+from audit.merkle import Frontier
+from audit.resume import resume_state
+from audit.signing import KeyRing
+from audit.stores.base import Pending, Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SequencerConfig:
+    """Group-commit and checkpoint tuning."""
+
+    max_batch: int = 1000
+    max_wait_ms: float = 0.0
+    checkpoint_interval: float = 1.0
+    retry_seconds: float = 20.0
+
+
+@dataclass
+class _Item:
+    pending: Pending
+    future: Future[Record] = field(default_factory=Future)
+
+
+class _Control:
+    """A request the writer handles between batches: "checkpoint", "rotate" or "stop"."""
+
+    def __init__(self, action: str) -> None:
+        self.action = action
+        self.future: Future[Checkpoint | None] = Future()
+
+
+class Sequencer:
+    """Owns the write side of one store: the queue, the writer thread, the Merkle frontier."""
+
+    def __init__(
+        self,
+        store: Store,
+        keys: KeyRing,
+        *,
+        config: SequencerConfig | None = None,
+        worm: WormDirectory | None = None,
+        is_transient: type[BaseException] | tuple[type[BaseException], ...] = (),
+    ) -> None:
+        self._store = store
+        self._keys = keys
+        self._config = config or SequencerConfig()
+        self._worm = worm
+        self._transient = is_transient
+        self._queue: queue.SimpleQueue[_Item | _Control] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._closed = False
+        self._frontier = Frontier()
+        self._head = GENESIS
+        self._last_cp_size = 0
+        self._last_cp_time = 0.0
+        self._thread = threading.Thread(target=self._run, name="audit-sequencer", daemon=True)
+
+    # -- producer side -----------------------------------------------------------------
+
+    def start(self) -> None:
+        """Load the frontier from the store (checked against the last checkpoint) and run.
+
+        Raises:
+            LedgerUnavailableError: the stored log does not match its last signed checkpoint.
+        """
+        for kid, raw in self._keys.public.keys.items():
+            self._store.add_key(kid, raw)
+        state = resume_state(self._store, self._keys)
+        self._frontier, self._head = state.frontier, state.head
+        self._last_cp_size = state.last_checkpoint_size
+        self._last_cp_time = time.monotonic()
+        self._thread.start()
+
+    def submit(self, pending: Pending) -> Future[Record]:
+        """Queue an event; the future resolves to its stored record."""
+        item = _Item(pending)
+        with self._lock:
+            if self._closed:
+                raise LedgerUnavailableError("the audit ledger is closed")
+            self._queue.put(item)
+        return item.future
+
+    def append(self, pending: Pending, timeout: float | None = None) -> Record:
+        """Queue an event and wait for it to be committed.
+
+        Raises:
+            LedgerUnavailableError: it was not recorded (or not within ``timeout``).
+        """
+        wait = timeout if timeout is not None else self._config.retry_seconds + 10
+        future = self.submit(pending)
+        try:
+            return future.result(wait)
+        except TimeoutError as exc:
+            raise LedgerUnavailableError(f"audit append not committed within {wait}s") from exc
+
+    async def append_async(self, pending: Pending) -> Record:
+        """``append`` for asyncio code: awaits the writer without blocking the loop."""
+        return await asyncio.wrap_future(self.submit(pending))
+
+    def checkpoint_now(self) -> Checkpoint | None:
+        """Sign a checkpoint for everything committed so far (None if nothing new)."""
+        return self._control("checkpoint")
+
+    def rotate_key(self) -> str:
+        """Sign a last checkpoint with the old key, then switch to a new key; returns its id.
+
+        Runs on the writer thread so no checkpoint is signed half-way through the switch.
+        """
+        self._control("rotate")
+        return self._keys.active_key_id
+
+    def close(self) -> None:
+        """Commit what is queued, sign a final checkpoint, stop the writer thread."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        if self._thread.is_alive():
+            self._control("stop", force=True)
+            self._thread.join()
+
+    def _control(self, action: str, *, force: bool = False) -> Checkpoint | None:
+        request = _Control(action)
+        if not force:
+            with self._lock:
+                if self._closed:
+                    raise LedgerUnavailableError("the audit ledger is closed")
+                self._queue.put(request)
+        else:
+            self._queue.put(request)
+        return request.future.result()
+
+    # -- writer side -------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            self._loop()
+        except BaseException as exc:  # never leave producers waiting on a dead writer
+            log.exception("audit sequencer stopped unexpectedly")
+            with self._lock:
+                self._closed = True
+            self._fail_queued(exc)
+            raise
+        self._fail_queued(LedgerUnavailableError("the audit ledger is closed"))
+
+    def _fail_queued(self, exc: BaseException) -> None:
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            error = (
+                exc
+                if isinstance(exc, LedgerUnavailableError)
+                else LedgerUnavailableError(f"the audit writer failed: {exc}")
+            )
+            if isinstance(item, _Item):
+                item.future.set_exception(error)
+            else:
+                item.future.set_result(None)
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                item = self._queue.get(timeout=self._checkpoint_delay())
+            except queue.Empty:
+                self._checkpoint(force=False)
+                continue
+            batch, control = self._gather(item)
+            if batch:
+                self._commit(batch)
+                self._checkpoint(force=False)
+            if control is not None:
+                self._handle(control)
+                if control.action == "stop":
+                    return
+
+    def _handle(self, control: _Control) -> None:
+        try:
+            checkpoint = self._checkpoint(force=True)
+            if control.action == "rotate":
+                self._keys.rotate()
+                for kid, raw in self._keys.public.keys.items():
+                    self._store.add_key(kid, raw)
+        except Exception as exc:
+            control.future.set_exception(exc)
+            return
+        control.future.set_result(checkpoint)
+
+    def _checkpoint_delay(self) -> float | None:
+        if self._frontier.size == self._last_cp_size:
+            return None  # nothing unsigned: sleep until work arrives
+        due = self._last_cp_time + self._config.checkpoint_interval - time.monotonic()
+        return max(due, 0.0)
+
+    def _gather(self, first: _Item | _Control) -> tuple[list[_Item], _Control | None]:
+        """Everything queued now, up to ``max_batch``; stops at a control request."""
+        if isinstance(first, _Control):
+            return [], first
+        batch = [first]
+        linger_until = time.monotonic() + self._config.max_wait_ms / 1000
+        while len(batch) < self._config.max_batch:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                remaining = linger_until - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    item = self._queue.get(timeout=remaining)
+                except queue.Empty:
+                    break
+            if isinstance(item, _Control):
+                return batch, item
+            batch.append(item)
+        return batch, None
+
+    def _commit(self, batch: list[_Item]) -> None:
+        unique: dict[str, Pending] = {}
+        for item in batch:
+            unique.setdefault(item.pending.event.id, item.pending)
+        try:
+            records = self._append_with_retry(list(unique.values()))
+            by_id = dict(zip(unique, records, strict=True))
+            self._advance(records)
+        except Exception as exc:
+            log.error("audit append of %d events failed: %s", len(batch), exc)
+            error = LedgerUnavailableError(f"the audit ledger could not record the event: {exc}")
+            error.__cause__ = exc
+            for item in batch:
+                item.future.set_exception(error)
+            return
+        for item in batch:
+            item.future.set_result(by_id[item.pending.event.id])
+
+    def _append_with_retry(self, pendings: list[Pending]) -> list[Record]:
+        deadline = time.monotonic() + self._config.retry_seconds
+        delay = 0.05
+        while True:
+            try:
+                return self._store.append(pendings)
+            except self._transient as exc:
+                if time.monotonic() + delay > deadline:
+                    raise
+                log.warning("audit store unavailable (%s); retrying in %.2fs", exc, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+                try:
+                    self._store.reconnect()
+                except self._transient as again:
+                    log.warning("audit store reconnect failed: %s", again)
+
+    def _advance(self, records: list[Record]) -> None:
+        """Move the frontier and head past the newly stored records (catching up on gaps)."""
+        fresh = sorted(
+            {r.seq: r for r in records if r.seq >= self._frontier.size}.values(),
+            key=lambda r: r.seq,
+        )
+        if not fresh:
+            return
+        top = fresh[-1]
+        if fresh[0].seq == self._frontier.size and top.seq - fresh[0].seq + 1 == len(fresh):
+            for record in fresh:
+                self._frontier.append(record.leaf_hash)
+        else:  # another writer appended in between: read the leaves we have not seen
+            leaves = self._store.leaf_hashes(self._frontier.size, top.seq + 1)
+            self._frontier.extend(leaves[i : i + 32] for i in range(0, len(leaves), 32))
+        self._head = top.chain_hash
+
+    def _checkpoint(self, *, force: bool) -> Checkpoint | None:
+        size = self._frontier.size
+        if size == self._last_cp_size:
+            return None
+        now = time.monotonic()
+        if not force and now - self._last_cp_time < self._config.checkpoint_interval:
+            return None
+        checkpoint = sign_checkpoint(self._keys, size, self._frontier.root(), self._head, now_ts())
+        self._last_cp_time = now  # also on failure: back off instead of spinning
+        try:
+            self._store.add_checkpoint(checkpoint)
+            if self._worm is not None:
+                self._worm.write(checkpoint)
+        except Exception as exc:  # the events are safe; the next round signs again
+            log.error("audit checkpoint at size %d not stored: %s", size, exc)
+            return None
+        self._last_cp_size = size
+        return checkpoint

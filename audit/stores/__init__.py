@@ -1,0 +1,5 @@
+"""Ledger storage adapters: SQLite (embedded default) and PostgreSQL."""
+
+from audit.stores.base import EventFilter, Pending, Store, open_store
+
+__all__ = ["EventFilter", "Pending", "Store", "open_store"]

@@ -1,0 +1,143 @@
+"""What the ledger needs from a database, and the values that cross that seam."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from audit.chain import Record
+from audit.checkpoint import Checkpoint
+from audit.event import Event
+
+#: Tables (all prefixed so they can share a database with the controller's own tables).
+EVENTS, HEAD, CHECKPOINTS, KEYS = "audit_events", "audit_head", "audit_checkpoints", "audit_keys"
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An event encoded by its producer, waiting for the writer to place it."""
+
+    event: Event
+    canonical: bytes
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """Which events a query or an export selects; ``None`` means any. Bounds are inclusive."""
+
+    session: str | None = None
+    actor: str | None = None
+    type: str | None = None
+    tenant: str | None = None
+    since: str | None = None
+    until: str | None = None
+    from_seq: int | None = None
+    to_seq: int | None = None
+
+    @property
+    def is_contiguous(self) -> bool:
+        """True when the selection is a seq (or time) range, not a subset by attribute."""
+        return (
+            self.session is None
+            and self.actor is None
+            and self.type is None
+            and (self.tenant is None)
+        )
+
+
+class Store(Protocol):
+    """A database holding the ledger tables. Every method may raise the driver's errors."""
+
+    #: Driver errors worth a reconnect and retry (connection lost, server restarting).
+    transient_errors: tuple[type[BaseException], ...]
+
+    def append(self, batch: Sequence[Pending]) -> list[Record]:
+        """Chain and insert ``batch`` in one transaction under the head-row lock.
+
+        Idempotent: an event whose id is already stored is not inserted again; its
+        stored record is returned in its place. The result is aligned with ``batch``.
+        """
+        ...
+
+    def head(self) -> tuple[int, bytes]:
+        """(size, chain head) from the head row."""
+        ...
+
+    def records(self, start: int = 0, stop: int | None = None) -> Iterator[Record]:
+        """Stored records with ``start <= seq < stop`` in seq order, gaps included as gaps."""
+        ...
+
+    def leaf_hashes(self, start: int, stop: int) -> bytes:
+        """Concatenated leaf hashes of seq ``start`` to ``stop - 1``."""
+        ...
+
+    def query(self, flt: EventFilter, after_seq: int | None, limit: int) -> list[Record]:
+        """Records matching ``flt`` with seq > ``after_seq``, ascending, at most ``limit``."""
+        ...
+
+    def add_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """Store a signed checkpoint (no-op if one of that size exists)."""
+        ...
+
+    def checkpoints(self) -> list[Checkpoint]:
+        """Every stored checkpoint, by size."""
+        ...
+
+    def add_key(self, kid: str, public_raw: bytes) -> None:
+        """Record a public signing key (no-op if known)."""
+        ...
+
+    def reconnect(self) -> None:
+        """Drop and reopen connections after a failure."""
+        ...
+
+    def close(self) -> None:
+        """Release every connection."""
+        ...
+
+
+def open_store(url: str, *, schema: str | None = None, install: bool = True) -> Store:
+    """A store for a SQLite path/URL or a PostgreSQL URL (psycopg is imported only then).
+
+    ``sqlite:///abs/path`` and plain paths open SQLite; ``postgresql://`` (also with a
+    ``+driver`` suffix, as SQLAlchemy writes it) opens PostgreSQL.
+    """
+    scheme = url.split("://", 1)[0].split("+", 1)[0] if "://" in url else ""
+    if scheme in ("postgresql", "postgres"):
+        from audit.stores.postgres import PostgresStore
+
+        dsn = "postgresql://" + url.split("://", 1)[1]
+        return PostgresStore(dsn, schema=schema or "public", install=install)
+    if scheme in ("", "sqlite"):
+        from audit.stores.sqlite import SqliteStore
+
+        path = url.split("://", 1)[1] if scheme else url
+        if scheme and path.startswith("/"):
+            path = path[1:]  # sqlite:///rel -> rel, sqlite:////abs -> /abs
+        return SqliteStore(path, install=install)
+    raise ValueError(f"unsupported ledger database URL scheme {scheme!r}")
+
+
+def where_clause(flt: EventFilter, after_seq: int | None, *, mark: str) -> tuple[str, list[Any]]:
+    """A WHERE clause over the events table; ``mark`` is the driver's placeholder.
+
+    Column names come from this fixed list, never from input; values are parameters.
+    """
+    clauses, args = ["1 = 1"], []
+    for column in ("session", "actor", "type", "tenant"):
+        value = getattr(flt, column)
+        if value is not None:
+            clauses.append(f"{column} = {mark}")
+            args.append(value)
+    for clause, value in (
+        ("ts >= ", flt.since),
+        ("ts <= ", flt.until),
+        ("seq >= ", flt.from_seq),
+        ("seq <= ", flt.to_seq),
+        ("seq > ", after_seq),
+    ):
+        if value is not None:
+            clauses.append(clause + mark)
+            args.append(value)
+    return " AND ".join(clauses), args

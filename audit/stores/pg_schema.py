@@ -1,0 +1,218 @@
+"""PostgreSQL schema for the ledger: tables, append-only triggers, the append function, grants.
+
+Hardening, and why:
+
+* Triggers raise on UPDATE and DELETE (per row) and TRUNCATE (per statement) of
+  ``audit_events``, ``audit_checkpoints`` and ``audit_keys``: even the table owner
+  cannot rewrite history by accident or through a compromised migration.
+* The application role gets SELECT only. It appends through ``audit_append``, a
+  ``SECURITY DEFINER`` function that takes the head row lock, computes the leaf and
+  chain hashes itself from the bytes it is given, and inserts; so a compromised
+  application can add events but never forge a broken or forked chain.
+  ``UNIQUE (prev_hash)`` is a second fork guard.
+* Every function pins ``search_path`` so a caller cannot shadow the tables it uses.
+
+Only someone who can disable triggers (a superuser, or the owner via ALTER TABLE) can
+edit rows; verification against signed checkpoints (and their WORM copies) catches that.
+``install_schema`` is idempotent so a migration can call it on every upgrade.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_IDENT = re.compile(r"\A[a-z_][a-z0-9_]{0,62}\Z")
+
+_TABLES = """
+CREATE SCHEMA IF NOT EXISTS {s};
+CREATE TABLE IF NOT EXISTS {s}.audit_events (
+    seq bigint PRIMARY KEY CHECK (seq >= 0),
+    event_id text NOT NULL UNIQUE,
+    ts text NOT NULL,
+    actor text NOT NULL,
+    tenant text,
+    session text,
+    type text NOT NULL,
+    canonical bytea NOT NULL,
+    leaf_hash bytea NOT NULL CHECK (octet_length(leaf_hash) = 32),
+    prev_hash bytea NOT NULL UNIQUE CHECK (octet_length(prev_hash) = 32),
+    chain_hash bytea NOT NULL CHECK (octet_length(chain_hash) = 32)
+);
+CREATE INDEX IF NOT EXISTS audit_events_session ON {s}.audit_events (session, seq);
+CREATE INDEX IF NOT EXISTS audit_events_actor ON {s}.audit_events (actor, seq);
+CREATE INDEX IF NOT EXISTS audit_events_type ON {s}.audit_events (type, seq);
+CREATE INDEX IF NOT EXISTS audit_events_ts ON {s}.audit_events (ts);
+CREATE TABLE IF NOT EXISTS {s}.audit_head (
+    id smallint PRIMARY KEY CHECK (id = 1),
+    size bigint NOT NULL,
+    chain_hash bytea NOT NULL
+);
+INSERT INTO {s}.audit_head VALUES (1, 0, decode(repeat('00', 32), 'hex'))
+    ON CONFLICT (id) DO NOTHING;
+CREATE TABLE IF NOT EXISTS {s}.audit_checkpoints (
+    size bigint PRIMARY KEY, root bytea NOT NULL, head bytea NOT NULL,
+    ts text NOT NULL, key_id text NOT NULL, signature bytea NOT NULL
+);
+CREATE TABLE IF NOT EXISTS {s}.audit_keys (
+    key_id text PRIMARY KEY, public_key bytea NOT NULL, added timestamptz NOT NULL DEFAULT now()
+);
+"""
+
+_TRIGGERS = """
+CREATE OR REPLACE FUNCTION {s}.audit_refuse_change() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+BEGIN
+    RAISE EXCEPTION 'audit ledger is append-only: % on % refused', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = 'insufficient_privilege';
+END $$;
+CREATE OR REPLACE FUNCTION {s}.audit_head_forward() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+BEGIN
+    IF NEW.size < OLD.size THEN
+        RAISE EXCEPTION 'audit head cannot move back' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NEW;
+END $$;
+"""
+
+_PER_TABLE = """
+CREATE OR REPLACE TRIGGER {t}_no_change BEFORE UPDATE OR DELETE ON {s}.{t}
+    FOR EACH ROW EXECUTE FUNCTION {s}.audit_refuse_change();
+CREATE OR REPLACE TRIGGER {t}_no_truncate BEFORE TRUNCATE ON {s}.{t}
+    FOR EACH STATEMENT EXECUTE FUNCTION {s}.audit_refuse_change();
+"""
+
+_HEAD_TRIGGERS = """
+CREATE OR REPLACE TRIGGER audit_head_no_delete BEFORE DELETE ON {s}.audit_head
+    FOR EACH ROW EXECUTE FUNCTION {s}.audit_refuse_change();
+CREATE OR REPLACE TRIGGER audit_head_no_truncate BEFORE TRUNCATE ON {s}.audit_head
+    FOR EACH STATEMENT EXECUTE FUNCTION {s}.audit_refuse_change();
+CREATE OR REPLACE TRIGGER audit_head_forward BEFORE UPDATE ON {s}.audit_head
+    FOR EACH ROW EXECUTE FUNCTION {s}.audit_head_forward();
+"""
+
+_FUNCTIONS = """
+CREATE OR REPLACE FUNCTION {s}.audit_append(
+    p_ids text[], p_canonical bytea[], p_ts text[], p_actor text[],
+    p_tenant text[], p_session text[], p_type text[])
+RETURNS TABLE (seq bigint, canonical bytea, leaf_hash bytea, prev_hash bytea, chain_hash bytea)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = {s}, pg_catalog, pg_temp AS $$
+DECLARE
+    v_size bigint; v_head bytea; v_leaf bytea; v_chain bytea; v_old record;
+    n int := coalesce(array_length(p_ids, 1), 0);
+    a_seq bigint[] := '{{}}'; a_leaf bytea[] := '{{}}'; a_prev bytea[] := '{{}}';
+    a_chain bytea[] := '{{}}'; a_pos int[] := '{{}}';
+    v_any_old boolean;
+BEGIN
+    SELECT h.size, h.chain_hash INTO v_size, v_head FROM audit_head h WHERE h.id = 1 FOR UPDATE;
+    v_any_old := EXISTS (SELECT 1 FROM audit_events e WHERE e.event_id = ANY (p_ids));
+    FOR i IN 1 .. n LOOP
+        IF v_any_old THEN
+            SELECT e.seq, e.canonical, e.leaf_hash, e.prev_hash, e.chain_hash INTO v_old
+                FROM audit_events e WHERE e.event_id = p_ids[i];
+            IF FOUND THEN  -- a retried append: answer with what is stored, insert nothing
+                seq := v_old.seq; canonical := v_old.canonical; leaf_hash := v_old.leaf_hash;
+                prev_hash := v_old.prev_hash; chain_hash := v_old.chain_hash;
+                RETURN NEXT;
+                CONTINUE;
+            END IF;
+        END IF;
+        v_leaf := sha256('\\x00'::bytea || p_canonical[i]);
+        v_chain := sha256(v_head || v_leaf);
+        a_seq := a_seq || v_size; a_leaf := a_leaf || v_leaf; a_prev := a_prev || v_head;
+        a_chain := a_chain || v_chain; a_pos := a_pos || i;
+        seq := v_size; canonical := p_canonical[i]; leaf_hash := v_leaf;
+        prev_hash := v_head; chain_hash := v_chain;
+        RETURN NEXT;
+        v_head := v_chain;
+        v_size := v_size + 1;
+    END LOOP;
+    INSERT INTO audit_events (seq, event_id, ts, actor, tenant, session, type, canonical,
+                              leaf_hash, prev_hash, chain_hash)
+    SELECT a_seq[k], p_ids[a_pos[k]], p_ts[a_pos[k]], p_actor[a_pos[k]], p_tenant[a_pos[k]],
+           p_session[a_pos[k]], p_type[a_pos[k]], p_canonical[a_pos[k]],
+           a_leaf[k], a_prev[k], a_chain[k]
+    FROM generate_subscripts(a_seq, 1) AS k;
+    UPDATE audit_head SET size = v_size, chain_hash = v_head WHERE id = 1;
+END $$;
+
+CREATE OR REPLACE FUNCTION {s}.audit_add_key(p_key_id text, p_public bytea) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = {s}, pg_catalog, pg_temp AS $$
+BEGIN
+    IF p_key_id <> left(encode(sha256(p_public), 'hex'), 16) THEN
+        RAISE EXCEPTION 'key id % does not match the public key', p_key_id;
+    END IF;
+    INSERT INTO audit_keys (key_id, public_key) VALUES (p_key_id, p_public)
+        ON CONFLICT (key_id) DO NOTHING;
+END $$;
+
+CREATE OR REPLACE FUNCTION {s}.audit_add_checkpoint(
+    p_size bigint, p_root bytea, p_head bytea, p_ts text, p_key_id text, p_signature bytea)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = {s}, pg_catalog, pg_temp AS $$
+BEGIN
+    -- A checkpoint must commit to the chain as stored: refuse one for a head we do not have.
+    IF p_size > 0 AND NOT EXISTS (
+        SELECT 1 FROM audit_events e WHERE e.seq = p_size - 1 AND e.chain_hash = p_head) THEN
+        RAISE EXCEPTION 'checkpoint head does not match the log at size %', p_size;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM audit_keys k WHERE k.key_id = p_key_id) THEN
+        RAISE EXCEPTION 'unknown signing key %', p_key_id;
+    END IF;
+    INSERT INTO audit_checkpoints VALUES (p_size, p_root, p_head, p_ts, p_key_id, p_signature)
+        ON CONFLICT (size) DO NOTHING;
+END $$;
+"""
+
+_FUNCTION_SIGNATURES = (
+    "audit_append(text[], bytea[], text[], text[], text[], text[], text[])",
+    "audit_add_key(text, bytea)",
+    "audit_add_checkpoint(bigint, bytea, bytea, text, text, bytea)",
+)
+_TABLE_NAMES = ("audit_events", "audit_head", "audit_checkpoints", "audit_keys")
+
+
+def _ident(name: str) -> str:
+    if not _IDENT.match(name):
+        raise ValueError(f"{name!r} is not a plain lowercase SQL identifier")
+    return name
+
+
+def schema_sql(schema: str = "public", app_role: str | None = None) -> list[str]:
+    """The idempotent DDL statements, in order (for migrations that want raw SQL)."""
+    s = _ident(schema)
+    statements = [_TABLES.format(s=s), _TRIGGERS.format(s=s)]
+    for table in ("audit_events", "audit_checkpoints", "audit_keys"):
+        statements.append(_PER_TABLE.format(s=s, t=table))
+    statements += [_HEAD_TRIGGERS.format(s=s), _FUNCTIONS.format(s=s)]
+    tables = ", ".join(f"{s}.{t}" for t in _TABLE_NAMES)
+    statements.append(f"REVOKE ALL ON {tables} FROM PUBLIC")
+    for signature in _FUNCTION_SIGNATURES:
+        statements.append(f"REVOKE ALL ON FUNCTION {s}.{signature} FROM PUBLIC")
+    if app_role is not None:
+        role = _ident(app_role)
+        statements += [
+            f"GRANT USAGE ON SCHEMA {s} TO {role}",
+            # Read-only on every ledger table; writes happen only inside the functions.
+            f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON {tables} FROM {role}",
+            f"GRANT SELECT ON {tables} TO {role}",
+        ]
+        for signature in _FUNCTION_SIGNATURES:
+            statements.append(f"GRANT EXECUTE ON FUNCTION {s}.{signature} TO {role}")
+    return statements
+
+
+def install_schema(conn: Any, *, schema: str = "public", app_role: str | None = None) -> None:
+    """Create or upgrade the ledger schema on a psycopg (or DB-API) connection; idempotent.
+
+    Run it as the role that should own the tables (not the application role). With
+    ``app_role``, that (existing) role is granted SELECT and EXECUTE on the functions only.
+    The caller commits (an Alembic migration does; a plain psycopg connection: use
+    ``with conn.transaction()`` or autocommit).
+    """
+    cursor = conn.cursor()
+    # Concurrent installers would race on CREATE OR REPLACE; serialise them.
+    cursor.execute("SELECT pg_advisory_xact_lock(hashtext('warden.audit.install_schema'))")
+    for statement in schema_sql(schema, app_role):
+        cursor.execute(statement)

@@ -1,0 +1,147 @@
+"""The PostgreSQL store (psycopg 3, imported only when a PostgreSQL URL is opened).
+
+Appends go through the ``audit_append`` SECURITY DEFINER function (``pg_schema``), so
+this store works when connected as the application role, which has no INSERT grant.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import psycopg
+
+from audit.chain import Record
+from audit.checkpoint import Checkpoint
+from audit.stores.base import EventFilter, Pending, where_clause
+from audit.stores.pg_schema import install_schema
+
+_CHUNK = 5000
+_COLUMNS = "seq, canonical, leaf_hash, prev_hash, chain_hash"
+
+
+class PostgresStore:
+    """Ledger tables in a PostgreSQL schema; one writer and one reader connection."""
+
+    transient_errors: tuple[type[BaseException], ...] = (psycopg.OperationalError,)
+
+    def __init__(
+        self, dsn: str, *, schema: str = "public", install: bool = True, connect_timeout: int = 5
+    ) -> None:
+        self.dsn = dsn
+        self.schema = schema
+        self._timeout = connect_timeout
+        self._wlock = threading.Lock()
+        self._rlock = threading.Lock()
+        self._writer: psycopg.Connection[Any] | None = None
+        self._reader: psycopg.Connection[Any] | None = None
+        if install:
+            with self._connect() as conn, conn.transaction():
+                install_schema(conn, schema=schema)
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        return psycopg.connect(
+            self.dsn,
+            autocommit=True,
+            connect_timeout=self._timeout,
+            options=f"-c search_path={self.schema}",
+        )
+
+    def _write_conn(self) -> psycopg.Connection[Any]:
+        if self._writer is None or self._writer.closed or self._writer.broken:
+            self._writer = self._connect()
+        return self._writer
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a read on the reader connection, reconnecting once if it was dropped."""
+        with self._rlock:
+            for attempt in (1, 2):
+                if self._reader is None or self._reader.closed or self._reader.broken:
+                    self._reader = self._connect()
+                try:
+                    return self._reader.execute(sql, params).fetchall()  # type: ignore[arg-type]
+                except psycopg.OperationalError:
+                    if attempt == 2:
+                        raise
+                    self._reader.close()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def append(self, batch: Sequence[Pending]) -> list[Record]:
+        columns: list[list[Any]] = [[], [], [], [], [], [], []]
+        for pending in batch:
+            event = pending.event
+            values = (event.id, pending.canonical, event.ts, event.actor, event.tenant)
+            for column, value in zip(columns, (*values, event.session, event.type), strict=True):
+                column.append(value)
+        with self._wlock:
+            conn = self._write_conn()
+            with conn.transaction():
+                rows = conn.execute(
+                    f"SELECT {_COLUMNS} FROM audit_append(%s, %s, %s, %s, %s, %s, %s)",  # noqa: S608
+                    columns,
+                ).fetchall()
+        return [Record(*row) for row in rows]
+
+    def head(self) -> tuple[int, bytes]:
+        size, head = self._read("SELECT size, chain_hash FROM audit_head WHERE id = 1")[0]
+        return int(size), bytes(head)
+
+    def records(self, start: int = 0, stop: int | None = None) -> Iterator[Record]:
+        upper = stop if stop is not None else 2**63 - 1
+        while start < upper:
+            rows = self._read(
+                f"SELECT {_COLUMNS} FROM audit_events WHERE seq >= %s AND seq < %s"  # noqa: S608
+                " ORDER BY seq LIMIT %s",
+                (start, upper, _CHUNK),
+            )
+            for row in rows:
+                yield Record(*row)
+            if len(rows) < _CHUNK:
+                return
+            start = rows[-1][0] + 1
+
+    def leaf_hashes(self, start: int, stop: int) -> bytes:
+        rows = self._read(
+            "SELECT leaf_hash FROM audit_events WHERE seq >= %s AND seq < %s ORDER BY seq",
+            (start, stop),
+        )
+        return b"".join(row[0] for row in rows)
+
+    def query(self, flt: EventFilter, after_seq: int | None, limit: int) -> list[Record]:
+        where, args = where_clause(flt, after_seq, mark="%s")
+        sql = f"SELECT {_COLUMNS} FROM audit_events WHERE {where} ORDER BY seq LIMIT %s"  # noqa: S608
+        return [Record(*row) for row in self._read(sql, [*args, limit])]
+
+    def add_checkpoint(self, checkpoint: Checkpoint) -> None:
+        cp = checkpoint
+        with self._wlock:
+            self._write_conn().execute(
+                "SELECT audit_add_checkpoint(%s, %s, %s, %s, %s, %s)",
+                (cp.size, cp.root, cp.head, cp.ts, cp.key_id, cp.signature),
+            )
+
+    def checkpoints(self) -> list[Checkpoint]:
+        rows = self._read(
+            "SELECT size, root, head, ts, key_id, signature FROM audit_checkpoints ORDER BY size"
+        )
+        return [
+            Checkpoint(int(r[0]), bytes(r[1]), bytes(r[2]), r[3], r[4], bytes(r[5])) for r in rows
+        ]
+
+    def add_key(self, kid: str, public_raw: bytes) -> None:
+        with self._wlock:
+            self._write_conn().execute("SELECT audit_add_key(%s, %s)", (kid, public_raw))
+
+    def reconnect(self) -> None:
+        with self._wlock:
+            if self._writer is not None:
+                self._writer.close()
+            self._writer = self._connect()
+
+    def close(self) -> None:
+        with self._wlock, self._rlock:
+            for conn in (self._writer, self._reader):
+                if conn is not None:
+                    conn.close()
+            self._writer = self._reader = None

@@ -1,0 +1,189 @@
+"""Verification of a log (or a slice of it) against its signed checkpoints.
+
+Checks, in seq order, stopping at the first failure:
+
+1. every checkpoint is signed by a trusted key, and checkpoints of one size agree;
+   consecutive checkpoints are consistent (recomputed roots, or RFC 6962 proofs for slices);
+2. seq numbers run without gaps or repeats from the first expected seq;
+3. each event's canonical bytes re-encode identically under RFC 8785 (``check_canonical``);
+4. ``leaf_hash = SHA-256(0x00 ‖ canonical)``, ``prev_hash`` is the previous chain hash
+   (GENESIS for seq 0), ``chain_hash = SHA-256(prev_hash ‖ leaf_hash)``;
+5. at each checkpoint size, the recomputed Merkle root and the chain head equal the signed
+   ones (whole logs), or the chain head does (slices); events a slice cannot tie to a
+   checkpoint head carry RFC 6962 inclusion proofs, which must verify;
+6. the log is not shorter than its last signed checkpoint (truncation).
+
+The result names the first bad seq and why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from audit.chain import GENESIS, Record
+from audit.checkpoint import Checkpoint
+from audit.event import is_canonical
+from audit.merkle import Frontier, verify_consistency, verify_inclusion
+from audit.signing import PublicKeys
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """Outcome of a verification; ``first_bad_seq`` is None when the fault is not an event."""
+
+    ok: bool
+    events: int
+    checkpoints: int
+    first_bad_seq: int | None = None
+    reason: str | None = None
+    signed_size: int = 0
+
+    def describe(self) -> str:
+        """One line for people."""
+        if self.ok:
+            return (
+                f"OK: {self.events} events, {self.checkpoints} signed checkpoints "
+                f"(signed up to size {self.signed_size})"
+            )
+        where = f"seq {self.first_bad_seq}" if self.first_bad_seq is not None else "log"
+        return f"FAILED at {where}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class InclusionProof:
+    """Leaf ``seq`` is in the tree of checkpoint ``size`` via ``path``."""
+
+    seq: int
+    size: int
+    path: tuple[bytes, ...]
+
+
+class VerifyFailure(Exception):
+    """Raised inside verifiers at the first fault; turned into a ``VerifyResult``."""
+
+    def __init__(self, seq: int | None, reason: str) -> None:
+        super().__init__(reason)
+        self.seq = seq
+        self.reason = reason
+
+
+def check_checkpoints(
+    checkpoints: Sequence[Checkpoint],
+    keys: PublicKeys,
+    consistency: Mapping[int, Sequence[bytes]] | None = None,
+) -> list[Checkpoint]:
+    """Signature-checked checkpoints by size; with ``consistency`` also checks proofs between them.
+
+    ``consistency[n]`` proves the checkpoint of size ``n`` extends the previous one.
+    """
+    ordered = sorted(checkpoints, key=lambda cp: cp.size)
+    previous: Checkpoint | None = None
+    for cp in ordered:
+        if not cp.is_signed_by(keys):
+            raise VerifyFailure(
+                None,
+                f"checkpoint at size {cp.size}: signature invalid or key {cp.key_id} untrusted",
+            )
+        if previous is not None and previous.size == cp.size:
+            if (previous.root, previous.head) != (cp.root, cp.head):
+                raise VerifyFailure(
+                    None, f"two signed checkpoints at size {cp.size} disagree (fork)"
+                )
+        elif previous is not None and consistency is not None:
+            proof = consistency.get(cp.size)
+            if proof is None or not verify_consistency(
+                previous.size, cp.size, previous.root, cp.root, proof
+            ):
+                raise VerifyFailure(
+                    None, f"checkpoint {cp.size} is not consistent with checkpoint {previous.size}"
+                )
+        previous = cp
+    return ordered
+
+
+def verify_log(
+    records: Iterable[Record],
+    checkpoints: Sequence[Checkpoint],
+    keys: PublicKeys,
+    *,
+    check_canonical: bool = True,
+) -> VerifyResult:
+    """Verify a whole log from seq 0: chain, canonical bytes, roots, signatures, truncation."""
+    try:
+        signed = check_checkpoints(checkpoints, keys)
+    except VerifyFailure as failure:
+        return VerifyResult(False, 0, len(checkpoints), failure.seq, failure.reason)
+    targets = {cp.size: cp for cp in signed}
+    last = signed[-1].size if signed else 0
+    frontier = Frontier()
+    expected, prev = 0, GENESIS
+    sha, zero = hashlib.sha256, hashlib.sha256(b"\x00")
+    try:
+        for record in records:
+            seq, canonical = record.seq, record.canonical
+            if seq != expected:
+                _gap(expected, seq)
+            leaf = zero.copy()
+            leaf.update(canonical)
+            leaf_digest = leaf.digest()
+            if leaf_digest != record.leaf_hash:
+                _bad_leaf(seq, canonical, check_canonical)
+            if record.prev_hash != prev:
+                raise VerifyFailure(seq, "prev_hash is not the chain hash of the previous event")
+            prev = sha(prev + leaf_digest).digest()
+            if prev != record.chain_hash:
+                raise VerifyFailure(seq, "chain_hash is not SHA-256(prev_hash ‖ leaf_hash)")
+            if check_canonical and not is_canonical(canonical):
+                raise VerifyFailure(seq, "canonical bytes are not a valid RFC 8785 event")
+            frontier.append(leaf_digest)
+            expected = seq + 1
+            cp = targets.get(expected)
+            if cp is not None:
+                _match_checkpoint(cp, frontier.root(), prev, signed)
+        if expected < last:
+            raise VerifyFailure(
+                expected,
+                f"log ends at {expected} events but a checkpoint was signed at size {last}: "
+                f"seq {expected} onward is missing (truncated)",
+            )
+    except VerifyFailure as failure:
+        return VerifyResult(False, expected, len(signed), failure.seq, failure.reason, last)
+    return VerifyResult(True, expected, len(signed), signed_size=last)
+
+
+def _gap(expected: int, seq: int) -> None:
+    if seq > expected:
+        raise VerifyFailure(expected, f"seq {expected} is missing (next stored is {seq})")
+    raise VerifyFailure(
+        expected, f"seq {seq} appears again or out of order where {expected} belongs"
+    )
+
+
+def _bad_leaf(seq: int, canonical: bytes, check_canonical: bool) -> None:
+    if check_canonical and not is_canonical(canonical):
+        raise VerifyFailure(seq, "canonical bytes are not a valid RFC 8785 event")
+    raise VerifyFailure(seq, "leaf_hash does not match the canonical bytes (event altered)")
+
+
+def _match_checkpoint(cp: Checkpoint, root: bytes, head: bytes, signed: list[Checkpoint]) -> None:
+    if cp.root == root and cp.head == head:
+        return
+    earlier = [c.size for c in signed if c.size < cp.size]
+    start = earlier[-1] if earlier else 0
+    raise VerifyFailure(
+        start,
+        f"events {start}..{cp.size - 1} do not match the checkpoint signed at size {cp.size} "
+        f"({'Merkle root' if cp.root != root else 'chain head'} differs): "
+        f"they were rewritten at or after seq {start}",
+    )
+
+
+__all__ = [
+    "InclusionProof",
+    "VerifyResult",
+    "check_checkpoints",
+    "verify_inclusion",
+    "verify_log",
+]
