@@ -13,6 +13,7 @@ import time
 import uuid
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 TEST_API_KEY = "test-key-scripted-0123456789abcdef"
 
@@ -32,11 +33,22 @@ def seed_home(home: Path, workdir: Path, api_key: str = TEST_API_KEY) -> None:
 class HostClaude:
     """Claude Code in ``tmux -L <unique socket>``; the tmux server is killed on exit."""
 
-    def __init__(self, binary: Path, base_url: str, root: Path, *, cols: int = 120) -> None:
+    def __init__(
+        self,
+        binary: Path,
+        base_url: str,
+        root: Path,
+        *,
+        cols: int = 120,
+        settings: dict[str, Any] | None = None,
+    ) -> None:
         self.workdir = root / "work"
         self.home = root / "home"
         self.workdir.mkdir(parents=True, exist_ok=True)
         seed_home(self.home, self.workdir)
+        if settings is not None:  # user settings, e.g. hooks (the sandbox uses managed ones)
+            (self.home / ".claude").mkdir(exist_ok=True)
+            (self.home / ".claude" / "settings.json").write_text(json.dumps(settings))
         self.socket = f"warden-test-{uuid.uuid4().hex[:10]}"
         env = {
             "ANTHROPIC_BASE_URL": base_url,
