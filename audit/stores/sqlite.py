@@ -81,17 +81,16 @@ class SqliteStore:
 
     def __init__(self, path: str | Path, *, install: bool = True) -> None:
         self.path = str(path)
-        self._install = install
         self._wlock = threading.Lock()
         self._rlock = threading.Lock()
-        self._writer = self._connect()
-        self._reader = self._connect()
+        self._writer = self._connect(install=install)
+        self._reader = self._connect(install=False)
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, *, install: bool = False) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")  # a committed audit event survives power loss
-        if self._install:
+        if install:  # only at open: a reconnect must not quietly recreate a dropped table
             install_schema(conn)
         return conn
 
