@@ -1,0 +1,248 @@
+"""What a Bash tool call would run, as the evaluator needs it.
+
+Each simple command becomes a :class:`Part` with two views:
+
+* ``allow_argv`` — the exact argv an allow rule must match. Wrappers that do not change
+  what runs (``timeout``, ``nice``, ``nohup``, ``time``…) are peeled off; anything that
+  could change it (``sudo``, ``env``, ``xargs``, hijacking variables such as ``PATH=`` or
+  ``LD_PRELOAD=``) makes the part allowable only by a bare ``Bash`` rule.
+* ``deny_argvs`` — every plausible reading a deny/ask rule is checked against: the literal
+  argv, the argv without leading assignments, ``/usr/bin/curl`` read as ``curl``, and every
+  suffix of a wrapper's arguments (so ``sudo -u x curl …`` and ``chroot / curl …`` are seen
+  as ``curl …``).
+
+``bash -c``/``sh -c``/``eval`` strings are parsed again and their commands become parts of
+their own. A part is ``wildcard`` when what it runs cannot be known statically (a
+command name built from ``$VAR``, ``$(…)`` or a glob, unparseable syntax, a shell reading
+its script from stdin): it then counts as matching every Bash deny and ask rule.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass
+
+from runner.policy.shell import ShellSyntaxError, SimpleCommand, Word, split_commands
+
+MAX_PARTS = 2000  # more simple commands than this is an attack, not a build step
+MAX_SUFFIXES = 64  # wrapper readings tried per command; longer argv → wildcard
+_MAX_SHELL_DEPTH = 8
+
+Argv = tuple[Word, ...]
+
+# Peeled for the allow view: they run the next command unchanged. (option, takes value)
+_TRANSPARENT: dict[str, tuple[set[str], int]] = {
+    "timeout": ({"-s", "--signal", "-k", "--kill-after"}, 1),
+    "nice": ({"-n", "--adjustment"}, 0),
+    "nohup": (set(), 0),
+    "time": (set(), 0),
+    "command": (set(), 0),
+    "exec": ({"-a"}, 0),
+    "builtin": (set(), 0),
+    "stdbuf": ({"-i", "-o", "-e", "--input", "--output", "--error"}, 0),
+    "ionice": ({"-c", "-n", "-p", "--class", "--classdata"}, 0),
+}
+_WRAPPERS = set(_TRANSPARENT) | {
+    "sudo", "doas", "env", "xargs", "su", "runuser", "setsid", "chroot", "flock", "nsenter",
+    "unshare", "chrt", "taskset", "watch", "strace", "ltrace", "parallel", "fakeroot",
+    "proxychains", "proxychains4", "torsocks", "tsocks", "script", "faketime", "firejail",
+    "bwrap", "systemd-run", "cgexec", "numactl", "valgrind", "catchsegv", "find", "sg",
+    "pkexec", "unbuffer", "entr", "busybox",
+}  # fmt: skip
+_SHELLS = {"sh", "bash", "zsh", "dash", "ksh", "ash", "mksh", "busybox"}
+_RESERVED_SKIP = {"!", "{", "}", "then", "do", "else", "elif", "if", "while", "until", "fi", "done"}
+_UNSUPPORTED = {"case", "esac", "function", "select", "coproc"}
+# Variables that change which program runs or what it loads: a command prefixed with
+# one of these is not the command the allow rule names.
+_HIJACK = re.compile(
+    r"^(PATH|IFS|ENV|BASH_ENV|SHELLOPTS|BASHOPTS|PS4|PROMPT_COMMAND|CDPATH|GLOBIGNORE"
+    r"|LD_\w+|DYLD_\w+|PYTHON\w*|NODE_OPTIONS|NODE_PATH|PERL5\w+|PERLLIB|RUBYOPT|RUBYLIB"
+    r"|GIT_\w+|NPM_CONFIG_\w+|npm_config_\w+|JAVA_TOOL_OPTIONS|_JAVA_OPTIONS|BASH_FUNC_\w+.*)$"
+)
+_ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\+?=")
+
+
+@dataclass(frozen=True)
+class Part:
+    """One command the Bash call would run."""
+
+    text: str
+    allow_argv: Argv | None  # None: only a bare `Bash` allow rule can allow it
+    deny_argvs: tuple[Argv, ...]
+    wildcard: bool = False
+    needs_allow: bool = True  # False for shell/eval wrappers whose inner parts decide
+    write_targets: tuple[Word, ...] = ()
+    why: str = ""
+
+
+def analyse(command: str) -> tuple[Part, ...]:
+    """The parts of ``command``; unparseable input is one wildcard part (fail closed)."""
+    return _analyse(command, depth=0)
+
+
+def _analyse(command: str, depth: int) -> tuple[Part, ...]:
+    if depth > _MAX_SHELL_DEPTH:
+        return (_wildcard(command, "shell nesting too deep"),)
+    try:
+        simple = split_commands(command)
+    except ShellSyntaxError as exc:
+        return (_wildcard(command, f"cannot parse: {exc}"),)
+    if len(simple) > MAX_PARTS:
+        return (_wildcard(command[:200], f"more than {MAX_PARTS} commands"),)
+    parts: list[Part] = []
+    for cmd in simple:
+        parts.extend(_parts_of(cmd, depth))
+    return tuple(parts)
+
+
+def _wildcard(text: str, why: str) -> Part:
+    return Part(text=text, allow_argv=None, deny_argvs=(), wildcard=True, why=why)
+
+
+def _parts_of(cmd: SimpleCommand, depth: int) -> list[Part]:
+    writes = tuple(r.target for r in cmd.redirects if _is_write(r.op, r.target))
+    words = list(cmd.words)
+    while words and not words[0].dynamic and words[0].text in _RESERVED_SKIP:
+        words.pop(0)
+    if words and not words[0].dynamic and words[0].text in ("for", "in"):
+        return []  # a loop header: its words are data; substitutions in it are parts already
+    if words and not words[0].dynamic and words[0].text in _UNSUPPORTED:
+        return [_wildcard(cmd.text, f"`{words[0].text}` is not supported")]
+    assignments: list[Word] = []
+    while words and _ASSIGNMENT.match(words[0].text):
+        assignments.append(Word(words.pop(0).text))  # its value never names the command
+    hijacked = any(_HIJACK.match(a.text.split("=", 1)[0].rstrip("+")) for a in assignments)
+    if not words:
+        if hijacked:
+            return [_wildcard(cmd.text, "assigns a variable that changes what later commands run")]
+        return [Part(cmd.text, (), (), needs_allow=False, write_targets=writes)] if writes else []
+    argv = tuple(words)
+    if argv[0].dynamic:
+        return [_wildcard(cmd.text, "the command name is only known at run time")]
+    own = _readings((*assignments, *argv)) + _readings(argv)
+    inner = _shell_string(argv)
+    if inner is not None:
+        if hijacked or not isinstance(inner, Word) or inner.dynamic:
+            return [_wildcard(cmd.text, "the shell runs a script that is only known at run time")]
+        wrapper = Part(cmd.text, None, _dedupe(own), needs_allow=False, write_targets=writes)
+        return [wrapper, *_analyse(inner.text, depth + 1)]
+    name = posixpath.basename(argv[0].text)
+    if name not in _WRAPPERS:
+        return [Part(cmd.text, None if hijacked else argv, _dedupe(own), write_targets=writes)]
+    wrapped = _wrapped_readings(argv, depth)
+    if wrapped is None:
+        return [_wildcard(cmd.text, "the wrapped command is only known at run time")]
+    allowed = None if hijacked else (_peel(argv) if name in _TRANSPARENT else argv)
+    return [Part(cmd.text, allowed, _dedupe(own + wrapped), write_targets=writes)]
+
+
+def _wrapped_readings(argv: Argv, depth: int) -> tuple[Argv, ...] | None:
+    """Every suffix of a wrapper's arguments as a possible command (sudo -u x curl → curl …).
+
+    Over-approximates on purpose: a deny rule should catch the wrapped command however
+    the wrapper's options are spelled. None when a reading is only known at run time.
+    """
+    if len(argv) > MAX_SUFFIXES:
+        return None
+    starts = list(range(1, len(argv)))
+    if posixpath.basename(argv[0].text) == "find":  # only what follows -exec runs
+        execs = {"-exec", "-execdir", "-ok", "-okdir"}
+        starts = [i + 1 for i, w in enumerate(argv) if w.text in execs and i + 1 < len(argv)]
+    out: list[Argv] = []
+    for start in starts:
+        suffix = argv[start:]
+        if suffix[0].dynamic:
+            return None
+        inner = _shell_string(suffix)
+        if inner is None:
+            out.extend(_readings(suffix))
+            continue
+        if not isinstance(inner, Word) or inner.dynamic:
+            return None
+        for part in _analyse(inner.text, depth + 1):
+            if part.wildcard:
+                return None
+            out.extend(part.deny_argvs)
+    for word in argv[1:]:  # su -c "…", watch "…", env -S "…", flock -c "…"
+        if not word.dynamic and (" " in word.text or ";" in word.text):
+            for part in _analyse(word.text, depth + 1):
+                if not part.wildcard:
+                    out.extend(part.deny_argvs)
+    return tuple(out)
+
+
+def _shell_string(argv: Argv) -> Word | str | None:
+    """The script of ``sh -c STR`` / ``eval …``; "stdin"/"dynamic" when it cannot be seen.
+
+    None when ``argv`` is not a shell running a string (``bash script.sh`` runs a file and
+    is judged by its own argv).
+    """
+    name = posixpath.basename(argv[0].text)
+    if name == "eval":
+        if any(w.dynamic for w in argv[1:]):
+            return "dynamic"
+        return Word(" ".join(w.text for w in argv[1:]))
+    if name not in _SHELLS:
+        return None
+    rest = argv[1:]
+    if name == "busybox":
+        if not rest or rest[0].dynamic or rest[0].text not in _SHELLS:
+            return None
+        rest = rest[1:]
+    index = 0
+    while index < len(rest):
+        word = rest[index]
+        if word.dynamic:
+            return "dynamic"
+        if word.text in ("-o", "+o", "-O", "+O"):
+            index += 2
+            continue
+        if word.text.startswith("-") and not word.text.startswith("--") and "c" in word.text:
+            return rest[index + 1] if index + 1 < len(rest) else "dynamic"
+        if not word.text.startswith(("-", "+")):
+            return None
+        index += 1
+    return "stdin"  # `curl … | sh`: the script arrives on stdin
+
+
+def _peel(argv: Argv) -> Argv | None:
+    """Strip wrappers that run their command unchanged; None when an option is not understood."""
+    while argv and posixpath.basename(argv[0].text) in _TRANSPARENT and "/" not in argv[0].text:
+        valued, positional = _TRANSPARENT[argv[0].text]
+        index = 1
+        while index < len(argv) and argv[index].text.startswith("-") and argv[index].text != "--":
+            if argv[index].dynamic:
+                return None
+            option = argv[index].text.split("=", 1)[0]
+            index += 2 if option in valued and "=" not in argv[index].text else 1
+        if index < len(argv) and argv[index].text == "--":
+            index += 1
+        index += positional
+        if index >= len(argv) or any(w.dynamic for w in argv[:index]):
+            return None
+        argv = argv[index:]
+    return argv
+
+
+def _readings(argv: Argv) -> tuple[Argv, ...]:
+    if not argv:
+        return ()
+    readings = [argv]
+    name = argv[0].text
+    if not argv[0].dynamic and "/" in name and posixpath.basename(name):
+        readings.append((Word(posixpath.basename(name)), *argv[1:]))
+    return tuple(readings)
+
+
+def _dedupe(readings: tuple[Argv, ...]) -> tuple[Argv, ...]:
+    return tuple(dict.fromkeys(readings))
+
+
+_WRITE_OPS = {">", ">>", ">|", "&>", "&>>", "<>"}
+
+
+def _is_write(op: str, target: Word) -> bool:
+    if op == ">&":
+        return not re.fullmatch(r"\d+-?|-", target.text)
+    return op in _WRITE_OPS

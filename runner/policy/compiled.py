@@ -1,0 +1,81 @@
+"""A loaded policy: the file's sections resolved to plain values, rules parsed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from runner.policy.rules import Effect, Rule
+
+WorkspaceMode = Literal["copy", "ro", "rw"]
+Runtime = Literal["runc", "runsc"]
+
+
+@dataclass(frozen=True)
+class ContainerLimits:
+    images: tuple[str, ...]
+    cpus: float
+    memory_bytes: int
+    pids: int
+    tmpfs_bytes: int
+    disk_bytes: int | None
+    runtime: Runtime
+    max_duration_seconds: int
+    idle_timeout_seconds: int
+
+
+@dataclass(frozen=True)
+class WorkspaceRules:
+    mode: WorkspaceMode
+    allowed_modes: tuple[WorkspaceMode, ...]
+
+
+@dataclass(frozen=True)
+class ModelLimits:
+    allowed: tuple[str, ...]
+    max_tokens: int | None
+    budget_usd: float | None
+
+
+@dataclass(frozen=True)
+class ApprovalRules:
+    roles: tuple[str, ...]
+    timeout_seconds: int
+    fallback: Literal["allow", "deny"]
+    ci_fallback: Literal["allow", "deny"]
+
+
+@dataclass(frozen=True)
+class PolicyTest:
+    name: str
+    tool: str
+    input: dict[str, Any] = field(hash=False, compare=False)
+    expect: Effect
+    rule: str | None
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Everything the evaluator and the session checks need; ``base`` when it extends one."""
+
+    name: str
+    version: int
+    description: str
+    source: Path | None
+    rules: tuple[Rule, ...]  # own rules first, then the base's (ids prefixed ``base:``)
+    own_rule_ids: tuple[str, ...]
+    container: ContainerLimits
+    workspace: WorkspaceRules
+    model: ModelLimits
+    approvals: ApprovalRules
+    tests: tuple[PolicyTest, ...]
+    base: Policy | None = None
+
+    def rules_for(self, effect: Effect) -> tuple[Rule, ...]:
+        return tuple(rule for rule in self.rules if rule.effect == effect)
+
+    @property
+    def own_rules(self) -> tuple[Rule, ...]:
+        ids = set(self.own_rule_ids)
+        return tuple(rule for rule in self.rules if rule.id in ids)

@@ -1,0 +1,119 @@
+"""The policy file format (YAML) as a pydantic model; ``policies/schema.json`` comes from it.
+
+Unknown keys are refused everywhere: a misspelt ``deny:`` must not silently allow.
+Sizes are bytes or strings like ``"2g"``/``"512m"``; durations are seconds or ``"90s"``,
+``"30m"``, ``"4h"``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+SCHEMA_VERSION = 1
+
+Size = Annotated[
+    int
+    | Annotated[
+        str, StringConstraints(pattern=r"^\s*\d+(\.\d+)?\s*([kKmMgGtT][iI]?[bB]?|[bB])?\s*$")
+    ],
+    Field(description='Bytes, or a number with a unit: "512m", "2g", "1GiB".'),
+]
+Duration = Annotated[
+    int | Annotated[str, StringConstraints(pattern=r"^\s*\d+\s*[smhd]?\s*$")],
+    Field(description='Seconds, or a number with a unit: "90s", "30m", "4h", "1d".'),
+]
+RuleId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+Effect = Literal["allow", "ask", "deny"]
+Mode = Literal["copy", "ro", "rw"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RuleSpec(_Section):
+    """A rule with an explicit id (stable across edits) and a reason shown to the agent."""
+
+    rule: str = Field(description="Claude Code rule syntax, e.g. `Bash(npm test:*)`.")
+    id: RuleId | None = None
+    reason: str | None = None
+
+
+RuleEntry = str | RuleSpec
+
+
+class Tools(_Section):
+    allow: list[RuleEntry] | None = None
+    ask: list[RuleEntry] | None = None
+    deny: list[RuleEntry] | None = None
+
+
+class Container(_Section):
+    images: list[str] | None = Field(
+        default=None, description="Allowed images: exact names or globs."
+    )
+    cpus: float | None = Field(default=None, gt=0)
+    memory: Size | None = None
+    pids: int | None = Field(default=None, gt=0)
+    tmpfs: Size | None = Field(default=None, description="Size of the /tmp tmpfs.")
+    disk: Size | None = Field(
+        default=None, description="Writable workspace size, where the backend can cap it."
+    )
+    runtime: Literal["runc", "runsc"] | None = None
+    max_duration: Duration | None = None
+    idle_timeout: Duration | None = None
+
+
+class Workspace(_Section):
+    mode: Mode | None = Field(default=None, description="The mode used when a request names none.")
+    allowed_modes: list[Mode] | None = None
+
+
+class ModelSection(_Section):
+    allowed: list[str] | None = Field(
+        default=None, description="Allowed model names: exact or globs."
+    )
+    max_tokens: int | None = Field(
+        default=None, gt=0, description="Input + output tokens per session."
+    )
+    budget_usd: float | None = Field(default=None, ge=0)
+
+
+class Approvals(_Section):
+    roles: list[str] | None = Field(default=None, description="Roles that may approve an `ask`.")
+    timeout_seconds: int | None = Field(default=None, gt=0)
+    fallback: Literal["allow", "deny"] | None = Field(
+        default=None, description="After the timeout."
+    )
+    ci_fallback: Literal["allow", "deny"] | None = Field(
+        default=None, description="For `ask` when nobody can answer (CI runs): applied at once."
+    )
+
+
+class PolicyTestSpec(_Section):
+    name: str | None = None
+    tool: str
+    input: dict[str, Any]
+    expect: Effect
+    rule: str | None = Field(default=None, description="The rule id expected to decide.")
+
+
+class PolicyFile(_Section):
+    """A Warden policy file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="Warden policy")
+
+    version: Literal[1] = Field(description="Schema version of this file.")
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    description: str = ""
+    extends: str | None = Field(
+        default=None, description="A shipped policy name or a path to a base policy."
+    )
+    container: Container = Field(default_factory=Container)
+    workspace: Workspace = Field(default_factory=Workspace)
+    model: ModelSection = Field(default_factory=ModelSection)
+    tools: Tools = Field(default_factory=Tools)
+    approvals: Approvals = Field(default_factory=Approvals)
+    tests: list[PolicyTestSpec] = Field(default_factory=list)

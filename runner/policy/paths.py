@@ -1,0 +1,175 @@
+"""Paths as Claude Code's tools name them, and gitignore-style rule patterns over them.
+
+A tool's path is made absolute against the workspace root and ``..`` is collapsed
+lexically, so ``src/../../etc/passwd`` is judged as ``/etc/passwd`` — outside the
+workspace, where no relative rule reaches. When the host copy of the workspace is
+given (``fs_root``), symlinks inside the workspace are followed component by component
+so a link that points outside is judged by its target.
+
+Rule patterns (Claude Code's four forms): ``//abs/path`` is absolute, ``~/path`` is in
+the agent's home, ``/path`` is relative to the workspace root (Claude Code: the settings
+file's project), ``path`` or ``./path`` is relative to the workspace root too (the agent's
+working directory). A pattern without a ``/`` matches at any depth (``*.env``). ``*`` and
+``?`` stay inside one path segment, ``**`` spans segments. As in gitignore, a pattern that
+matches a directory matches everything beneath it.
+"""
+
+from __future__ import annotations
+
+import functools
+import posixpath
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+MAX_SYMLINKS = 40  # as the kernel's ELOOP limit
+
+
+class PathError(ValueError):
+    """A path that cannot be judged (NUL byte, symlink loop, not a string)."""
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a path really is, in the sandbox's filesystem."""
+
+    path: str  # normalised absolute path inside the sandbox
+    target: str  # the same after following symlinks inside the workspace
+
+
+def normalise(raw: str, *, workspace: str, home: str) -> str:
+    """Absolute, ``..``-collapsed sandbox path for ``raw`` as a tool would open it."""
+    if not isinstance(raw, str) or "\x00" in raw or not raw.strip():
+        raise PathError(f"not a usable path: {raw!r}")
+    if raw == "~" or raw.startswith("~/"):
+        raw = home + raw[1:]
+    joined = posixpath.join(workspace, raw)
+    path = posixpath.normpath(joined)
+    return "/" + path.lstrip("/")  # POSIX keeps a leading "//"; the kernel does not
+
+
+def locate(raw: str, *, workspace: str, home: str, fs_root: Path | None) -> Place:
+    """Normalise ``raw`` and, with a host copy of the workspace, follow its symlinks."""
+    path = normalise(raw, workspace=workspace, home=home)
+    if fs_root is None:
+        return Place(path, path)
+    return Place(path, _follow(path, workspace=posixpath.normpath(workspace), fs_root=fs_root))
+
+
+def _follow(path: str, *, workspace: str, fs_root: Path) -> str:
+    """Resolve symlinks while the path is inside the workspace (the part we can see)."""
+    pending = [p for p in path.split("/") if p]
+    current = ""
+    hops = 0
+    while pending:
+        name = pending.pop(0)
+        candidate = posixpath.normpath(f"{current}/{name}")
+        if not is_within(candidate, workspace) or candidate == workspace:
+            current = candidate
+            continue
+        host = fs_root / posixpath.relpath(candidate, workspace)
+        if not host.is_symlink():
+            current = candidate
+            continue
+        hops += 1
+        if hops > MAX_SYMLINKS:
+            raise PathError(f"too many symlinks resolving {path}")
+        link = str(host.readlink())
+        base = "" if link.startswith("/") else current
+        joined = posixpath.normpath(f"{base}/{link}")
+        pending = [p for p in joined.split("/") if p] + pending
+        current = ""
+    return current or "/"
+
+
+def is_within(path: str, directory: str) -> bool:
+    return path == directory or path.startswith(directory.rstrip("/") + "/")
+
+
+def anchor_pattern(spec: str, *, workspace: str, home: str) -> str:
+    """The rule pattern as an absolute glob (see the module docstring for the four forms)."""
+    spec = spec.rstrip("/") or "/"
+    if spec.startswith("//"):
+        return "/" + spec.lstrip("/")
+    if spec == "~" or spec.startswith("~/"):
+        return home.rstrip("/") + spec[1:]
+    if spec.startswith("/"):
+        return workspace.rstrip("/") + spec
+    spec = spec.removeprefix("./")
+    if spec in ("", "."):
+        return workspace
+    if "/" not in spec:
+        return f"{workspace.rstrip('/')}/**/{spec}"
+    return f"{workspace.rstrip('/')}/{spec}"
+
+
+@functools.lru_cache(maxsize=2048)
+def compile_pattern(pattern: str) -> re.Pattern[str]:
+    """Regex for an absolute glob: ``*``/``?``/``[…]`` within a segment, ``**`` across."""
+    out = []
+    for segment in (s for s in pattern.split("/") if s):
+        if segment == "**":
+            out.append("(?:/[^/]+)*")
+            continue
+        out.append("/" + _segment_regex(segment))
+    return re.compile("".join(out) or "/", re.DOTALL)
+
+
+def _segment_regex(segment: str) -> str:
+    out: list[str] = []
+    i = 0
+    while i < len(segment):
+        c = segment[i]
+        if c == "*":
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[" and (end := segment.find("]", i + 2)) > 0:
+            body = segment[i + 1 : end].replace("\\", "\\\\")
+            out.append("[" + ("^" + body[1:] if body.startswith("!") else body) + "]")
+            i = end
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return "".join(out)
+
+
+def pattern_covers(pattern: str, path: str) -> bool:
+    """Whether ``pattern`` matches ``path`` or one of its ancestors (gitignore semantics)."""
+    regex = compile_pattern(pattern)
+    probe = path
+    while True:
+        if regex.fullmatch(probe):
+            return True
+        if probe == "/":
+            return False
+        probe = posixpath.dirname(probe)
+
+
+def pattern_reaches_into(pattern: str, directory: str) -> bool:
+    """Whether a recursive scan of ``directory`` could touch a path ``pattern`` matches."""
+    segments = [s for s in pattern.split("/") if s]
+    states = _closure({0}, segments)
+    for name in (s for s in directory.split("/") if s):
+        if len(segments) in states:
+            return True  # the pattern matched an ancestor: everything beneath is covered
+        step = set()
+        for state in states:
+            if state < len(segments):
+                if segments[state] == "**":
+                    step.add(state)
+                elif re.fullmatch(_segment_regex(segments[state]), name, re.DOTALL):
+                    step.add(state + 1)
+        states = _closure(step, segments)
+        if not states:
+            return False
+    return True  # the pattern matches the directory or continues beneath it
+
+
+def _closure(states: set[int], segments: list[str]) -> set[int]:
+    out = set(states)
+    for state in sorted(states):
+        while state < len(segments) and segments[state] == "**":
+            state += 1
+            out.add(state)
+    return out

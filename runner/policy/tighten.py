@@ -1,0 +1,103 @@
+"""A policy that extends a base may only tighten it; anything looser is a load error.
+
+Checked here at load time, field by field, so a reviewer sees the offending field. The
+evaluator also takes the stricter of child and base for every tool call, so even a
+loosening this check cannot see (two overlapping globs) never takes effect.
+"""
+
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+
+from runner.errors import InvalidInputError
+from runner.policy.compiled import Policy
+from runner.policy.evaluator import evaluate
+from runner.policy.probes import PROBE_HOME, PROBE_WORKSPACE, probe_call
+
+
+def check_tightens(child: Policy, base: Policy, *, where: str) -> None:
+    """Raise if ``child`` allows anything ``base`` does not.
+
+    Raises:
+        InvalidInputError: naming each field that loosens the base.
+    """
+    problems = _container(child, base) + _others(child, base) + _tool_rules(child, base)
+    if problems:
+        fields = [field for field, _ in problems]
+        text = "; ".join(f"{field}: {why}" for field, why in problems)
+        raise InvalidInputError(
+            f"{where}: extends {base.name!r} but loosens it: {text}",
+            details={"file": where, "fields": fields},
+        )
+
+
+def _covered(patterns: tuple[str, ...], by: tuple[str, ...]) -> list[str]:
+    return [p for p in patterns if not any(fnmatchcase(p, allowed) for allowed in by)]
+
+
+def _container(child: Policy, base: Policy) -> list[tuple[str, str]]:
+    c, b = child.container, base.container
+    out: list[tuple[str, str]] = []
+    extra = _covered(c.images, b.images)
+    if extra:
+        out.append(("container.images", f"{extra} not allowed by the base"))
+    limits = (
+        ("container.cpus", c.cpus, b.cpus),
+        ("container.memory", c.memory_bytes, b.memory_bytes),
+        ("container.pids", c.pids, b.pids),
+        ("container.tmpfs", c.tmpfs_bytes, b.tmpfs_bytes),
+        ("container.max_duration", c.max_duration_seconds, b.max_duration_seconds),
+        ("container.idle_timeout", c.idle_timeout_seconds, b.idle_timeout_seconds),
+    )
+    for field, mine, theirs in limits:
+        if mine > theirs:
+            out.append((field, f"{mine} is above the base's {theirs}"))
+    if b.disk_bytes is not None and (c.disk_bytes is None or c.disk_bytes > b.disk_bytes):
+        out.append(("container.disk", f"{c.disk_bytes} is above the base's {b.disk_bytes}"))
+    if b.runtime == "runsc" and c.runtime != "runsc":
+        out.append(("container.runtime", "the base requires runsc"))
+    return out
+
+
+def _others(child: Policy, base: Policy) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    modes = [m for m in child.workspace.allowed_modes if m not in base.workspace.allowed_modes]
+    if modes:
+        out.append(("workspace.allowed_modes", f"{modes} not allowed by the base"))
+    models = _covered(child.model.allowed, base.model.allowed)
+    if models:
+        out.append(("model.allowed", f"{models} not allowed by the base"))
+    for field, mine, theirs in (
+        ("model.max_tokens", child.model.max_tokens, base.model.max_tokens),
+        ("model.budget_usd", child.model.budget_usd, base.model.budget_usd),
+    ):
+        if theirs is not None and (mine is None or mine > theirs):
+            out.append((field, f"{mine} is above the base's {theirs}"))
+    roles = [r for r in child.approvals.roles if r not in base.approvals.roles]
+    if roles:
+        out.append(("approvals.roles", f"{roles} may not approve under the base"))
+    for name, child_fallback, base_fallback in (
+        ("approvals.fallback", child.approvals.fallback, base.approvals.fallback),
+        ("approvals.ci_fallback", child.approvals.ci_fallback, base.approvals.ci_fallback),
+    ):
+        if base_fallback == "deny" and child_fallback != "deny":
+            out.append((name, "the base falls back to deny"))
+    return out
+
+
+def _tool_rules(child: Policy, base: Policy) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    own = set(child.own_rule_ids)
+    for rule in child.rules:
+        if rule.id not in own or rule.effect != "allow":
+            continue
+        tool, tool_input = probe_call(rule)
+        verdict = evaluate(base, tool, tool_input, workspace=PROBE_WORKSPACE, home=PROBE_HOME)
+        if verdict.decision != "allow":
+            out.append(
+                (
+                    rule.id,
+                    f"`{rule.text}` would be {verdict.decision} under the base ({verdict.rule})",
+                )
+            )
+    return out
