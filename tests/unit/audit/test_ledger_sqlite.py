@@ -143,9 +143,9 @@ def test_edited_row_is_named_by_verify_and_blocks_restart(tmp_path: Path) -> Non
     for i in range(10):
         ledger.append("t", actor="system", data={"i": i})
     ledger.close()
-    with sqlite3.connect(tmp_path / "audit.db") as conn:
-        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-            conn.execute("UPDATE audit_events SET actor = 'x' WHERE seq = 4")
+    conn = sqlite3.connect(tmp_path / "audit.db")
+    with conn, pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        conn.execute("UPDATE audit_events SET actor = 'x' WHERE seq = 4")
     _tamper(tmp_path / "audit.db", 4)
     with pytest.raises(LedgerUnavailableError, match="checkpoint"):
         open_ledger(tmp_path)
