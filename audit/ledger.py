@@ -24,7 +24,7 @@ from audit.export import export_csv, export_dir
 from audit.merkle import MerkleTree
 from audit.proofs import ConsistencyBundle, InclusionBundle
 from audit.sequencer import Sequencer, SequencerConfig
-from audit.signing import KeyRing
+from audit.signing import KeyRing, PublicKeys
 from audit.stores.base import EventFilter, Pending, Store, open_store
 from audit.verify import VerifyResult, verify_log
 
@@ -213,7 +213,9 @@ class Ledger:
 
     def verify_db(self, *, check_canonical: bool = True) -> VerifyResult:
         """Verify the live database against the signed checkpoints (and the WORM copies)."""
-        return verify_store(self.store, self.keys, worm=self.worm, check_canonical=check_canonical)
+        return verify_store(
+            self.store, self.keys.public, worm=self.worm, check_canonical=check_canonical
+        )
 
     def close(self) -> None:
         """Commit queued events, sign a final checkpoint, close the database."""
@@ -224,13 +226,21 @@ class Ledger:
 
 
 def verify_store(
-    store: Store, keys: KeyRing, *, worm: WormDirectory | None = None, check_canonical: bool = True
+    store: Store,
+    keys: PublicKeys,
+    *,
+    worm: WormDirectory | None = None,
+    check_canonical: bool = True,
 ) -> VerifyResult:
-    """Verify a store's events, checkpoints and head row; trusts only ``keys``' public keys."""
+    """Verify a store's events, checkpoints and head row, trusting only ``keys``.
+
+    The keys come from the key directory, never from the database's own key table: an
+    attacker who can write the database could add a key of their own there.
+    """
     size, _ = store.head()
     checkpoints = store.checkpoints() + (worm.read_all() if worm is not None else [])
     result = verify_log(
-        store.records(0, size), checkpoints, keys.public, check_canonical=check_canonical
+        store.records(0, size), checkpoints, keys, check_canonical=check_canonical
     )
     if result.ok and result.events != size:
         return replace(

@@ -13,7 +13,7 @@ import pytest
 from audit import EventFilter, Ledger, LedgerUnavailableError, SequencerConfig
 from audit.chain import GENESIS, chain_hash, leaf_hash
 from audit.ledger import verify_store
-from audit.signing import KeyRing
+from audit.signing import PublicKeys
 from audit.stores.sqlite import SqliteStore
 
 
@@ -151,7 +151,7 @@ def test_edited_row_is_named_by_verify_and_blocks_restart(tmp_path: Path) -> Non
         open_ledger(tmp_path)
     store = SqliteStore(tmp_path / "audit.db")
     try:
-        result = verify_store(store, KeyRing.open(tmp_path / "keys"))
+        result = verify_store(store, PublicKeys.from_dir(tmp_path / "keys"))
     finally:
         store.close()
     assert (result.ok, result.first_bad_seq) == (False, 4), result.describe()

@@ -1,0 +1,56 @@
+"""`warden audit export|verify` against the SQLite ledger in the data dir."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from audit import Ledger
+from audit.chain import leaf_hash
+from runner.cli import app
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A data dir whose warden.db holds 20 audit events over two sessions."""
+    monkeypatch.setenv("WARDEN_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("WARDEN_DATABASE_URL", raising=False)
+    ledger = Ledger.open(f"sqlite:///{tmp_path / 'warden.db'}", tmp_path / "keys")
+    for i in range(20):
+        ledger.append("t", actor="system", session=f"s{i % 2}", data={"i": i})
+    ledger.close()
+    return tmp_path
+
+
+def test_export_then_verify_directory(data_dir: Path) -> None:
+    """Export a session with CSV, then verify the directory: exit 0."""
+    runner = CliRunner()
+    out = data_dir / "exp"
+    done = runner.invoke(
+        app,
+        ["audit", "export", "--out", str(out), "--session", "s1", "--csv", str(data_dir / "a.csv")],
+    )
+    assert done.exit_code == 0, done.output
+    assert len((data_dir / "a.csv").read_text().splitlines()) == 11
+    done = runner.invoke(app, ["audit", "verify", str(out)])
+    assert done.exit_code == 0, done.output
+    assert "OK: 10 events" in done.output
+
+
+def test_verify_db_names_an_edited_event(data_dir: Path) -> None:
+    """`verify --db` passes, then fails with exit 1 naming the seq edited behind its back."""
+    runner = CliRunner()
+    assert runner.invoke(app, ["audit", "verify", "--db"]).exit_code == 0
+    with sqlite3.connect(data_dir / "warden.db") as conn:
+        conn.execute("DROP TRIGGER audit_events_no_update")
+        forged = b'{"forged":true}'
+        conn.execute(
+            "UPDATE audit_events SET canonical = ?, leaf_hash = ? WHERE seq = 12",
+            (forged, leaf_hash(forged)),
+        )
+    done = runner.invoke(app, ["audit", "verify", "--db"])
+    assert done.exit_code == 1
+    assert "seq 12" in done.output
