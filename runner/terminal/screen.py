@@ -1,0 +1,122 @@
+"""A pyte screen fed incrementally with the raw bytes a terminal client writes.
+
+Only text matters to the classifier, so colours and attributes are ignored (pyte's
+SGR handling is a large share of its cost on a colourful TUI). Lines are rendered
+lazily and only when pyte marked them dirty, and ``version`` counts real content
+changes so callers classify only when something changed.
+"""
+
+from __future__ import annotations
+
+import pyte
+from pyte.screens import Char
+
+from runner.errors import InvalidInputError
+
+
+class _TextOnlyScreen(pyte.Screen):  # type: ignore[misc]
+    """A pyte screen that ignores graphic rendition (colours, bold, ...)."""
+
+    def select_graphic_rendition(self, *attrs: int, **kwargs: object) -> None:
+        """Ignore SGR: the classifier reads text only."""
+
+    def write_process_input(self, data: str) -> None:
+        """Drop answers to terminal queries: nothing reads them back."""
+
+
+class TerminalScreen:
+    """A terminal of ``columns`` x ``rows`` fed with raw output bytes (UTF-8 safe across chunks)."""
+
+    def __init__(self, columns: int = 120, rows: int = 40) -> None:
+        _check_size(columns, rows)
+        self._screen = _TextOnlyScreen(columns, rows)
+        # ByteStream decodes with an incremental UTF-8 decoder, so a character split
+        # across two chunks is kept until its last byte arrives.
+        self._stream = pyte.ByteStream(self._screen)
+        self._lines: list[str] = [""] * rows
+        self._screen.dirty.clear()
+        self._version = 0
+        self._bytes_fed = 0
+
+    @property
+    def columns(self) -> int:
+        return int(self._screen.columns)
+
+    @property
+    def rows(self) -> int:
+        return int(self._screen.lines)
+
+    @property
+    def version(self) -> int:
+        """Increments each time the visible text changes (compare to skip re-classifying)."""
+        self._refresh()
+        return self._version
+
+    @property
+    def bytes_fed(self) -> int:
+        return self._bytes_fed
+
+    @property
+    def cursor(self) -> tuple[int, int]:
+        """The cursor as ``(column, row)``, zero-based."""
+        return int(self._screen.cursor.x), int(self._screen.cursor.y)
+
+    def feed(self, data: bytes) -> bool:
+        """Feed raw terminal output; True when the visible text changed."""
+        if not data:
+            return False
+        self._bytes_fed += len(data)
+        self._stream.feed(data)
+        return self._refresh()
+
+    def resize(self, columns: int, rows: int) -> None:
+        """Resize as a terminal would (the application redraws after its SIGWINCH)."""
+        _check_size(columns, rows)
+        self._screen.resize(rows, columns)
+        self._screen.dirty.update(range(rows))
+        self._refresh(force=True)
+
+    def lines(self) -> tuple[str, ...]:
+        """The screen's rows as text, trailing blanks stripped."""
+        self._refresh()
+        return tuple(self._lines)
+
+    def text(self) -> str:
+        """The whole screen as text, one row per line."""
+        return "\n".join(self.lines())
+
+    def _refresh(self, *, force: bool = False) -> bool:
+        dirty = self._screen.dirty
+        if not dirty and not force:
+            return False
+        rows = self.rows
+        if len(self._lines) != rows:
+            self._lines = (self._lines + [""] * rows)[:rows]
+        changed = force
+        buffer = self._screen.buffer
+        columns = self.columns
+        for y in dirty:
+            if 0 <= y < rows:
+                text = _render(buffer[y], columns) if y in buffer else ""
+                if text != self._lines[y]:
+                    self._lines[y] = text
+                    changed = True
+        dirty.clear()
+        if changed:
+            self._version += 1
+        return changed
+
+
+def _render(line: dict[int, Char], columns: int) -> str:
+    if not line:
+        return ""
+    cells = [" "] * columns
+    for x, char in line.items():
+        if x < columns:
+            cells[x] = char.data  # a wide character's second cell holds "" (pyte's stub)
+    return "".join(cells).rstrip()
+
+
+def _check_size(columns: int, rows: int) -> None:
+    if not (2 <= columns <= 1000 and 2 <= rows <= 1000):
+        raise InvalidInputError(f"terminal size {columns}x{rows} is out of range (2..1000)")
