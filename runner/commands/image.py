@@ -40,6 +40,8 @@ class _RichProgress:
     def finish(self, step: str, detail: str) -> None:
         task = self._tasks.get(step) or self._progress.add_task(step, total=1)
         self._progress.update(task, description=f"{step}: {detail}", completed=1)
+        if self._progress.disable:  # not a terminal (CI logs): one plain line per step
+            self._progress.console.print(f"✓ {step}: {detail}", highlight=False)
 
     def log(self, line: str) -> None:
         if self._verbose:
@@ -73,7 +75,7 @@ def build(
     columns = (SpinnerColumn(finished_text="[green]✓"), TextColumn("{task.description}"),
                TimeElapsedColumn())  # fmt: skip
     try:
-        with Progress(*columns, console=console) as progress:
+        with Progress(*columns, console=console, disable=not console.is_terminal) as progress:
             result = build_image(
                 client, settings, force=force, tag=tag, base=base, mirror=mirror,
                 image_dir=context, progress=_RichProgress(progress, verbose),
