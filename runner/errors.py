@@ -9,7 +9,7 @@ Nothing below ``runner.api`` raises ``HTTPException``; it raises one of these::
     ├── PolicyDeniedError            403  a policy rule refuses the action (carries the rule id)
     ├── AuthenticationError          401  no valid credentials
     ├── AuthorizationError           403  valid credentials, missing role
-    ├── AuditUnavailableError        503  the audit ledger cannot record, so the action did not happen
+    ├── AuditUnavailableError        503  the ledger cannot record, so the action did not happen
     └── SandboxError                 502  the container runtime failed
         ├── SandboxNotFoundError     404  the container is gone
         └── ImageNotFoundError       424  the sandbox image is not built

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     upstream_api_key_file: Path | None = None
     allowed_models: list[str] = Field(default_factory=list)
 
+    #: Extra labels put on every session container (e.g. to find a test run's containers).
+    container_labels: dict[str, str] = Field(default_factory=dict)
+
     terminal_cols: int = 120
     terminal_rows: int = 40
     stall_seconds: float = 60.0
@@ -67,7 +70,9 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _one_key_source(self) -> Settings:
         if self.upstream_api_key is not None and self.upstream_api_key_file is not None:
-            raise ValueError("set WARDEN_UPSTREAM_API_KEY or WARDEN_UPSTREAM_API_KEY_FILE, not both")
+            raise ValueError(
+                "set WARDEN_UPSTREAM_API_KEY or WARDEN_UPSTREAM_API_KEY_FILE, not both"
+            )
         return self
 
     @classmethod

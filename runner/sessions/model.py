@@ -78,7 +78,7 @@ class SessionStore(Protocol):
 
     def get(self, session_id: str) -> SessionRecord | None: ...
 
-    def list(
+    def find(
         self, *, tenant: str | None = None, states: Sequence[str] | None = None
     ) -> list[SessionRecord]: ...
 

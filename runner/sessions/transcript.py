@@ -105,9 +105,15 @@ def _parse_line(line_no: int, line: bytes) -> Turn | None:
             if kind == "text":
                 texts.append(str(block.get("text", "")))
             elif kind == "tool_use":
-                uses.append({"id": block.get("id"), "name": block.get("name"), "input": block.get("input")})
+                uses.append(
+                    {"id": block.get("id"), "name": block.get("name"), "input": block.get("input")}
+                )
             elif kind == "tool_result":
-                results.append({"toolUseId": block.get("tool_use_id"), "content": _result_text(block)})
+                results.append(
+                    {"toolUseId": block.get("tool_use_id"), "content": _result_text(block)}
+                )
+    if not texts and not uses and not results:
+        return None  # e.g. system entries that only carry metadata
     return Turn(
         id=line_no,
         role=str(role),

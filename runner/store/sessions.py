@@ -53,7 +53,7 @@ class SqlSessionStore:
             row = db.get(SessionRow, session_id)
             return _to_record(row) if row is not None else None
 
-    def list(
+    def find(
         self, *, tenant: str | None = None, states: Sequence[str] | None = None
     ) -> list[SessionRecord]:
         query = select(SessionRow).order_by(SessionRow.created_at, SessionRow.id)
@@ -108,7 +108,11 @@ class SqlSessionStore:
         with self._sessions() as db:
             return [
                 ArtifactRecord(
-                    row.session_id, row.name, row.path, row.size, _aware(row.created_at) or row.created_at
+                    row.session_id,
+                    row.name,
+                    row.path,
+                    row.size,
+                    _aware(row.created_at) or row.created_at,
                 )
                 for row in db.scalars(query.order_by(ArtifactRow.id))
             ]

@@ -65,9 +65,9 @@ def test_list_filters_by_tenant_and_state(store: SqlSessionStore) -> None:
     c = _record(created_at=t0 + timedelta(seconds=2), tenant="other")
     for r in (a, b, c):
         store.add(r)
-    assert [r.id for r in store.list(tenant="acme")] == [a.id, b.id]
-    assert [r.id for r in store.list(states=["idle"])] == [b.id]
-    assert len(store.list()) == 3
+    assert [r.id for r in store.find(tenant="acme")] == [a.id, b.id]
+    assert [r.id for r in store.find(states=["idle"])] == [b.id]
+    assert len(store.find()) == 3
 
 
 def test_history_and_artifacts_are_kept_in_order(store: SqlSessionStore) -> None:
@@ -76,7 +76,12 @@ def test_history_and_artifacts_are_kept_in_order(store: SqlSessionStore) -> None
     store.add(record)
     for state in ("idle", "working", "permission_prompt", "idle"):
         store.record_state(StateChange(record.id, state, {"s": state}, utcnow()))
-    assert [c.state for c in store.history(record.id)] == ["idle", "working", "permission_prompt", "idle"]
+    assert [c.state for c in store.history(record.id)] == [
+        "idle",
+        "working",
+        "permission_prompt",
+        "idle",
+    ]
     store.add_artifact(ArtifactRecord(record.id, "changes.patch", "/x/changes.patch", 12, utcnow()))
     assert [a.name for a in store.artifacts(record.id)] == ["changes.patch"]
 

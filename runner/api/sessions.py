@@ -1,0 +1,226 @@
+"""``/v1/sessions``: create, list, inspect, drive and delete sessions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+from fastapi.responses import FileResponse, PlainTextResponse
+
+from runner.api.deps import ActorDep, ManagerDep
+from runner.api.schemas import (
+    ActionResult,
+    Answer,
+    ArtifactOut,
+    Artifacts,
+    BatchCreate,
+    BatchItem,
+    BatchResult,
+    CreateSession,
+    ErrorBody,
+    Pane,
+    SendInput,
+    SessionList,
+    SessionOut,
+    Transcript,
+    TranscriptPage,
+    TurnOut,
+)
+from runner.errors import WardenError
+from runner.sessions.manager import SessionRequest
+from runner.sessions.model import SessionRecord
+
+router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
+
+
+def _out(record: SessionRecord, *, reused: bool = False) -> SessionOut:
+    return SessionOut(
+        id=record.id,
+        state=record.state,
+        details=dict(record.details),
+        work_dir=record.work_dir,
+        workspace_mode=record.workspace_mode,
+        policy=record.policy,
+        image=record.image,
+        model=record.model,
+        permission_mode=record.permission_mode,
+        tenant=record.tenant,
+        owner=record.owner,
+        container=record.container_id,
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+        ended_at=record.ended_at,
+        error=record.error,
+        usage=dict(record.usage),
+        reused=reused,
+    )
+
+
+def _request(body: CreateSession) -> SessionRequest:
+    return SessionRequest(
+        work_dir=body.work_dir,
+        prompt=body.prompt,
+        policy=body.policy,
+        image=body.image,
+        permission_mode=body.permission_mode,
+        model=body.model,
+        env=body.env,
+        workspace_mode=body.workspace_mode,
+    )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=SessionOut)
+async def create_session(
+    body: CreateSession, manager: ManagerDep, actor: ActorDep, response: Response
+) -> SessionOut:
+    """Start a session (asynchronous: answers at once with state ``starting``)."""
+    record, reused = await manager.create(_request(body), actor)
+    if reused:
+        response.status_code = status.HTTP_200_OK
+    return _out(record, reused=reused)
+
+
+@router.post("/batch", response_model=BatchResult)
+async def create_batch(body: BatchCreate, manager: ManagerDep, actor: ActorDep) -> BatchResult:
+    """Start several sessions; each item succeeds or fails on its own."""
+    results: list[BatchItem] = []
+    for item in body.sessions:
+        try:
+            record, reused = await manager.create(_request(item), actor)
+            results.append(BatchItem(session=_out(record, reused=reused)))
+        except WardenError as exc:
+            results.append(
+                BatchItem(error=ErrorBody(code=exc.code, message=exc.message, details=exc.details))
+            )
+    return BatchResult(results=results)
+
+
+@router.get("", response_model=SessionList)
+async def list_sessions(
+    manager: ManagerDep, actor: ActorDep, state: Annotated[list[str] | None, Query()] = None
+) -> SessionList:
+    return SessionList(sessions=[_out(r) for r in await manager.list_sessions(actor, state)])
+
+
+@router.get("/{session_id}", response_model=SessionOut)
+async def get_session(session_id: str, manager: ManagerDep, actor: ActorDep) -> SessionOut:
+    return _out(await manager.get(session_id, actor))
+
+
+@router.delete("/{session_id}", response_model=SessionOut)
+async def delete_session(session_id: str, manager: ManagerDep, actor: ActorDep) -> SessionOut:
+    """Collect artifacts, remove the container, keep the record and artifacts."""
+    return _out(await manager.delete(session_id, actor))
+
+
+@router.post("/{session_id}/send", response_model=ActionResult)
+async def send(
+    session_id: str, body: SendInput, manager: ManagerDep, actor: ActorDep
+) -> ActionResult:
+    """Send a prompt; 409 unless the session is idle."""
+    await manager.send(session_id, body.text, actor)
+    return ActionResult(state=manager.running(session_id).live.observed.state)
+
+
+@router.post("/{session_id}/approve", response_model=ActionResult)
+async def approve(session_id: str, manager: ManagerDep, actor: ActorDep) -> ActionResult:
+    """Approve the permission prompt on screen once (the narrowest "Yes")."""
+    option = await manager.approve(session_id, actor)
+    return ActionResult(state=manager.running(session_id).live.observed.state, option=option)
+
+
+@router.post("/{session_id}/reject", response_model=ActionResult)
+async def reject(session_id: str, manager: ManagerDep, actor: ActorDep) -> ActionResult:
+    option = await manager.reject(session_id, actor)
+    return ActionResult(state=manager.running(session_id).live.observed.state, option=option)
+
+
+@router.post("/{session_id}/answer", response_model=ActionResult)
+async def answer(
+    session_id: str, body: Answer, manager: ManagerDep, actor: ActorDep
+) -> ActionResult:
+    """Answer a question: ``{"option": N}`` (1-based) or ``{"text": "…"}``."""
+    await manager.answer(session_id, actor, option=body.option, text=body.text)
+    return ActionResult(state=manager.running(session_id).live.observed.state, option=body.option)
+
+
+@router.post("/{session_id}/interrupt", response_model=ActionResult)
+async def interrupt(session_id: str, manager: ManagerDep, actor: ActorDep) -> ActionResult:
+    await manager.escape(session_id, actor, interrupt=True)
+    return ActionResult(state=manager.running(session_id).live.observed.state)
+
+
+@router.post("/{session_id}/escape", response_model=ActionResult)
+async def escape(session_id: str, manager: ManagerDep, actor: ActorDep) -> ActionResult:
+    await manager.escape(session_id, actor, interrupt=False)
+    return ActionResult(state=manager.running(session_id).live.observed.state)
+
+
+@router.get("/{session_id}/pane", response_model=Pane)
+async def pane(session_id: str, manager: ManagerDep, actor: ActorDep) -> Pane:
+    """The screen as text right now."""
+    state, text = await manager.pane(session_id, actor)
+    return Pane(state=state, text=text)
+
+
+@router.get("/{session_id}/read", response_model=Transcript)
+async def read(session_id: str, manager: ManagerDep, actor: ActorDep) -> Transcript:
+    """The parsed transcript, oldest turn first."""
+    turns = await manager.transcript(session_id, actor)
+    return Transcript(turns=[TurnOut.model_validate(t, from_attributes=True) for t in turns])
+
+
+@router.get("/{session_id}/transcript/cursor", response_model=TranscriptPage)
+async def transcript_page(
+    session_id: str,
+    manager: ManagerDep,
+    actor: ActorDep,
+    before_id: Annotated[int | None, Query(ge=1)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    role: Annotated[str | None, Query(pattern="^(user|assistant|system)$")] = None,
+) -> TranscriptPage:
+    """A page of turns older than ``before_id`` (newest page first, turns oldest first)."""
+    page = await manager.transcript_page(
+        session_id, actor, before_id=before_id, limit=limit, role=role
+    )
+    return TranscriptPage(
+        turns=[TurnOut.model_validate(t, from_attributes=True) for t in page.turns],
+        next_before_id=page.next_before_id,
+    )
+
+
+@router.get("/{session_id}/recording", response_class=FileResponse)
+async def recording(session_id: str, manager: ManagerDep, actor: ActorDep) -> FileResponse:
+    """The asciicast v2 recording of the session's terminal."""
+    path = await manager.recording(session_id, actor)
+    return FileResponse(path, media_type="application/x-asciicast", filename=f"{session_id}.cast")
+
+
+@router.get("/{session_id}/artifacts", response_model=Artifacts)
+async def artifacts(session_id: str, manager: ManagerDep, actor: ActorDep) -> Artifacts:
+    """The workspace patch (live or as collected) and the stored artifact files."""
+    patch, stored = await manager.artifacts(session_id, actor)
+    return Artifacts(
+        patch=patch,
+        artifacts=[
+            ArtifactOut(
+                name=a.name, size=a.size, url=f"/v1/sessions/{session_id}/artifacts/{a.name}"
+            )
+            for a in stored
+        ],
+    )
+
+
+@router.get("/{session_id}/artifacts/{name}", response_class=FileResponse)
+async def artifact_file(
+    session_id: str, name: str, manager: ManagerDep, actor: ActorDep
+) -> FileResponse:
+    path = await manager.artifact_path(session_id, name, actor)
+    return FileResponse(path, filename=name)
+
+
+@router.get("/{session_id}/patch", response_class=PlainTextResponse)
+async def patch(session_id: str, manager: ManagerDep, actor: ActorDep) -> str:
+    """The workspace changes as a unified diff (``git apply``-able)."""
+    text, _ = await manager.artifacts(session_id, actor)
+    return text or ""

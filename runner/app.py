@@ -1,0 +1,109 @@
+"""``create_app(settings)``: the REST API, its lifespan, and the one error table."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from runner import __version__, errors
+from runner.api import health, sessions
+from runner.services import Services, build_services
+
+log = logging.getLogger(__name__)
+
+#: Domain error → HTTP status. The most specific class wins (checked in MRO order).
+STATUS_BY_ERROR: dict[type[errors.WardenError], int] = {
+    errors.InvalidInputError: 422,
+    errors.NotFoundError: 404,
+    errors.ConflictError: 409,
+    errors.PolicyDeniedError: 403,
+    errors.AuthenticationError: 401,
+    errors.AuthorizationError: 403,
+    errors.AuditUnavailableError: 503,
+    errors.SandboxNotFoundError: 404,
+    errors.ImageNotFoundError: 424,
+    errors.SandboxError: 502,
+    errors.WardenError: 500,
+}
+
+
+def status_for(exc: errors.WardenError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[cls]  # type: ignore[index]
+    return 500
+
+
+def _error(
+    status: int, code: str, message: str, details: dict[str, Any] | None = None
+) -> JSONResponse:
+    body = {"error": {"code": code, "message": message, "details": details or {}}}
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(errors.WardenError)
+    async def _warden(_request: Request, exc: errors.WardenError) -> JSONResponse:
+        status = status_for(exc)
+        if status >= 500:
+            log.error("%s: %s %s", exc.code, exc.message, exc.details)
+        return _error(status, exc.code, exc.message, exc.details)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        fields = [
+            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"], "type": e["type"]}
+            for e in exc.errors()
+        ]
+        return _error(
+            422, "invalid_input", "the request is not valid: see details.fields", {"fields": fields}
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return _error(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Never a stack trace to the client: an id they can quote, the trace in our log.
+        error_id = uuid.uuid4().hex[:12]
+        log.exception("internal error %s on %s %s", error_id, request.method, request.url.path)
+        return _error(
+            500, "internal_error", f"internal error (id {error_id})", {"errorId": error_id}
+        )
+
+
+def create_app(settings: Any, *, services: Services | None = None) -> FastAPI:
+    """The Warden API. ``services`` may be given (tests); otherwise the lifespan builds them."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        built = services or await build_services(settings)
+        app.state.services = built
+        try:
+            await built.start()
+            yield
+        finally:
+            await built.close()
+
+    app = FastAPI(
+        title="Warden",
+        version=__version__,
+        description="Claude Code in hardened sandboxes, gated by policy, with a signed audit log.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    _install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(sessions.router)
+    return app

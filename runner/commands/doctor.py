@@ -1,0 +1,99 @@
+"""``warden doctor``: is this machine ready to run sessions? Says how to fix each problem."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+
+import typer
+from rich.console import Console
+
+from runner.sandbox.claude_binary import claude_binary_path
+from runner.settings import Settings
+
+app = typer.Typer()
+console = Console()
+
+MIN_FREE_BYTES = 5 * 1024**3
+
+Check = Callable[[Settings], tuple[bool, str, str]]
+
+
+def _docker(settings: Settings) -> tuple[bool, str, str]:
+    import docker
+
+    try:
+        client = docker.from_env()
+        version = client.version().get("Version", "?")
+        client.close()
+    except Exception as exc:
+        return False, f"no Docker daemon ({exc})", "start Docker, or set DOCKER_HOST"
+    return True, f"Docker {version}", ""
+
+
+def _image(settings: Settings) -> tuple[bool, str, str]:
+    import docker
+
+    try:
+        client = docker.from_env()
+        image = client.images.get(settings.image)
+        client.close()
+    except Exception:
+        return False, f"sandbox image {settings.image} not built", "run: warden image build"
+    return True, f"image {settings.image} ({image.short_id})", ""
+
+
+def _claude(settings: Settings) -> tuple[bool, str, str]:
+    path = claude_binary_path(settings.cache_dir, settings.claude_sdk_version)
+    if not path.is_file():
+        return (
+            False,
+            "Claude Code binary not downloaded",
+            "run: warden image build (fetches it from PyPI)",
+        )
+    return True, f"Claude Code from claude-agent-sdk {settings.claude_sdk_version}", ""
+
+
+def _database(settings: Settings) -> tuple[bool, str, str]:
+    from runner.store.database import create_database_engine, migrate
+
+    url = settings.resolved_database_url
+    try:
+        engine = create_database_engine(url)
+        migrate(engine)
+        engine.dispose()
+    except Exception as exc:
+        return False, f"database unreachable ({type(exc).__name__})", "check WARDEN_DATABASE_URL"
+    return True, f"database {url.split('@')[-1]}", ""
+
+
+def _disk(settings: Settings) -> tuple[bool, str, str]:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(settings.data_dir).free
+    ok = free >= MIN_FREE_BYTES
+    hint = (
+        "" if ok else f"free space under {settings.data_dir} (need 5 GiB), or set WARDEN_DATA_DIR"
+    )
+    return ok, f"{free / 1024**3:.1f} GiB free under the data dir", hint
+
+
+CHECKS: tuple[tuple[str, Check], ...] = (
+    ("docker", _docker),
+    ("image", _image),
+    ("claude", _claude),
+    ("database", _database),
+    ("disk", _disk),
+)
+
+
+@app.command()
+def doctor() -> None:
+    """Check Docker, the sandbox image, the Claude binary, the database and free disk."""
+    settings = Settings()
+    failed = 0
+    for name, check in CHECKS:
+        ok, what, fix = check(settings)
+        mark = "[green]ok[/green]  " if ok else "[red]FAIL[/red]"
+        console.print(f"{mark} {name:9} {what}" + (f"\n           fix: {fix}" if fix else ""))
+        failed += not ok
+    raise typer.Exit(1 if failed else 0)

@@ -1,0 +1,131 @@
+"""``warden sessions …``: drive sessions on a Warden server."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from runner.commands.client import ApiClient
+
+app = typer.Typer(
+    help="Create, inspect and drive sessions on a Warden server.", no_args_is_help=True
+)
+console = Console()
+
+Server = Annotated[str | None, typer.Option("--server", help="Warden URL (env WARDEN_SERVER).")]
+Token = Annotated[str | None, typer.Option("--token", help="API token (env WARDEN_TOKEN).")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _print_session(session: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(session, indent=2))
+        return
+    console.print(f"[bold]{session['id']}[/bold]  {session['state']}  {session['workDir']}")
+    details = session.get("details") or {}
+    if details:
+        console.print(json.dumps(details, indent=2))
+
+
+@app.command()
+def create(
+    work_dir: Annotated[Path, typer.Argument(help="Directory to work on.")],
+    prompt: Annotated[str | None, typer.Option(help="First prompt.")] = None,
+    policy: Annotated[str, typer.Option(help="Policy name or path.")] = "default",
+    permission_mode: Annotated[str, typer.Option(help="Claude Code permission mode.")] = "default",
+    model: Annotated[str | None, typer.Option(help="Model name.")] = None,
+    server: Server = None,
+    token: Token = None,
+    as_json: AsJson = False,
+) -> None:
+    """Start a session on WORK_DIR."""
+    body = {
+        "workDir": str(work_dir.resolve()),
+        "prompt": prompt,
+        "policy": policy,
+        "permissionMode": permission_mode,
+        "model": model,
+    }
+    _print_session(ApiClient(server, token).call("POST", "/v1/sessions", json=body), as_json)
+
+
+@app.command("list")
+def list_(server: Server = None, token: Token = None, as_json: AsJson = False) -> None:
+    """List sessions."""
+    sessions = ApiClient(server, token).call("GET", "/v1/sessions")["sessions"]
+    if as_json:
+        typer.echo(json.dumps(sessions, indent=2))
+        return
+    table = Table("id", "state", "workDir", "policy", "created")
+    for s in sessions:
+        table.add_row(s["id"], s["state"], s["workDir"], s["policy"], s["createdAt"])
+    console.print(table)
+
+
+@app.command()
+def show(
+    session_id: str, server: Server = None, token: Token = None, as_json: AsJson = False
+) -> None:
+    """Show one session and its current screen."""
+    client = ApiClient(server, token)
+    _print_session(client.call("GET", f"/v1/sessions/{session_id}"), as_json)
+    if not as_json:
+        console.print(client.call("GET", f"/v1/sessions/{session_id}/pane")["text"], markup=False)
+
+
+@app.command()
+def send(session_id: str, text: str, server: Server = None, token: Token = None) -> None:
+    """Send a prompt to an idle session."""
+    result = ApiClient(server, token).call(
+        "POST", f"/v1/sessions/{session_id}/send", json={"text": text}
+    )
+    console.print(f"sent; session is {result['state']}")
+
+
+@app.command()
+def approve(session_id: str, server: Server = None, token: Token = None) -> None:
+    """Approve the permission prompt once."""
+    result = ApiClient(server, token).call("POST", f"/v1/sessions/{session_id}/approve")
+    console.print(f"approved with option {result['option']}; session is {result['state']}")
+
+
+@app.command()
+def reject(session_id: str, server: Server = None, token: Token = None) -> None:
+    """Reject the permission prompt."""
+    result = ApiClient(server, token).call("POST", f"/v1/sessions/{session_id}/reject")
+    console.print(f"rejected; session is {result['state']}")
+
+
+@app.command()
+def kill(session_id: str, server: Server = None, token: Token = None) -> None:
+    """Delete a session: artifacts are collected, the container removed."""
+    result = ApiClient(server, token).call("DELETE", f"/v1/sessions/{session_id}")
+    console.print(f"deleted; final state {result['state']}")
+
+
+@app.command()
+def watch(
+    session_id: str,
+    interval: Annotated[float, typer.Option(help="Seconds between polls.")] = 1.0,
+    server: Server = None,
+    token: Token = None,
+) -> None:
+    """Follow a session's state until it ends (Ctrl-C to stop)."""
+    client = ApiClient(server, token)
+    last = None
+    while True:
+        session = client.call("GET", f"/v1/sessions/{session_id}")
+        seen = (session["state"], json.dumps(session.get("details"), sort_keys=True))
+        if seen != last:
+            details = seen[1] if session.get("details") else ""
+            console.print(f"{time.strftime('%H:%M:%S')} {session['state']} {details}")
+            last = seen
+        if session["state"] in ("exited", "error"):
+            return
+        time.sleep(interval)

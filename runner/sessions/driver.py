@@ -1,0 +1,81 @@
+"""Typing into a session: tmux inside the container, reached through exec.
+
+Delivery is verified: after Enter the state must leave ``idle`` or the text must show
+up; Enter is retried only while the session is still idle with the text in its input
+box, so a prompt is never submitted twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from runner.errors import ConflictError, SandboxError
+from runner.sandbox.backend import SandboxBackend
+from runner.sessions.live import LiveSession, Observed
+
+TMUX_TARGET = "main"
+_SUBMIT_ATTEMPTS = 3
+
+
+class Driver:
+    """Sends text and keys to one session and checks they landed."""
+
+    def __init__(self, backend: SandboxBackend, live: LiveSession) -> None:
+        self._backend = backend
+        self._live = live
+
+    async def keys(self, *names: str) -> None:
+        """Press tmux key names (``Enter``, ``Escape``, ``Down``, ``2`` …)."""
+        await self._tmux("send-keys", "-t", TMUX_TARGET, *names)
+
+    async def paste(self, text: str) -> None:
+        """Put ``text`` into the input as one bracketed paste (newlines do not submit)."""
+        await self._tmux("set-buffer", "-b", "warden", "--", text)
+        await self._tmux("paste-buffer", "-p", "-d", "-b", "warden", "-t", TMUX_TARGET)
+
+    async def submit(self, text: str, *, within: float = 15.0) -> None:
+        """Type ``text`` and press Enter, verifying the agent took it.
+
+        Raises:
+            ConflictError: the prompt could not be delivered (the session never left idle).
+        """
+        probe = _probe(text)
+        await self.paste(text)
+        await self._live.wait_for(lambda _o, pane: probe in pane, seconds=3.0)
+        for _attempt in range(_SUBMIT_ATTEMPTS):
+            await self.keys("Enter")
+            if await self._live.wait_for(_left_idle, seconds=within / _SUBMIT_ATTEMPTS):
+                return
+            draft = str(self._live.observed.details.get("draft") or "")
+            if self._live.observed.state != "idle" or probe not in draft:
+                return  # it moved on, or the text left the input box: it was taken
+        raise ConflictError(
+            "the prompt was typed but the agent did not take it",
+            details={"state": self._live.observed.state},
+        )
+
+    async def _tmux(self, *argv: str) -> None:
+        result = await self._backend.exec(self._live.container_id, ["tmux", *argv])
+        if result.exit_code != 0:
+            raise SandboxError(
+                f"tmux {argv[0]} failed in the sandbox",
+                details={"exitCode": result.exit_code, "output": result.output[-500:]},
+            )
+
+
+def _left_idle(observed: Observed, _pane: str) -> bool:
+    return observed.state not in ("idle", "starting")
+
+
+def _probe(text: str) -> str:
+    """A short piece of the text that will be visible in the input box once typed."""
+    first = next((line for line in text.splitlines() if line.strip()), text)
+    return first.strip()[:40]
+
+
+async def press_sequence(driver: Driver, keys: Sequence[str], pause: float = 0.05) -> None:
+    """Press keys one at a time, giving the TUI a moment to redraw between them."""
+    for key in keys:
+        await driver.keys(key)
+        await asyncio.sleep(pause)

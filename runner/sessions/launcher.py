@@ -1,0 +1,206 @@
+"""Bringing a session's container up (or back, after a restart) and down again."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from runner.sandbox.backend import SandboxBackend, SandboxSpec
+from runner.sandbox.statedir import prepare_session_dir
+from runner.sessions.artifacts import workspace_archive, workspace_patch
+from runner.sessions.driver import Driver
+from runner.sessions.live import LiveSession, StateCallback
+from runner.sessions.model import ArtifactRecord, SessionRecord, SessionStore, utcnow
+from runner.sessions.ports import Actor, GatewayFactory
+from runner.sessions.runtime import SANDBOX_WORKDIR, Running, SessionPaths
+from runner.sessions.transcript import transcript_path
+
+log = logging.getLogger(__name__)
+
+#: Decides whether a session may start as asked; raises ``PolicyDeniedError`` if not.
+PolicyCheck = Callable[[SessionRecord, Actor], None]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The container profile when no policy says otherwise."""
+
+    cpus: float = 2.0
+    memory_bytes: int = 4 * 1024**3
+    pids_limit: int = 512
+    tmpfs_bytes: int = 512 * 1024**2
+    runtime: str | None = None
+
+
+class Launcher:
+    """Turns a session record into a running container with its gateway and screen."""
+
+    def __init__(
+        self,
+        *,
+        backend: SandboxBackend,
+        gateways: GatewayFactory,
+        cols: int,
+        rows: int,
+        stall_seconds: float,
+        limits: Limits = Limits(),
+        policy_check: PolicyCheck | None = None,
+        labels: dict[str, str] | None = None,
+    ) -> None:
+        self._backend = backend
+        self._gateways = gateways
+        self._cols = cols
+        self._rows = rows
+        self._stall_seconds = stall_seconds
+        self._limits = limits
+        self._policy_check = policy_check
+        self._labels = labels or {}
+
+    async def check_policy(self, record: SessionRecord, actor: Actor) -> None:
+        if self._policy_check is not None:
+            self._policy_check(record, actor)
+
+    async def launch(
+        self, record: SessionRecord, paths: SessionPaths, *, on_state: StateCallback
+    ) -> tuple[Running, str]:
+        """Prepare the state dir, start the gateway, create and start the container."""
+        token = paths.token()
+        prepared = await asyncio.to_thread(
+            prepare_session_dir,
+            paths.root,
+            work_dir=Path(record.work_dir),
+            workspace_mode=record.workspace_mode,
+            token=token,
+        )
+        gateway = self._gateways(
+            session_id=record.id, socket_path=paths.socket, token=token, policy=record.policy
+        )
+        await gateway.start()
+        try:
+            spec = self._spec(record, paths, prepared.workspace, token)
+            info = await self._backend.create(spec)
+            running = self._watch(record, info.id, paths, gateway, on_state)
+            await self._backend.start(info.id)
+        except BaseException:
+            await gateway.close()
+            raise
+        return running, info.id
+
+    async def adopt(
+        self,
+        record: SessionRecord,
+        container_id: str,
+        paths: SessionPaths,
+        *,
+        on_state: StateCallback,
+    ) -> Running:
+        """Re-attach to a container that survived a controller restart."""
+        gateway = self._gateways(
+            session_id=record.id,
+            socket_path=paths.socket,
+            token=paths.token(),
+            policy=record.policy,
+        )
+        await gateway.start()
+        running = self._watch(record, container_id, paths, gateway, on_state)
+        # The attach stream only carries new output: make tmux redraw the whole screen.
+        await self._backend.resize(container_id, self._cols - 1, self._rows)
+        await asyncio.sleep(0.2)
+        await self._backend.resize(container_id, self._cols, self._rows)
+        return running
+
+    def _watch(
+        self,
+        record: SessionRecord,
+        container_id: str,
+        paths: SessionPaths,
+        gateway: object,
+        on_state: StateCallback,
+    ) -> Running:
+        live = LiveSession(
+            container_id=container_id,
+            backend=self._backend,
+            cols=self._cols,
+            rows=self._rows,
+            recording=paths.new_recording(),
+            stall_seconds=self._stall_seconds,
+            on_state=on_state,
+        )
+        live.start()
+        return Running(live=live, driver=Driver(self._backend, live), gateway=gateway)  # type: ignore[arg-type]
+
+    def _spec(
+        self, record: SessionRecord, paths: SessionPaths, workspace: Path, token: str
+    ) -> SandboxSpec:
+        limits = self._limits
+        return SandboxSpec(
+            session_id=record.id,
+            image=record.image,
+            workspace=workspace,
+            workspace_mode=record.workspace_mode,  # type: ignore[arg-type]
+            home_dir=paths.home,
+            run_dir=paths.run,
+            env={**record.env},
+            token=token,
+            claude_session=record.id,
+            permission_mode=record.permission_mode,
+            model=record.model,
+            cols=self._cols,
+            rows=self._rows,
+            cpus=limits.cpus,
+            memory_bytes=limits.memory_bytes,
+            pids_limit=limits.pids_limit,
+            tmpfs_bytes=limits.tmpfs_bytes,
+            runtime=limits.runtime,
+            labels=self._labels,
+        )
+
+    async def detach(self, running: Running) -> None:
+        """Stop watching (controller shutdown); the container keeps running."""
+        await running.live.close()
+        await running.gateway.close()
+
+    async def stop(self, running: Running) -> None:
+        await self.detach(running)
+
+    async def remove_container(self, session_id: str, container_id: str | None) -> None:
+        """Remove the session's container(s), found by id and by label: always gone."""
+        ids = {info.id for info in await self._backend.list({"warden.session": session_id})}
+        if container_id:
+            ids.add(container_id)
+        for cid in ids:
+            await self._backend.remove(cid)
+
+    async def collect(
+        self, record: SessionRecord, paths: SessionPaths, store: SessionStore
+    ) -> None:
+        """Keep the workspace patch and archive, the transcript and the recording."""
+        out = paths.artifacts
+        out.mkdir(parents=True, exist_ok=True)
+        files: list[Path] = []
+        with contextlib.suppress(FileNotFoundError):
+            if record.workspace_mode == "copy" and paths.workspace.is_dir():
+                patch = await asyncio.to_thread(
+                    workspace_patch, Path(record.work_dir), paths.workspace
+                )
+                (out / "changes.patch").write_text(patch, encoding="utf-8")
+                files.append(out / "changes.patch")
+                files.append(
+                    await asyncio.to_thread(
+                        workspace_archive, paths.workspace, out / "workspace.tar.gz"
+                    )
+                )
+            transcript = transcript_path(paths.home, SANDBOX_WORKDIR, record.id)
+            if transcript.is_file():
+                files.append(Path(shutil.copy2(transcript, out / "transcript.jsonl")))
+            for segment in paths.recordings():
+                files.append(Path(shutil.copy2(segment, out / segment.name)))
+        for path in files:
+            store.add_artifact(
+                ArtifactRecord(record.id, path.name, str(path), path.stat().st_size, utcnow())
+            )

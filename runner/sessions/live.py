@@ -1,0 +1,142 @@
+"""A running session as the controller sees it: the attach stream, the screen, its state.
+
+Every byte from the container's TTY goes to the pyte screen and the asciicast recording;
+the screen is classified on every change and state changes are reported. ``stalled`` is
+decided here, by time: working, and the screen has not changed for ``stall_seconds``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from runner.sandbox.backend import SandboxBackend
+from runner.terminal.detector import Detector
+from runner.terminal.recorder import CastWriter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Observed:
+    """The state the screen shows now, with its details."""
+
+    state: str
+    details: Mapping[str, Any]
+
+
+StateCallback = Callable[[Observed], Awaitable[None]]
+
+
+class LiveSession:
+    """Attach loop, screen, recorder and state of one session's container."""
+
+    def __init__(
+        self,
+        *,
+        container_id: str,
+        backend: SandboxBackend,
+        cols: int,
+        rows: int,
+        recording: Path,
+        stall_seconds: float,
+        on_state: StateCallback,
+    ) -> None:
+        self.container_id = container_id
+        self._backend = backend
+        self._detector = Detector(cols, rows)
+        self._recording_file = recording.open("w", encoding="utf-8")
+        self._recorder = CastWriter(self._recording_file, cols, rows)
+        self._stall_seconds = stall_seconds
+        self._on_state = on_state
+        self._observed = Observed("starting", {})
+        self._changed = asyncio.Condition()
+        self._last_change = time.monotonic()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closing = False
+        self.updates = 0
+
+    @property
+    def observed(self) -> Observed:
+        return self._observed
+
+    def pane(self) -> str:
+        """The current screen as text, one line per row, trailing blanks trimmed."""
+        return self._detector.screen.text().rstrip("\n")
+
+    def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._pump(), name=f"attach-{self.container_id[:12]}"),
+            asyncio.create_task(self._watch_stall(), name=f"stall-{self.container_id[:12]}"),
+        ]
+
+    async def close(self) -> None:
+        self._closing = True
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._recorder.close()
+        self._recording_file.close()
+
+    async def wait_for(self, predicate: Callable[[Observed, str], bool], seconds: float) -> bool:
+        """Wait until ``predicate(observed, pane)`` holds; False on timeout."""
+        deadline = time.monotonic() + seconds
+        async with self._changed:
+            while not predicate(self._observed, self.pane()):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), remaining)
+            return True
+
+    async def _pump(self) -> None:
+        try:
+            async for chunk in self._backend.attach(self.container_id):
+                self._recorder.output(chunk)
+                version = self._detector.screen.version
+                result = self._detector.feed(chunk)
+                if self._detector.screen.version == version:
+                    continue  # no visible change (cursor moves, redraws of the same text)
+                self._last_change = time.monotonic()
+                self.updates += 1
+                await self._set(Observed(str(result.state), dict(result.details)))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("attach stream of %s failed", self.container_id[:12])
+        if not self._closing:
+            await self._set(Observed("exited", {}))
+
+    async def _watch_stall(self) -> None:
+        while True:
+            await asyncio.sleep(min(1.0, self._stall_seconds / 4))
+            idle_for = time.monotonic() - self._last_change
+            if self._observed.state == "working" and idle_for >= self._stall_seconds:
+                await self._set(Observed("stalled", {"secondsWithoutChange": round(idle_for)}))
+
+    async def _set(self, observed: Observed) -> None:
+        previous = self._observed
+        self._observed = observed
+        async with self._changed:
+            self._changed.notify_all()
+        if _is_news(previous, observed):
+            try:
+                await self._on_state(observed)
+            except Exception:
+                log.exception("state callback failed for %s", self.container_id[:12])
+
+
+def _is_news(previous: Observed, current: Observed) -> bool:
+    """A state change, or a different prompt/question; not a ticking spinner."""
+    if current.state != previous.state:
+        return True
+    return current.state in ("permission_prompt", "asking") and current.details != previous.details

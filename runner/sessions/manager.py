@@ -1,0 +1,431 @@
+"""Session lifecycle (DESIGN.md "A session, end to end"): create, drive, delete, re-adopt."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runner.errors import ConflictError, InvalidInputError, NotFoundError, WardenError
+from runner.sandbox.backend import SandboxBackend
+from runner.sessions import prompts
+from runner.sessions.artifacts import workspace_patch
+from runner.sessions.launcher import Launcher
+from runner.sessions.live import Observed
+from runner.sessions.model import (
+    FINAL_STATES,
+    STATES,
+    ArtifactRecord,
+    SessionRecord,
+    SessionStore,
+    StateChange,
+    utcnow,
+)
+from runner.sessions.ports import Actor, EventSink
+from runner.sessions.runtime import SANDBOX_WORKDIR, Running, SessionPaths
+from runner.sessions.transcript import Page, TranscriptReader, Turn, transcript_path
+from runner.terminal.replay import replay_pane
+
+log = logging.getLogger(__name__)
+
+PERMISSION_MODES = frozenset(
+    {"default", "acceptEdits", "plan", "bypassPermissions", "dontAsk", "auto"}
+)
+WORKSPACE_MODES = frozenset({"copy", "ro", "rw"})
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+# The sandbox sets these itself; letting a client override them could point Claude Code
+# at another endpoint or key, or change which binary runs.
+_RESERVED_ENV_PREFIXES = ("ANTHROPIC_", "CLAUDE_", "WARDEN_")
+_RESERVED_ENV = frozenset({"HOME", "PATH", "USER", "SHELL", "DISABLE_AUTOUPDATER", "LD_PRELOAD"})
+
+
+@dataclass(frozen=True)
+class SessionRequest:
+    """What a client asks for when it creates a session."""
+
+    work_dir: str
+    prompt: str | None = None
+    policy: str = "default"
+    image: str | None = None
+    permission_mode: str = "default"
+    model: str | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    workspace_mode: str = "copy"
+
+
+class SessionManager:
+    """Creates sessions, keeps their live state, and carries out actions on them."""
+
+    def __init__(
+        self,
+        *,
+        store: SessionStore,
+        backend: SandboxBackend,
+        launcher: Launcher,
+        events: EventSink,
+        sessions_dir: Path,
+        default_image: str,
+    ) -> None:
+        self._store = store
+        self._backend = backend
+        self._launcher = launcher
+        self._events = events
+        self._sessions_dir = sessions_dir
+        self._default_image = default_image
+        self._running: dict[str, Running] = {}
+        self._starting: dict[str, asyncio.Task[None]] = {}
+        self._create_lock = asyncio.Lock()
+        self._readers: dict[str, TranscriptReader] = {}
+
+    # -- queries -----------------------------------------------------------------
+
+    def paths(self, session_id: str) -> SessionPaths:
+        return SessionPaths(self._sessions_dir / session_id)
+
+    async def get(self, session_id: str, actor: Actor) -> SessionRecord:
+        """The session, if it exists in the actor's tenant (404 otherwise, never 403)."""
+        record = await asyncio.to_thread(self._store.get, session_id)
+        if record is None or not _visible(record, actor):
+            raise NotFoundError(f"no session {session_id}")
+        return record
+
+    async def list_sessions(
+        self, actor: Actor, states: list[str] | None = None
+    ) -> list[SessionRecord]:
+        tenant = None if "admin" in actor.roles else actor.tenant
+        return await asyncio.to_thread(self._store.find, tenant=tenant, states=states)
+
+    def running(self, session_id: str) -> Running:
+        running = self._running.get(session_id)
+        if running is None:
+            raise ConflictError(f"session {session_id} is not running")
+        return running
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    async def create(self, request: SessionRequest, actor: Actor) -> tuple[SessionRecord, bool]:
+        """Start a session (returns at once, state ``starting``) or reuse an idle one.
+
+        Returns:
+            The record and whether an existing idle session was reused.
+        """
+        work_dir = _check_request(request)
+        async with self._create_lock:
+            reusable = await self._find_reusable(work_dir, actor)
+            if reusable is not None:
+                if request.prompt:
+                    await self.send(reusable.id, request.prompt, actor)
+                return reusable, True
+            image = request.image or self._default_image
+            now = utcnow()
+            record = SessionRecord(
+                id=str(uuid.uuid4()),
+                tenant=actor.tenant,
+                owner=actor.subject,
+                state="starting",
+                details={},
+                work_dir=str(work_dir),
+                workspace_mode=request.workspace_mode,
+                policy=request.policy,
+                image=image,
+                model=request.model,
+                permission_mode=request.permission_mode,
+                prompt=request.prompt,
+                env=dict(request.env),
+                container_id=None,
+                created_at=now,
+                updated_at=now,
+            )
+            await self._launcher.check_policy(record, actor)
+            # Recorded before anything runs: if the ledger cannot write, nothing starts.
+            await self._events.emit(
+                "session.created", actor=actor, session=record.id, data=_summary(record)
+            )
+            await asyncio.to_thread(self._store.add, record)
+        self._starting[record.id] = asyncio.create_task(self._launch(record))
+        return record, False
+
+    async def _find_reusable(self, work_dir: Path, actor: Actor) -> SessionRecord | None:
+        idle = await asyncio.to_thread(self._store.find, tenant=actor.tenant, states=["idle"])
+        for record in idle:
+            if record.work_dir == str(work_dir) and record.id in self._running:
+                return record
+        return None
+
+    async def _launch(self, record: SessionRecord) -> None:
+        try:
+            running, container_id = await self._launcher.launch(
+                record, self.paths(record.id), on_state=self._state_callback(record.id)
+            )
+            self._running[record.id] = running
+            await asyncio.to_thread(self._store.update, record.id, container_id=container_id)
+            await self._events.emit(
+                "container.started",
+                actor=Actor.system(),
+                session=record.id,
+                data={"container": container_id, "image": record.image},
+            )
+            if record.prompt:
+                await self._brief(record.id, record.prompt)
+        except Exception as exc:
+            log.exception("session %s failed to start", record.id)
+            await self._fail(record.id, exc)
+        finally:
+            self._starting.pop(record.id, None)
+
+    async def _brief(self, session_id: str, prompt: str) -> None:
+        running = self._running[session_id]
+        ready = await running.live.wait_for(
+            lambda o, _p: o.state not in ("starting", "unknown"), 120
+        )
+        if not ready or running.live.observed.state != "idle":
+            raise ConflictError(
+                "Claude Code did not become ready for the first prompt",
+                details={"state": running.live.observed.state, "pane": running.live.pane()[-2000:]},
+            )
+        await self._deliver(session_id, prompt, Actor.system())
+
+    async def _fail(self, session_id: str, exc: Exception) -> None:
+        message = exc.message if isinstance(exc, WardenError) else f"{type(exc).__name__}: {exc}"
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(
+                self._store.update, session_id, state="error", error=message, ended_at=utcnow()
+            )
+            await self._events.emit(
+                "session.error", actor=Actor.system(), session=session_id, data={"error": message}
+            )
+
+    def _state_callback(self, session_id: str):  # type: ignore[no-untyped-def]
+        async def on_state(observed: Observed) -> None:
+            now = utcnow()
+            changes: dict[str, Any] = {"state": observed.state, "details": dict(observed.details)}
+            if observed.state == "exited":
+                changes["ended_at"] = now
+            await asyncio.to_thread(self._store.update, session_id, **changes)
+            await asyncio.to_thread(
+                self._store.record_state,
+                StateChange(session_id, observed.state, observed.details, now),
+            )
+            await self._events.emit(
+                "session.state",
+                actor=Actor.system(),
+                session=session_id,
+                data={"state": observed.state, "details": dict(observed.details)},
+            )
+
+        return on_state
+
+    async def delete(self, session_id: str, actor: Actor) -> SessionRecord:
+        """Collect artifacts, remove the container (always), and mark the session ended."""
+        record = await self.get(session_id, actor)
+        await self._events.emit("session.deleted", actor=actor, session=session_id, data={})
+        task = self._starting.pop(session_id, None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        running = self._running.pop(session_id, None)
+        try:
+            await self._launcher.collect(record, self.paths(session_id), self._store)
+        finally:
+            if running is not None:
+                await self._launcher.stop(running)
+            await self._launcher.remove_container(session_id, record.container_id)
+        state = record.state if record.state in FINAL_STATES else "exited"
+        updated = await asyncio.to_thread(
+            self._store.update,
+            session_id,
+            state=state,
+            details={**record.details, "deleted": True},
+            ended_at=record.ended_at or utcnow(),
+        )
+        await self._events.emit(
+            "container.removed",
+            actor=actor,
+            session=session_id,
+            data={"container": record.container_id},
+        )
+        return updated
+
+    # -- actions -----------------------------------------------------------------
+
+    async def send(self, session_id: str, text: str, actor: Actor) -> None:
+        """Deliver a prompt; the session must be idle."""
+        await self.get(session_id, actor)
+        await self._deliver(session_id, text, actor)
+
+    async def _deliver(self, session_id: str, text: str, actor: Actor) -> None:
+        running = self.running(session_id)
+        async with running.lock:
+            _require(running, {"idle"}, "send input")
+            await self._events.emit(
+                "input.sent", actor=actor, session=session_id, data={"text": text}
+            )
+            await running.driver.submit(text)
+
+    async def approve(self, session_id: str, actor: Actor) -> int:
+        await self.get(session_id, actor)
+        return await prompts.approve(self.running(session_id), self._events, session_id, actor)
+
+    async def reject(self, session_id: str, actor: Actor) -> int | None:
+        await self.get(session_id, actor)
+        return await prompts.reject(self.running(session_id), self._events, session_id, actor)
+
+    async def answer(
+        self, session_id: str, actor: Actor, *, option: int | None, text: str | None
+    ) -> None:
+        await self.get(session_id, actor)
+        running = self.running(session_id)
+        await prompts.answer(running, self._events, session_id, actor, option=option, text=text)
+
+    async def escape(self, session_id: str, actor: Actor, *, interrupt: bool) -> None:
+        await self.get(session_id, actor)
+        running = self.running(session_id)
+        await prompts.escape(running, self._events, session_id, actor, interrupt=interrupt)
+
+    async def pane(self, session_id: str, actor: Actor) -> tuple[str, str]:
+        """The live screen text, or the screen replayed from the recording once ended."""
+        record = await self.get(session_id, actor)
+        running = self._running.get(session_id)
+        if running is not None:
+            return running.live.observed.state, running.live.pane()
+        return record.state, await asyncio.to_thread(replay_pane, self.paths(session_id).recording)
+
+    def _transcript(self, record: SessionRecord) -> TranscriptReader:
+        reader = self._readers.get(record.id)
+        if reader is None:
+            path = transcript_path(self.paths(record.id).home, SANDBOX_WORKDIR, record.id)
+            reader = self._readers[record.id] = TranscriptReader(path)
+        return reader
+
+    async def transcript(self, session_id: str, actor: Actor) -> list[Turn]:
+        record = await self.get(session_id, actor)
+        return await asyncio.to_thread(self._transcript(record).turns)
+
+    async def transcript_page(
+        self, session_id: str, actor: Actor, *, before_id: int | None, limit: int, role: str | None
+    ) -> Page:
+        record = await self.get(session_id, actor)
+        reader = self._transcript(record)
+        return await asyncio.to_thread(reader.page, before_id=before_id, limit=limit, role=role)
+
+    async def recording(self, session_id: str, actor: Actor) -> Path:
+        await self.get(session_id, actor)
+        path = self.paths(session_id).recording
+        if not path.is_file():
+            raise NotFoundError(f"session {session_id} has no recording yet")
+        return path
+
+    async def artifacts(
+        self, session_id: str, actor: Actor
+    ) -> tuple[str | None, list[ArtifactRecord]]:
+        """The workspace patch (computed now while running) and the collected artifacts."""
+        record = await self.get(session_id, actor)
+        stored = await asyncio.to_thread(self._store.artifacts, session_id)
+        patch_file = self.paths(session_id).artifacts / "changes.patch"
+        if patch_file.is_file():
+            return patch_file.read_text(encoding="utf-8"), stored
+        if record.workspace_mode != "copy":
+            return None, stored
+        workspace = self.paths(session_id).workspace
+        patch = await asyncio.to_thread(workspace_patch, Path(record.work_dir), workspace)
+        return patch, stored
+
+    async def artifact_path(self, session_id: str, name: str, actor: Actor) -> Path:
+        await self.get(session_id, actor)
+        for artifact in await asyncio.to_thread(self._store.artifacts, session_id):
+            if artifact.name == name:
+                return Path(artifact.path)
+        raise NotFoundError(f"session {session_id} has no artifact {name!r}")
+
+    async def close(self) -> None:
+        """Stop watching sessions; their containers keep running for re-adoption."""
+        for task in list(self._starting.values()):
+            task.cancel()
+        for running in list(self._running.values()):
+            await self._launcher.detach(running)
+        self._running.clear()
+
+    async def readopt(self) -> list[str]:
+        """Re-attach to running session containers found by label; end the vanished ones."""
+        adopted: list[str] = []
+        containers = {info.session_id: info for info in await self._backend.list({})}
+        live_states = [s for s in STATES if s not in FINAL_STATES]
+        active = await asyncio.to_thread(self._store.find, states=live_states)
+        for record in active:
+            info = containers.get(record.id)
+            if info is None or info.status != "running":
+                await self._fail(record.id, ConflictError("the container was gone after a restart"))
+                continue
+            try:
+                running = await self._launcher.adopt(
+                    record, info.id, self.paths(record.id), on_state=self._state_callback(record.id)
+                )
+            except Exception as exc:
+                log.exception("could not re-adopt session %s", record.id)
+                await self._fail(record.id, exc)
+                continue
+            self._running[record.id] = running
+            adopted.append(record.id)
+        return adopted
+
+
+def _visible(record: SessionRecord, actor: Actor) -> bool:
+    return "admin" in actor.roles or record.tenant == actor.tenant
+
+
+def _require(running: Running, states: set[str], action: str) -> None:
+    state = running.live.observed.state
+    if state not in states:
+        hint = {
+            "permission_prompt": "it is waiting for a permission decision: approve or reject first",
+            "asking": "it is asking a question: answer it first",
+            "working": "it is working: wait for idle, or interrupt it",
+            "starting": "it is still starting",
+        }.get(state, f"it is {state}")
+        raise ConflictError(
+            f"cannot {action}: {hint}", details={"state": state, "allowed": sorted(states)}
+        )
+
+
+def _check_request(request: SessionRequest) -> Path:
+    path = Path(request.work_dir)
+    if not path.is_absolute():
+        raise InvalidInputError("workDir must be an absolute path on the controller host")
+    if not path.is_dir():
+        raise InvalidInputError(f"workDir {request.work_dir} is not a directory")
+    if request.permission_mode not in PERMISSION_MODES:
+        raise InvalidInputError(
+            f"permissionMode must be one of {sorted(PERMISSION_MODES)}",
+        )
+    for name in request.env:
+        if (
+            not _ENV_NAME.fullmatch(name)
+            or name.startswith(_RESERVED_ENV_PREFIXES)
+            or name in _RESERVED_ENV
+        ):
+            raise InvalidInputError(
+                f"env name {name!r} is not allowed: names must be shell identifiers and may not"
+                " set ANTHROPIC_*, CLAUDE_*, WARDEN_*, HOME or PATH (the sandbox owns those)",
+                details={"env": name},
+            )
+    if request.workspace_mode not in WORKSPACE_MODES:
+        raise InvalidInputError(f"workspaceMode must be one of {sorted(WORKSPACE_MODES)}")
+    return path.resolve()
+
+
+def _summary(record: SessionRecord) -> dict[str, Any]:
+    return {
+        "workDir": record.work_dir,
+        "policy": record.policy,
+        "image": record.image,
+        "model": record.model,
+        "permissionMode": record.permission_mode,
+        "workspaceMode": record.workspace_mode,
+    }

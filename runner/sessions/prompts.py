@@ -1,0 +1,159 @@
+"""Answering what the agent asks: permission prompts and questions.
+
+Each answer is recorded before the key is pressed (if the ledger cannot record it, no
+key is pressed), and is confirmed by the screen moving on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from runner.errors import ConflictError
+from runner.sessions.choices import (
+    answer_option,
+    approve_option,
+    free_text_option,
+    reject_option,
+)
+from runner.sessions.live import Observed
+from runner.sessions.ports import Actor, EventSink
+from runner.sessions.runtime import Running
+
+_MOVE_ON_SECONDS = 10.0
+
+
+async def approve(
+    running: Running, events: EventSink, session: str, actor: Actor, *, rule: str | None = None
+) -> int:
+    """Pick the narrowest "Yes" of the permission prompt on screen; return its number."""
+    async with running.lock:
+        details = _current(running, "permission_prompt", "approve")
+        option = approve_option(details)
+        await events.emit(
+            "permission.decided",
+            actor=actor,
+            session=session,
+            data={"decision": "approve", "option": option, "prompt": dict(details), "rule": rule},
+        )
+        await _choose(running, details, option)
+        return option
+
+
+async def reject(
+    running: Running, events: EventSink, session: str, actor: Actor, *, rule: str | None = None
+) -> int | None:
+    """Pick the "No" option (or press Esc when there is none)."""
+    async with running.lock:
+        details = _current(running, "permission_prompt", "reject")
+        option = reject_option(details)
+        await events.emit(
+            "permission.decided",
+            actor=actor,
+            session=session,
+            data={"decision": "reject", "option": option, "prompt": dict(details), "rule": rule},
+        )
+        if option is None:
+            await running.driver.keys("Escape")
+            await _await_move_on(running, details)
+        else:
+            await _choose(running, details, option)
+        return option
+
+
+async def answer(
+    running: Running,
+    events: EventSink,
+    session: str,
+    actor: Actor,
+    *,
+    option: int | None,
+    text: str | None,
+) -> None:
+    """Answer the question on screen with option N (1-based) or a free text."""
+    async with running.lock:
+        details = _current(running, "asking", "answer")
+        if option is not None:
+            chosen = answer_option(details, option)
+        else:
+            free = free_text_option(details)
+            if free is None:
+                raise ConflictError("this question offers no free-text answer; pick an option")
+            chosen = free
+        await events.emit(
+            "question.answered",
+            actor=actor,
+            session=session,
+            data={"option": option, "text": text, "question": dict(details)},
+        )
+        if text is None:
+            await _choose(running, details, chosen)
+            return
+        await _select(running, details, chosen)
+        await running.driver.paste(text)
+        await running.driver.keys("Enter")
+        await _await_move_on(running, details)
+
+
+async def escape(
+    running: Running, events: EventSink, session: str, actor: Actor, *, interrupt: bool
+) -> None:
+    """Press Esc: interrupts work, or cancels a prompt or question."""
+    async with running.lock:
+        state = running.live.observed.state
+        if interrupt and state not in ("working", "stalled"):
+            raise ConflictError(
+                f"cannot interrupt: the session is {state}, not working", details={"state": state}
+            )
+        await events.emit(
+            "input.key",
+            actor=actor,
+            session=session,
+            data={"key": "Escape", "interrupt": interrupt},
+        )
+        await running.driver.keys("Escape")
+
+
+def _current(running: Running, state: str, action: str) -> Mapping[str, Any]:
+    observed = running.live.observed
+    if observed.state != state:
+        raise ConflictError(
+            f"cannot {action}: the session is {observed.state}, not {state}",
+            details={"state": observed.state},
+        )
+    return observed.details
+
+
+async def _select(running: Running, details: Mapping[str, Any], option: int) -> None:
+    """Move the cursor to ``option`` with the arrow keys (no submit)."""
+    selected = int(details.get("selected") or 1)
+    key = "Down" if option > selected else "Up"
+    for _ in range(abs(option - selected)):
+        await running.driver.keys(key)
+
+
+async def _choose(running: Running, details: Mapping[str, Any], option: int) -> None:
+    await _select(running, details, option)
+    await running.driver.keys("Enter")
+    await _await_move_on(running, details)
+
+
+async def _await_move_on(running: Running, details: Mapping[str, Any]) -> None:
+    before = _identity(details)
+
+    def moved(observed: Observed, _pane: str) -> bool:
+        return (
+            observed.state not in ("permission_prompt", "asking")
+            or _identity(observed.details) != before
+        )
+
+    if not await running.live.wait_for(moved, _MOVE_ON_SECONDS):
+        raise ConflictError(
+            "the answer was sent but the prompt is still on screen",
+            details={"state": running.live.observed.state},
+        )
+
+
+def _identity(details: Mapping[str, Any]) -> dict[str, Any]:
+    """A prompt's content without the cursor position, which moves as we select."""
+    return {k: v for k, v in details.items() if k != "selected"}

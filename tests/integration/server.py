@@ -1,0 +1,122 @@
+"""A real ``warden serve`` process for end-to-end tests, and an HTTP client for it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.conftest import TEST_LABEL
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class WardenServer:
+    """``warden serve`` in a subprocess: scripted model upstream, test-labelled containers."""
+
+    def __init__(
+        self, data_dir: Path, database_url: str, *, extra_env: dict[str, str] | None = None
+    ) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = data_dir / "server.log"
+        self.env = {
+            **os.environ,
+            "WARDEN_DATA_DIR": str(data_dir),
+            "WARDEN_DATABASE_URL": database_url,
+            "WARDEN_MODEL_UPSTREAM": "scripted",
+            "WARDEN_PORT": str(self.port),
+            "WARDEN_CONTAINER_LABELS": json.dumps({TEST_LABEL: "1"}),
+            "WARDEN_STALL_SECONDS": "120",
+            **(extra_env or {}),
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+        self.client = httpx.Client(base_url=self.url, timeout=60)
+
+    def start(self, timeout: float = 60) -> WardenServer:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "runner.cli", "serve"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"warden serve exited: {self.log.read_text()[-3000:]}")
+            try:
+                if self.client.get("/v1/health").status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"warden serve did not come up: {self.log.read_text()[-3000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown handlers run, as in a crash."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    # -- API helpers ---------------------------------------------------------------
+
+    def create(self, work_dir: Path, prompt: str | None = None, **body: Any) -> dict[str, Any]:
+        response = self.client.post(
+            "/v1/sessions", json={"workDir": str(work_dir), "prompt": prompt, **body}
+        )
+        assert response.status_code in (200, 201), response.text
+        created: dict[str, Any] = response.json()
+        return created
+
+    def session(self, session_id: str) -> dict[str, Any]:
+        response = self.client.get(f"/v1/sessions/{session_id}")
+        assert response.status_code == 200, response.text
+        got: dict[str, Any] = response.json()
+        return got
+
+    def wait_for(
+        self, session_id: str, predicate: Callable[[dict[str, Any]], bool], timeout: float = 90
+    ) -> dict[str, Any]:
+        """Poll the session until ``predicate`` holds; fail with the screen if it never does."""
+        deadline = time.monotonic() + timeout
+        session = self.session(session_id)
+        while time.monotonic() < deadline:
+            if predicate(session):
+                return session
+            time.sleep(0.3)
+            session = self.session(session_id)
+        pane = self.client.get(f"/v1/sessions/{session_id}/pane").text
+        raise AssertionError(f"timed out; session {json.dumps(session)[:1500]}\nscreen:\n{pane}")
+
+    def wait_state(self, session_id: str, *states: str, timeout: float = 90) -> dict[str, Any]:
+        return self.wait_for(session_id, lambda s: s["state"] in states, timeout)
+
+    def post(
+        self, session_id: str, action: str, body: dict[str, Any] | None = None
+    ) -> httpx.Response:
+        return self.client.post(f"/v1/sessions/{session_id}/{action}", json=body)
