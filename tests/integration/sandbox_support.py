@@ -71,6 +71,24 @@ class Sandbox:
 SandboxFactory = Callable[..., Sandbox]
 
 
+def session_spec(
+    image: str, session_id: str, state: SessionDir, token: str, **fields: Any
+) -> SandboxSpec:
+    """A copy-mode spec for a test sandbox (labelled for cleanup)."""
+    return SandboxSpec(
+        session_id=session_id,
+        image=image,
+        workspace=state.workspace,
+        workspace_mode="copy",
+        home_dir=state.home,
+        run_dir=state.run,
+        token=token,
+        claude_session=str(uuid.uuid4()),
+        labels={TEST_LABEL: "1"},
+        **fields,
+    )
+
+
 @pytest.fixture
 def make_sandbox(
     docker_client: docker.DockerClient, sandbox_image: BuildResult, tmp_path: Path
@@ -93,18 +111,7 @@ def make_sandbox(
         state = prepare_session_dir(
             tmp_path / session_id, work_dir=work, workspace_mode="copy", token=token
         )
-        spec = SandboxSpec(
-            session_id=session_id,
-            image=sandbox_image.hash_tag,
-            workspace=state.workspace,
-            workspace_mode="copy",
-            home_dir=state.home,
-            run_dir=state.run,
-            token=token,
-            claude_session=str(uuid.uuid4()),
-            labels={TEST_LABEL: "1"},
-            **spec_fields,
-        )
+        spec = session_spec(sandbox_image.hash_tag, session_id, state, token, **spec_fields)
         info = run(backend.create(spec))
         made.append(info.id)
         if before_start is not None:
