@@ -147,7 +147,8 @@ def test_claude_in_the_sandbox_talks_to_the_model_only_through_the_gateway(
     tmp_path: Path,
 ) -> None:
     """Idle box via attach, a prompt via exec gets the scripted reply; the hook gates
-    Bash through the gateway; usage is counted; the upstream key stays outside."""
+    Bash through the gateway; usage is counted; the upstream key stays outside; the
+    container is gone afterwards."""
     upstream_key = "sk-ant-upstream-" + secrets.token_hex(24)
 
     async def scenario() -> None:
@@ -180,6 +181,12 @@ def test_claude_in_the_sandbox_talks_to_the_model_only_through_the_gateway(
                 s.info.id, ["bash", "-c", "cat /proc/[0-9]*/environ | tr '\\0' '\\n'"]
             )
             _assert_key_absent(docker_client, s, environ.stdout, upstream_key)
+        # Leaving the session removed its container: none is left with its label.
+        left = docker_client.containers.list(
+            all=True, filters={"label": f"warden.session={s.info.session_id}"}
+        )
+        assert left == []
+        assert not s.state.socket.exists()  # the gateway cleaned up its socket
 
     asyncio.run(scenario())
 
