@@ -7,6 +7,7 @@ and reads it with capture-pane.
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import time
@@ -123,6 +124,16 @@ class HostClaude:
 
 
 def _draft_line(screen: str) -> str:
-    """What sits in the input box (the last prompt-marker line), or ``""``."""
-    drafts = [line for line in screen.splitlines() if line.startswith("❯ ")]
-    return drafts[-1][2:].strip() if drafts else ""
+    """What sits in the idle input box, or ``""`` when no input box is shown.
+
+    The box is the prompt-marker line right under a horizontal rule. Echoed prompts in
+    the history and dialog options also carry the marker, but not under a rule; taking
+    one of them for the draft would make ``submit`` press Enter into a dialog.
+    """
+    lines = screen.splitlines()
+    drafts = [
+        below[2:].strip()
+        for above, below in itertools.pairwise(lines)
+        if above.startswith("─" * 10) and below.startswith("❯ ")
+    ]
+    return drafts[-1] if drafts else ""
