@@ -139,9 +139,13 @@ def _decide_bash(
     outcomes: list[Decision] = []
     for part in parts:
         outcome = _decide_part(part, applicable, writers, scope, trace)
-        if outcome.decision == "deny":
+        if outcome.decision == "deny" and outcome.rule != DEFAULT_RULE:
             return Decision("deny", outcome.rule, outcome.reason, _capped(trace), outcome.rules)
         outcomes.append(outcome)
+    # An explicit deny anywhere wins (above); then a part nothing allows; then an ask.
+    unallowed = [o for o in outcomes if o.decision == "deny"]
+    if unallowed:
+        return Decision("deny", DEFAULT_RULE, unallowed[0].reason, _capped(trace), (DEFAULT_RULE,))
     asks = [o for o in outcomes if o.decision == "ask"]
     if asks:
         return Decision("ask", asks[0].rule, asks[0].reason, _capped(trace), asks[0].rules)

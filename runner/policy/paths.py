@@ -9,7 +9,8 @@ so a link that points outside is judged by its target.
 Rule patterns (Claude Code's four forms): ``//abs/path`` is absolute, ``~/path`` is in
 the agent's home, ``/path`` is relative to the workspace root (Claude Code: the settings
 file's project), ``path`` or ``./path`` is relative to the workspace root too (the agent's
-working directory). A pattern without a ``/`` matches at any depth (``*.env``). ``*`` and
+working directory). A pattern without any ``/`` matches at any depth (``*.env``); write
+``./.env`` for the one at the workspace root. ``*`` and
 ``?`` stay inside one path segment, ``**`` spans segments. As in gitignore, a pattern that
 matches a directory matches everything beneath it.
 """
@@ -95,12 +96,11 @@ def anchor_pattern(spec: str, *, workspace: str, home: str) -> str:
         return home.rstrip("/") + spec[1:]
     if spec.startswith("/"):
         return workspace.rstrip("/") + spec
-    spec = spec.removeprefix("./")
-    if spec in ("", "."):
+    if spec in (".", "./"):
         return workspace
-    if "/" not in spec:
+    if "/" not in spec:  # `*.env`: gitignore floats a slash-less pattern to any depth
         return f"{workspace.rstrip('/')}/**/{spec}"
-    return f"{workspace.rstrip('/')}/{spec}"
+    return f"{workspace.rstrip('/')}/{spec.removeprefix('./')}"
 
 
 @functools.lru_cache(maxsize=2048)
