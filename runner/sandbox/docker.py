@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import socket
 import threading
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import docker
@@ -25,6 +27,9 @@ from runner.sandbox.hardening import container_config
 T = TypeVar("T")
 
 _READ_SIZE = 65536
+#: Blocking docker-py calls get their own threads, so many sessions' exec calls never
+#: starve the event loop's default executor (which the rest of the controller uses).
+_WORKERS = 32
 
 
 class DockerBackend:
@@ -33,6 +38,7 @@ class DockerBackend:
     def __init__(self, client: docker.DockerClient, *, gateway_port: int = GATEWAY_PORT) -> None:
         self._client = client
         self._port = gateway_port
+        self._pool = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="docker")
 
     @classmethod
     def from_env(cls) -> DockerBackend:
@@ -118,7 +124,8 @@ class DockerBackend:
         return _info(attrs)
 
     async def close(self) -> None:
-        await asyncio.to_thread(self._client.close)
+        await self._call(None, self._client.close)
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _exec_sync(self, sandbox_id: str, argv: Sequence[str], user: str | None) -> ExecResult:
         api = self._client.api
@@ -133,7 +140,8 @@ class DockerBackend:
 
     async def _call(self, sandbox_id: str | None, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
         try:
-            return await asyncio.to_thread(fn, *args, **kw)
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kw))
         except docker.errors.ImageNotFound as exc:
             raise ImageNotFoundError(
                 f"sandbox image not found: {exc.explanation or exc}; run `warden image build`"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import time
 
@@ -167,3 +168,30 @@ def test_list_remove_and_not_found(make_sandbox: SandboxFactory) -> None:  # noq
         run(sandbox.backend.inspect(sandbox.id))
     with pytest.raises(SandboxNotFoundError):
         run(sandbox.backend.exec(sandbox.id, ["true"]))
+
+
+def test_attach_streams_until_claude_exits(make_sandbox: SandboxFactory) -> None:  # noqa: F811
+    """attach yields the TTY output; when Claude Code exits, the container and stream end."""
+    sandbox = make_sandbox()
+    sandbox.wait_for_pane("manual mode on")
+
+    async def scenario() -> bytes:
+        received = bytearray()
+
+        async def read() -> None:
+            async for chunk in sandbox.backend.attach(sandbox.id):
+                received.extend(chunk)
+
+        reader = asyncio.create_task(read())
+        await asyncio.sleep(0.5)
+        await sandbox.backend.resize(sandbox.id, 100, 30)  # tmux redraws: output flows
+        await asyncio.sleep(1.0)
+        killed = await sandbox.backend.exec(sandbox.id, ["pkill", "-TERM", "-x", "claude"])
+        assert killed.exit_code == 0, killed.output
+        await asyncio.wait_for(reader, timeout=30)
+        return bytes(received)
+
+    received = run(scenario())
+    assert b"manual mode on" in received
+    info = run(sandbox.backend.inspect(sandbox.id))
+    assert info.status == "exited" and info.exit_code is not None
