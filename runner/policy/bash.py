@@ -27,6 +27,7 @@ from runner.policy.shell import ShellSyntaxError, SimpleCommand, Word, split_com
 
 MAX_PARTS = 2000  # more simple commands than this is an attack, not a build step
 MAX_SUFFIXES = 64  # wrapper readings tried per command; longer argv → wildcard
+_MAX_OPTION_WORDS = 8  # leading option words skipped when reading `git -C dir push`
 _MAX_SHELL_DEPTH = 8
 
 Argv = tuple[Word, ...]
@@ -128,13 +129,15 @@ def _parts_of(cmd: SimpleCommand, depth: int) -> list[Part]:
         wrapper = Part(cmd.text, None, _dedupe(own), needs_allow=False, write_targets=writes)
         return [wrapper, *_analyse(inner.text, depth + 1)]
     name = posixpath.basename(argv[0].text)
+    why = "a variable such as PATH= or LD_PRELOAD= changes what runs" if hijacked else ""
     if name not in _WRAPPERS:
-        return [Part(cmd.text, None if hijacked else argv, _dedupe(own), write_targets=writes)]
+        allowed_argv = None if hijacked else argv
+        return [Part(cmd.text, allowed_argv, _dedupe(own), write_targets=writes, why=why)]
     wrapped = _wrapped_readings(argv, depth)
     if wrapped is None:
         return [_wildcard(cmd.text, "the wrapped command is only known at run time")]
     allowed = None if hijacked else (_peel(argv) if name in _TRANSPARENT else argv)
-    return [Part(cmd.text, allowed, _dedupe(own + wrapped), write_targets=writes)]
+    return [Part(cmd.text, allowed, _dedupe(own + wrapped), write_targets=writes, why=why)]
 
 
 def _wrapped_readings(argv: Argv, depth: int) -> tuple[Argv, ...] | None:
@@ -226,13 +229,34 @@ def _peel(argv: Argv) -> Argv | None:
 
 
 def _readings(argv: Argv) -> tuple[Argv, ...]:
+    """The argv as written, with global options skipped, each also with a bare command name."""
     if not argv:
         return ()
-    readings = [argv]
-    name = argv[0].text
-    if not argv[0].dynamic and "/" in name and posixpath.basename(name):
-        readings.append((Word(posixpath.basename(name)), *argv[1:]))
+    readings: list[Argv] = []
+    for variant in (argv, *_options_skipped(argv)):
+        readings.append(variant)
+        name = variant[0].text
+        if not variant[0].dynamic and "/" in name and posixpath.basename(name):
+            readings.append((Word(posixpath.basename(name)), *variant[1:]))
     return tuple(readings)
+
+
+def _options_skipped(argv: Argv) -> list[Argv]:
+    """``git -C dir push`` read as ``git push``: leading options (and maybe their values) dropped.
+
+    Which options take a value is command specific, so every plausible split is a reading.
+    """
+    out: list[Argv] = []
+    index = 1
+    while index < min(len(argv), _MAX_OPTION_WORDS + 1):
+        word, previous = argv[index], argv[index - 1]
+        is_option = word.text.startswith("-") and word.text != "-"
+        is_value = index > 1 and previous.text.startswith("-") and "=" not in previous.text
+        if not (is_option or is_value) or word.text == "--":
+            break
+        index += 1
+        out.append((argv[0], *argv[index:]))
+    return out
 
 
 def _dedupe(readings: tuple[Argv, ...]) -> tuple[Argv, ...]:

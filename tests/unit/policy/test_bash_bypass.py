@@ -259,3 +259,23 @@ def test_very_long_commands_are_decided_quickly(bypass_policy: Policy) -> None:
     assert bash(bypass_policy, shapes[1]) == ("deny", "no-curl")
     assert bash(bypass_policy, shapes[3]) == ("deny", "no-push")
     assert bash(bypass_policy, shapes[4])[0] == "deny"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "git -C /workspace push origin main",
+        "git --no-pager push",
+        "git -c push.default=current push",
+        "git --git-dir=.git --work-tree=. push",
+        "/usr/bin/git -C . push",
+    ],
+)
+def test_global_options_do_not_hide_a_subcommand(bypass_policy: Policy, command: str) -> None:
+    """Options between `git` and `push` are skipped when matching deny rules."""
+    assert bash(bypass_policy, command) == ("deny", "no-push")
+
+
+def test_option_values_are_not_mistaken_for_subcommands(bypass_policy: Policy) -> None:
+    """`git commit -m push` is a commit, not a push: only leading options are skipped."""
+    assert bash(bypass_policy, "git commit -m push") == ("allow", "git")
