@@ -48,8 +48,8 @@ def plan_reply(body: dict[str, Any], script: Script, error_counts: ErrorCounts) 
     turn = read_turn(body)
     steps = parse_directives(turn.prompt) or _script_turn(script, turn.prompt_index)
     position = _position_after_tools(steps, turn.steps_done)
-    while position < len(steps) and isinstance(steps[position], ErrorStep):
-        failure = _failure(steps[position], turn, position, error_counts)
+    while position < len(steps) and isinstance(error := steps[position], ErrorStep):
+        failure = _failure(error, turn, position, error_counts)
         if failure is not None:
             return failure
         position += 1
@@ -83,8 +83,7 @@ def _position_after_tools(steps: Sequence[Step], tools_done: int) -> int:
     return len(steps)
 
 
-def _failure(step: Step, turn: Turn, position: int, counts: ErrorCounts) -> Failure | None:
-    assert isinstance(step, ErrorStep)
+def _failure(step: ErrorStep, turn: Turn, position: int, counts: ErrorCounts) -> Failure | None:
     key = (turn.prompt_index, turn.prompt, position)
     if step.times and counts.get(key, 0) >= step.times:
         return None

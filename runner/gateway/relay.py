@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import anyio
 import httpx
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
-from runner.gateway.reply import error_body
+from runner.gateway.reply import error_response
 from runner.gateway.sse import SseParser
 from runner.gateway.usage import StreamUsage, Tokens
 
@@ -98,7 +98,7 @@ async def relay(
         seconds = time.monotonic() - started
         error = f"model upstream unreachable: {type(exc).__name__}"
         await on_done(Exchange(502, Tokens(), None, None, seconds, error=error))
-        return JSONResponse(error_body(502, error), status_code=502)
+        return error_response(502, error)
     return StreamingResponse(
         _forward(response, started, on_done),
         status_code=response.status_code,

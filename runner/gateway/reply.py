@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from starlette.responses import JSONResponse
+
 #: Anthropic's error ``type`` for each HTTP status the API uses.
 ERROR_TYPES: dict[int, str] = {
     400: "invalid_request_error",
@@ -66,6 +68,11 @@ def error_body(status: int, message: str) -> dict[str, Any]:
     """An Anthropic-style error body for HTTP ``status``."""
     kind = ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
     return {"type": "error", "error": {"type": kind, "message": message}}
+
+
+def error_response(status: int, message: str) -> JSONResponse:
+    """An HTTP error response with an Anthropic-style body."""
+    return JSONResponse(error_body(status, message), status_code=status)
 
 
 def message_json(reply: Reply) -> dict[str, Any]:

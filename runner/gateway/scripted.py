@@ -28,7 +28,7 @@ from starlette.routing import Route
 
 from runner.errors import InvalidInputError, WardenError
 from runner.gateway.player import ErrorCounts, Failure, plan_reply
-from runner.gateway.reply import error_body, estimate_tokens, message_json, sse_events
+from runner.gateway.reply import error_response, estimate_tokens, message_json, sse_events
 from runner.gateway.script import Script
 from runner.gateway.serving import BackgroundServer
 
@@ -64,13 +64,13 @@ class ScriptedModel:
     async def _messages(self, request: Request) -> Response:
         body = await self._receive(request)
         if body is None:
-            return _error(400, "request body must be a JSON object")
+            return error_response(400, "request body must be a JSON object")
         try:
             reply = plan_reply(body, self.script, self._error_counts)
         except InvalidInputError as exc:
-            return _error(400, exc.message)
+            return error_response(400, exc.message)
         if isinstance(reply, Failure):
-            return _error(reply.status, reply.message)
+            return error_response(reply.status, reply.message)
         if body.get("stream"):
             return StreamingResponse(sse_events(reply), media_type="text/event-stream")
         return JSONResponse(message_json(reply))
@@ -78,7 +78,7 @@ class ScriptedModel:
     async def _count_tokens(self, request: Request) -> Response:
         body = await self._receive(request)
         if body is None:
-            return _error(400, "request body must be a JSON object")
+            return error_response(400, "request body must be a JSON object")
         text = json.dumps([body.get("system"), body.get("messages"), body.get("tools")])
         return JSONResponse({"input_tokens": estimate_tokens(text)})
 
@@ -99,11 +99,8 @@ def create_scripted_app(script: Script | None = None) -> Starlette:
 
 
 async def _not_found(request: Request) -> Response:
-    return _error(404, f"the scripted model does not serve {request.method} {request.url.path}")
-
-
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse(error_body(status, message), status_code=status)
+    what = f"{request.method} {request.url.path}"
+    return error_response(404, f"the scripted model does not serve {what}")
 
 
 class ScriptedModelServer:

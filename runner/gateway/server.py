@@ -33,8 +33,8 @@ from runner.gateway.hooks import (
     json_object,
 )
 from runner.gateway.relay import Exchange, Upstream, relay
-from runner.gateway.reply import error_body
-from runner.gateway.serving import BackgroundServer
+from runner.gateway.reply import error_response
+from runner.gateway.serving import BackgroundServer, bind_unix
 from runner.gateway.usage import Usage
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ class Gateway:
             self.socket_path.unlink()
         elif self.socket_path.exists():
             raise WardenError(f"{self.socket_path} exists and is not a socket; not replacing it")
-        server = BackgroundServer(self.app(), uds=str(self.socket_path))
+        server = BackgroundServer(self.app(), sock=bind_unix(self.socket_path))
         await server.start()
         self._server = server
         # 0666: the sandbox's user is not the controller's, and must connect. This is
@@ -138,7 +138,7 @@ class Gateway:
         raw = await _read_body(request, _MODEL_BODY_LIMIT)
         model = _model_of(raw)
         if raw is None or model is None:
-            return _error(400, "the request must be a JSON object with a string 'model'")
+            return error_response(400, "the request must be a JSON object with a string 'model'")
         refused = await self._check_model(model, counts_usage=counts_usage)
         if refused is not None:
             return refused
@@ -157,13 +157,13 @@ class Gateway:
             message = f"model {model!r} is not allowed in this session; allowed: {allowed}"
             refusal: dict[str, Any] = {"model": model, "reason": "model_not_allowed"}
             await self._emit("model.refused", {**refusal, "allowed": sorted(self._allowed)})
-            return _error(403, message)
+            return error_response(403, message)
         spent = self._usage.tokens.total
         if counts_usage and self._max_tokens is not None and spent >= self._max_tokens:
             message = f"token budget of this session is spent ({spent} of {self._max_tokens})"
             refusal = {"model": model, "reason": "token_budget_spent", "used": spent}
             await self._emit("model.refused", {**refusal, "budget": self._max_tokens})
-            return _error(403, message)
+            return error_response(403, message)
         return None
 
     async def _record(
@@ -208,14 +208,14 @@ class Gateway:
             return refused
         event = request.path_params["event"]
         if not _HOOK_EVENT.match(event):
-            return _error(404, "unknown hook event")
+            return error_response(404, "unknown hook event")
         body = json_object(await _read_body(request, _HOOK_BODY_LIMIT)) or {}
         await self._emit(f"hook.{event.lower()}", body)
         return JSONResponse({})
 
     async def _not_found(self, request: Request) -> Response:
         refused = await self._authenticate(request)
-        return refused or _error(404, f"the gateway does not serve {request.url.path}")
+        return refused or error_response(404, f"the gateway does not serve {request.url.path}")
 
     async def _authenticate(self, request: Request) -> Response | None:
         presented = request.headers.get("x-api-key", "")
@@ -226,7 +226,7 @@ class Gateway:
         if presented and hmac.compare_digest(presented.encode(), self._token):
             return None
         await self._emit("auth.failed", {"path": request.url.path, "presented": bool(presented)})
-        return _error(401, "invalid or missing session token (x-api-key)")
+        return error_response(401, "invalid or missing session token (x-api-key)")
 
     async def _emit(self, name: str, data: dict[str, Any]) -> None:
         """Report an event; a failing listener is logged, the request carries on."""
@@ -258,7 +258,3 @@ def _model_of(raw: bytes | None) -> str | None:
     body = json_object(raw)
     model = body.get("model") if body else None
     return model if isinstance(model, str) and model else None
-
-
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse(error_body(status, message), status_code=status)
