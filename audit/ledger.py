@@ -110,15 +110,20 @@ class Ledger:
         tenant: str | None = None,
         session: str | None = None,
         event_id: str | None = None,
+        ts: str | None = None,
         timeout: float | None = None,
     ) -> Event:
         """Record an event and return it with its ``seq``.
 
+        ``event_id`` (with ``ts``) makes a caller's own retry idempotent: the same id and
+        content return the stored event; the same id with other content is refused.
+
         Raises:
-            InvalidEventError: a field is malformed or ``data`` is not JCS-encodable.
+            InvalidEventError: a field is malformed, ``data`` is not JCS-encodable, or
+                ``event_id`` was already used for different content.
             LedgerUnavailableError: it was not recorded; do not perform the action.
         """
-        pending = _pending(type, actor, data, tenant, session, event_id)
+        pending = _pending(type, actor, data, tenant, session, event_id, ts)
         record = self._sequencer.append(pending, timeout)
         return replace(pending.event, seq=record.seq)
 
@@ -131,9 +136,10 @@ class Ledger:
         tenant: str | None = None,
         session: str | None = None,
         event_id: str | None = None,
+        ts: str | None = None,
     ) -> Event:
         """``append`` for asyncio code (the event loop is not blocked)."""
-        pending = _pending(type, actor, data, tenant, session, event_id)
+        pending = _pending(type, actor, data, tenant, session, event_id, ts)
         record = await self._sequencer.append_async(pending)
         return replace(pending.event, seq=record.seq)
 
@@ -239,9 +245,7 @@ def verify_store(
     """
     size, _ = store.head()
     checkpoints = store.checkpoints() + (worm.read_all() if worm is not None else [])
-    result = verify_log(
-        store.records(0, size), checkpoints, keys, check_canonical=check_canonical
-    )
+    result = verify_log(store.records(0, size), checkpoints, keys, check_canonical=check_canonical)
     if result.ok and result.events != size:
         return replace(
             result,
@@ -259,9 +263,12 @@ def _pending(
     tenant: str | None,
     session: str | None,
     event_id: str | None,
+    ts: str | None,
 ) -> Pending:
     fields: dict[str, Any] = {"tenant": tenant, "session": session, "data": data or {}}
     if event_id is not None:
         fields["id"] = event_id
+    if ts is not None:
+        fields["ts"] = ts
     event = Event(type=type, actor=actor, **fields)
     return Pending(event, event.canonical())

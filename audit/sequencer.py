@@ -23,9 +23,9 @@ import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from audit.chain import GENESIS, Record
+from audit.chain import GENESIS, Record, leaf_hash
 from audit.checkpoint import Checkpoint, WormDirectory, sign_checkpoint
-from audit.errors import LedgerUnavailableError
+from audit.errors import InvalidEventError, LedgerUnavailableError
 from audit.event import now_ts
 from audit.merkle import Frontier
 from audit.resume import resume_state
@@ -261,7 +261,15 @@ class Sequencer:
                 item.future.set_exception(error)
             return
         for item in batch:
-            item.future.set_result(by_id[item.pending.event.id])
+            record = by_id[item.pending.event.id]
+            if record.leaf_hash != leaf_hash(item.pending.canonical):
+                item.future.set_exception(
+                    InvalidEventError(
+                        f"event id {item.pending.event.id} was used for another event"
+                    )
+                )
+            else:
+                item.future.set_result(record)
 
     def _append_with_retry(self, pendings: list[Pending]) -> list[Record]:
         deadline = time.monotonic() + self._config.retry_seconds

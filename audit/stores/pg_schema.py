@@ -99,18 +99,23 @@ CREATE OR REPLACE FUNCTION {s}.audit_append(
 RETURNS TABLE (seq bigint, canonical bytea, leaf_hash bytea, prev_hash bytea, chain_hash bytea)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = {s}, pg_catalog, pg_temp AS $$
 DECLARE
-    v_size bigint; v_head bytea; v_leaf bytea; v_chain bytea; v_old record;
-    n int := coalesce(array_length(p_ids, 1), 0);
-    a_seq bigint[] := '{{}}'; a_leaf bytea[] := '{{}}'; a_prev bytea[] := '{{}}';
-    a_chain bytea[] := '{{}}'; a_pos int[] := '{{}}';
+    v_size bigint; v_head bytea; v_leaf bytea; v_chain bytea; v_old record; r record;
     v_any_old boolean;
+    -- Rows to insert, built with array_append (in place, O(1)); subscripting the
+    -- parameter arrays inside the loop would cost O(n) per access.
+    a_seq bigint[] := '{{}}'; a_id text[] := '{{}}'; a_canonical bytea[] := '{{}}';
+    a_ts text[] := '{{}}'; a_actor text[] := '{{}}'; a_tenant text[] := '{{}}';
+    a_session text[] := '{{}}'; a_type text[] := '{{}}'; a_leaf bytea[] := '{{}}';
+    a_prev bytea[] := '{{}}'; a_chain bytea[] := '{{}}';
 BEGIN
     SELECT h.size, h.chain_hash INTO v_size, v_head FROM audit_head h WHERE h.id = 1 FOR UPDATE;
     v_any_old := EXISTS (SELECT 1 FROM audit_events e WHERE e.event_id = ANY (p_ids));
-    FOR i IN 1 .. n LOOP
+    FOR r IN SELECT * FROM unnest(p_ids, p_canonical, p_ts, p_actor, p_tenant, p_session, p_type)
+             WITH ORDINALITY AS u(id, canonical, ts, actor, tenant, session, type, pos)
+             ORDER BY u.pos LOOP
         IF v_any_old THEN
             SELECT e.seq, e.canonical, e.leaf_hash, e.prev_hash, e.chain_hash INTO v_old
-                FROM audit_events e WHERE e.event_id = p_ids[i];
+                FROM audit_events e WHERE e.event_id = r.id;
             IF FOUND THEN  -- a retried append: answer with what is stored, insert nothing
                 seq := v_old.seq; canonical := v_old.canonical; leaf_hash := v_old.leaf_hash;
                 prev_hash := v_old.prev_hash; chain_hash := v_old.chain_hash;
@@ -118,22 +123,24 @@ BEGIN
                 CONTINUE;
             END IF;
         END IF;
-        v_leaf := sha256('\\x00'::bytea || p_canonical[i]);
+        v_leaf := sha256('\\x00'::bytea || r.canonical);
         v_chain := sha256(v_head || v_leaf);
-        a_seq := a_seq || v_size; a_leaf := a_leaf || v_leaf; a_prev := a_prev || v_head;
-        a_chain := a_chain || v_chain; a_pos := a_pos || i;
-        seq := v_size; canonical := p_canonical[i]; leaf_hash := v_leaf;
+        a_seq := array_append(a_seq, v_size); a_id := array_append(a_id, r.id);
+        a_canonical := array_append(a_canonical, r.canonical); a_ts := array_append(a_ts, r.ts);
+        a_actor := array_append(a_actor, r.actor); a_tenant := array_append(a_tenant, r.tenant);
+        a_session := array_append(a_session, r.session); a_type := array_append(a_type, r.type);
+        a_leaf := array_append(a_leaf, v_leaf); a_prev := array_append(a_prev, v_head);
+        a_chain := array_append(a_chain, v_chain);
+        seq := v_size; canonical := r.canonical; leaf_hash := v_leaf;
         prev_hash := v_head; chain_hash := v_chain;
         RETURN NEXT;
         v_head := v_chain;
         v_size := v_size + 1;
     END LOOP;
-    INSERT INTO audit_events (seq, event_id, ts, actor, tenant, session, type, canonical,
+    INSERT INTO audit_events (seq, event_id, canonical, ts, actor, tenant, session, type,
                               leaf_hash, prev_hash, chain_hash)
-    SELECT a_seq[k], p_ids[a_pos[k]], p_ts[a_pos[k]], p_actor[a_pos[k]], p_tenant[a_pos[k]],
-           p_session[a_pos[k]], p_type[a_pos[k]], p_canonical[a_pos[k]],
-           a_leaf[k], a_prev[k], a_chain[k]
-    FROM generate_subscripts(a_seq, 1) AS k;
+    SELECT * FROM unnest(a_seq, a_id, a_canonical, a_ts, a_actor, a_tenant, a_session, a_type,
+                         a_leaf, a_prev, a_chain);
     UPDATE audit_head SET size = v_size, chain_hash = v_head WHERE id = 1;
 END $$;
 

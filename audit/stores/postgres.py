@@ -75,13 +75,23 @@ class PostgresStore:
             for column, value in zip(columns, (*values, event.session, event.type), strict=True):
                 column.append(value)
         with self._wlock:
-            conn = self._write_conn()
-            with conn.transaction():
-                rows = conn.execute(
-                    f"SELECT {_COLUMNS} FROM audit_append(%s, %s, %s, %s, %s, %s, %s)",  # noqa: S608
+            # One statement in autocommit mode is one transaction: the function's head-row
+            # lock, inserts and head update commit together, in a single round trip.
+            rows = (
+                self._write_conn()
+                .cursor(binary=True)
+                .execute(
+                    "SELECT seq, leaf_hash, prev_hash, chain_hash"
+                    " FROM audit_append(%b, %b, %b, %b, %b, %b, %b)",
                     columns,
-                ).fetchall()
-        return [Record(*row) for row in rows]
+                )
+                .fetchall()
+            )
+        # A retried event is stored with the same id and hence the same bytes.
+        return [
+            Record(int(seq), pending.canonical, bytes(leaf), bytes(prev), bytes(chain))
+            for pending, (seq, leaf, prev, chain) in zip(batch, rows, strict=True)
+        ]
 
     def head(self) -> tuple[int, bytes]:
         size, head = self._read("SELECT size, chain_hash FROM audit_head WHERE id = 1")[0]

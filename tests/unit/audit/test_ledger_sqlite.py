@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from audit import EventFilter, Ledger, LedgerUnavailableError, SequencerConfig
+from audit import EventFilter, InvalidEventError, Ledger, LedgerUnavailableError, SequencerConfig
 from audit.chain import GENESIS, chain_hash, leaf_hash
 from audit.ledger import verify_store
 from audit.signing import PublicKeys
@@ -68,13 +68,17 @@ def test_append_async_from_asyncio(tmp_path: Path) -> None:
 
 
 def test_retried_event_id_is_stored_once(tmp_path: Path) -> None:
-    """Appending the same event id twice returns the first seq and stores one row."""
+    """The same id and content again return the first seq; the id reused elsewhere fails."""
     ledger = open_ledger(tmp_path)
+    same = {"actor": "system", "event_id": "ab" * 16, "ts": "2025-01-31T12:00:00.000000Z"}
     try:
-        first = ledger.append("t", actor="system", event_id="ab" * 16)
+        first = ledger.append("t", **same)
         ledger.append("t", actor="system")
-        again = ledger.append("t", actor="system", event_id="ab" * 16)
+        again = ledger.append("t", **same)
         assert again.seq == first.seq == 0
+        assert ledger.store.head()[0] == 2
+        with pytest.raises(InvalidEventError, match="another event"):
+            ledger.append("other", **same)
         assert ledger.store.head()[0] == 2
     finally:
         ledger.close()

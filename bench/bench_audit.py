@@ -1,0 +1,148 @@
+"""Audit ledger benchmark: append throughput and latency on PostgreSQL, verify speed, proof sizes.
+
+    python bench/bench_audit.py [--url postgresql://…] [--seconds 5] [--verify-events 1000000]
+
+Uses a throw-away schema (dropped at the end). Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psycopg
+
+from audit import EventFilter, Ledger, SequencerConfig
+from audit.chain import GENESIS, Record, link_all
+from audit.checkpoint import sign_checkpoint
+from audit.event import Event
+from audit.merkle import MerkleTree
+from audit.signing import KeyRing
+from audit.verify import verify_log
+from audit.verify_export import verify_export
+
+DEFAULT_URL = os.environ.get(
+    "WARDEN_TEST_POSTGRES_URL", "postgresql://warden:warden@127.0.0.1:5432/warden_test"
+)
+
+
+def bench_appends(ledger: Ledger, producers: int, seconds: float) -> None:
+    latencies: list[float] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+    payload = {"tool": "Bash", "command": "npm test", "rule": "tools.allow[3]"}
+
+    def produce(worker: int) -> None:
+        mine = []
+        while not stop.is_set():
+            t0 = time.perf_counter()
+            ledger.append("permission.decided", actor=f"user:{worker}", session="s", data=payload)
+            mine.append(time.perf_counter() - t0)
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=produce, args=(w,)) for w in range(producers)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    time.sleep(seconds)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    cuts = statistics.quantiles(latencies, n=100)
+    print(
+        f"  {producers:>3} producers: {len(latencies) / elapsed:>8,.0f} appends/s   "
+        f"p50 {cuts[49] * 1000:6.2f} ms   p99 {cuts[98] * 1000:6.2f} ms   ({len(latencies):,} events)"
+    )
+
+
+def synthetic_log(keys: KeyRing, count: int) -> tuple[list[Record], list]:  # type: ignore[type-arg]
+    event = Event(type="input.sent", actor="user:alice", session="s", data={"text": "x" * 80})
+    base = event.canonical()
+    canonicals = [base.replace(event.id.encode(), f"{i:032x}".encode()) for i in range(count)]
+    records = link_all(0, GENESIS, canonicals)
+    tree = MerkleTree([r.leaf_hash for r in records])
+    sizes = list(range(count // 10, count + 1, count // 10))
+    checkpoints = [
+        sign_checkpoint(keys, n, tree.root(n), records[n - 1].chain_hash, event.ts) for n in sizes
+    ]
+    return records, checkpoints
+
+
+def bench_verify(keys: KeyRing, count: int) -> None:
+    records, checkpoints = synthetic_log(keys, count)
+    for strict in (False, True):
+        sample = records if not strict else records[: min(count, 100_000)]
+        cps = checkpoints if not strict else []
+        t0 = time.perf_counter()
+        result = verify_log(sample, cps, keys.public, check_canonical=strict)
+        rate = len(sample) / (time.perf_counter() - t0)
+        assert result.ok, result.describe()
+        label = "re-canonicalising (JCS)" if strict else "hashes, chain, Merkle roots, signatures"
+        print(f"  in memory, {label}: {rate:>10,.0f} events/s ({len(sample):,} events)")
+
+
+def bench_verify_store(ledger: Ledger, out: Path) -> None:
+    size = ledger.store.head()[0]
+    t0 = time.perf_counter()
+    result = ledger.verify_db(check_canonical=False)
+    assert result.ok, result.describe()
+    rate = size / (time.perf_counter() - t0)
+    print(f"  live PostgreSQL (fast):  {rate:>10,.0f} events/s ({result.events:,} events)")
+    ledger.export(out)
+    t0 = time.perf_counter()
+    result = verify_export(out, check_canonical=False)
+    rate = result.events / (time.perf_counter() - t0)
+    print(f"  export directory (fast): {rate:>10,.0f} events/s ({result.events:,} events)")
+    t0 = time.perf_counter()
+    result = verify_export(out)
+    rate = result.events / (time.perf_counter() - t0)
+    print(f"  export directory (JCS):  {rate:>10,.0f} events/s ({result.events:,} events)")
+
+
+def proof_sizes() -> None:
+    for size in (1_000, 100_000, 1_000_000):
+        tree = MerkleTree(b"".join(i.to_bytes(32, "big") for i in range(size)))
+        inclusion = tree.inclusion_proof(size // 3, size)
+        consistency = tree.consistency_proof(size // 2 + 1, size)
+        print(
+            f"  tree of {size:>9,}: inclusion {len(inclusion)} hashes ({32 * len(inclusion)} B), "
+            f"consistency {len(consistency)} hashes ({32 * len(consistency)} B)"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--url", default=DEFAULT_URL)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--verify-events", type=int, default=1_000_000)
+    args = parser.parse_args()
+    schema = "audit_bench_" + secrets.token_hex(4)
+    with tempfile.TemporaryDirectory() as tmp:
+        ledger = Ledger.open(args.url, Path(tmp) / "keys", schema=schema, config=SequencerConfig())
+        try:
+            print(f"PostgreSQL appends ({args.seconds:.0f} s per level, group commit):")
+            for producers in (1, 16, 64):
+                bench_appends(ledger, producers, args.seconds)
+            print("Verify speed:")
+            bench_verify(ledger.keys, args.verify_events)
+            bench_verify_store(ledger, Path(tmp) / "export")
+            page = ledger.query(EventFilter(), limit=1)
+            print(f"  (first event: {page.entries[0].event.type})")
+        finally:
+            ledger.close()
+            with psycopg.connect(args.url, autocommit=True) as conn:
+                conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    print("Proof sizes:")
+    proof_sizes()
+
+
+if __name__ == "__main__":
+    main()
