@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from runner.policy.ansi_c import decode_ansi_c
+
 MAX_DEPTH = 24  # nested substitutions/subshells; deeper input is refused, not recursed
 
 
@@ -61,8 +63,6 @@ class _WordBuf:
 
 _GLOB = re.compile(r"[*?]|\[.*\]|\{.*(?:,|\.\.).*\}", re.DOTALL)
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_ANSI_SIMPLE = {"a": "\a", "b": "\b", "e": "\x1b", "E": "\x1b", "f": "\f", "n": "\n"}
-_ANSI_SIMPLE |= {"r": "\r", "t": "\t", "v": "\v", "\\": "\\", "'": "'", '"': '"', "?": "?"}
 
 
 def split_commands(source: str) -> tuple[SimpleCommand, ...]:
@@ -315,44 +315,11 @@ class _Lexer:
         self._sub("".join(inner)).parse(stop=None)
 
     def _ansi_c(self) -> str:
-        s = self.s
-        out: list[str] = []
-        while self.i < len(s):
-            c = s[self.i]
-            if c == "'":
-                self.i += 1
-                return "".join(out)
-            if c != "\\" or self.i + 1 >= len(s):
-                out.append(c)
-                self.i += 1
-                continue
-            esc = s[self.i + 1]
-            self.i += 2
-            out.append(self._ansi_escape(esc))
-        raise ShellSyntaxError("unterminated $'…' string")
-
-    def _ansi_escape(self, esc: str) -> str:
-        s = self.s
-        if esc in _ANSI_SIMPLE:
-            return _ANSI_SIMPLE[esc]
-        spans = {"x": (r"[0-9a-fA-F]{1,2}", 16), "u": (r"[0-9a-fA-F]{1,4}", 16)}
-        spans |= {"U": (r"[0-9a-fA-F]{1,8}", 16)}
-        if esc in spans:
-            pattern, base = spans[esc]
-            m = re.compile(pattern).match(s, self.i)
-            if not m:
-                return "\\" + esc
-            self.i = m.end()
-            return chr(int(m.group(), base))
-        if esc in "01234567":
-            m = re.compile(r"[0-7]{0,2}").match(s, self.i)
-            digits = esc + (m.group() if m else "")
-            self.i += len(digits) - 1
-            return chr(int(digits, 8) & 0xFF)
-        if esc == "c" and self.i < len(s):
-            self.i += 1
-            return chr(ord(s[self.i - 1]) & 0x1F)
-        return "\\" + esc
+        try:
+            text, self.i = decode_ansi_c(self.s, self.i)
+        except ValueError as exc:
+            raise ShellSyntaxError(str(exc)) from exc
+        return text
 
     def _read_heredoc_bodies(self) -> None:
         s = self.s
