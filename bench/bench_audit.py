@@ -59,7 +59,8 @@ def bench_appends(ledger: Ledger, producers: int, seconds: float) -> None:
     cuts = statistics.quantiles(latencies, n=100)
     print(
         f"  {producers:>3} producers: {len(latencies) / elapsed:>8,.0f} appends/s   "
-        f"p50 {cuts[49] * 1000:6.2f} ms   p99 {cuts[98] * 1000:6.2f} ms   ({len(latencies):,} events)"
+        f"p50 {cuts[49] * 1000:6.2f} ms   p99 {cuts[98] * 1000:6.2f} ms   "
+        f"({len(latencies):,} events)"
     )
 
 
@@ -99,10 +100,12 @@ def bench_verify_store(ledger: Ledger, out: Path) -> None:
     ledger.export(out)
     t0 = time.perf_counter()
     result = verify_export(out, check_canonical=False)
+    assert result.ok, result.describe()
     rate = result.events / (time.perf_counter() - t0)
     print(f"  export directory (fast): {rate:>10,.0f} events/s ({result.events:,} events)")
     t0 = time.perf_counter()
     result = verify_export(out)
+    assert result.ok, result.describe()
     rate = result.events / (time.perf_counter() - t0)
     print(f"  export directory (JCS):  {rate:>10,.0f} events/s ({result.events:,} events)")
 
