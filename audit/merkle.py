@@ -107,22 +107,22 @@ class MerkleTree:
 class Frontier:
     """The compact right edge of a growing tree: append leaves, get the root, O(log n) memory."""
 
-    __slots__ = ("_nodes", "size")
+    __slots__ = ("_stack", "size")
 
     def __init__(self) -> None:
         self.size = 0
-        # (subtree size, hash) of the perfect subtrees, left to right, sizes decreasing.
-        self._nodes: list[tuple[int, bytes]] = []
+        # Roots of the perfect subtrees, left to right; one per set bit of ``size``,
+        # so appending merges exactly as many times as ``size`` has trailing one bits.
+        self._stack: list[bytes] = []
 
     def append(self, leaf: bytes) -> None:
         """Add one leaf hash on the right."""
-        nodes = self._nodes
-        width, value = 1, leaf
-        while nodes and nodes[-1][0] == width:
-            left = nodes.pop()[1]
-            value = hashlib.sha256(b"\x01" + left + value).digest()
-            width *= 2
-        nodes.append((width, value))
+        stack, n, value = self._stack, self.size, leaf
+        sha = hashlib.sha256
+        while n & 1:
+            value = sha(b"\x01" + stack.pop() + value).digest()
+            n >>= 1
+        stack.append(value)
         self.size += 1
 
     def extend(self, leaves: Iterable[bytes]) -> None:
@@ -132,10 +132,10 @@ class Frontier:
 
     def root(self) -> bytes:
         """MTH of every leaf appended so far."""
-        if not self._nodes:
+        if not self._stack:
             return EMPTY_ROOT
-        value = self._nodes[-1][1]
-        for _, left in reversed(self._nodes[:-1]):
+        value = self._stack[-1]
+        for left in reversed(self._stack[:-1]):
             value = node_hash(left, value)
         return value
 
