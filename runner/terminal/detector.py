@@ -14,6 +14,7 @@ class Detector:
         self.screen = TerminalScreen(columns, rows)
         self._state = ScreenState(State.STARTING)
         self._classified_version = -1
+        self.classifications = 0
 
     def feed(self, data: bytes) -> ScreenState:
         """Feed raw output and return the current state (classified only if the text changed)."""
@@ -30,5 +31,6 @@ class Detector:
         version = self.screen.version
         if version != self._classified_version:
             self._state = classify(self.screen.lines())
+            self.classifications += 1
             self._classified_version = version
         return self._state

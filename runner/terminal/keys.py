@@ -51,7 +51,7 @@ def digit_key(number: int) -> str:
 def send_keys_argv(target: str, *keys: str, literal: bool = False) -> list[str]:
     """The ``tmux send-keys`` argv sending ``keys`` to pane ``target``.
 
-    With ``literal`` the keys are typed as text (``-l``): key names are not looked up,
-    so user text such as "Enter" is typed, never interpreted.
+    With ``literal`` the keys are typed as text (``-l --``): key names are not looked up
+    and a leading "-" is not an option, so user text is typed, never interpreted.
     """
-    return ["tmux", "send-keys", "-t", target, *(["-l"] if literal else []), *keys]
+    return ["tmux", "send-keys", "-t", target, *(["-l", "--"] if literal else []), *keys]

@@ -16,7 +16,6 @@ from runner.terminal.layout import is_rule
 
 _OPTION = re.compile(r"^(\s*)(❯\s*)?(\d{1,2})\.\s+(.*)$")
 _CURSOR_OPTION = re.compile(r"^\s*❯\s*\d{1,2}\.\s")
-_DASHED = "╌┄┈"
 _QUESTION_CHIPS = "☐☒✔✓□■"
 _FOOTERS = ("Esc to cancel", "Enter to select")
 

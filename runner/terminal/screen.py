@@ -8,20 +8,13 @@ changes so callers classify only when something changed.
 
 from __future__ import annotations
 
-import pyte
+from operator import attrgetter
+
 from pyte.screens import Char
 
 from runner.errors import InvalidInputError
-
-
-class _TextOnlyScreen(pyte.Screen):  # type: ignore[misc]
-    """A pyte screen that ignores graphic rendition (colours, bold, ...)."""
-
-    def select_graphic_rendition(self, *attrs: int, **kwargs: object) -> None:
-        """Ignore SGR: the classifier reads text only."""
-
-    def write_process_input(self, data: str) -> None:
-        """Drop answers to terminal queries: nothing reads them back."""
+from runner.terminal.emulator import TextScreen
+from runner.terminal.vt import FastStream
 
 
 class TerminalScreen:
@@ -29,10 +22,10 @@ class TerminalScreen:
 
     def __init__(self, columns: int = 120, rows: int = 40) -> None:
         _check_size(columns, rows)
-        self._screen = _TextOnlyScreen(columns, rows)
-        # ByteStream decodes with an incremental UTF-8 decoder, so a character split
+        self._screen = TextScreen(columns, rows)
+        # The stream decodes with an incremental UTF-8 decoder, so a character split
         # across two chunks is kept until its last byte arrives.
-        self._stream = pyte.ByteStream(self._screen)
+        self._stream = FastStream(self._screen)
         self._lines: list[str] = [""] * rows
         self._screen.dirty.clear()
         self._version = 0
@@ -107,9 +100,20 @@ class TerminalScreen:
         return changed
 
 
+_DATA = attrgetter("data")
+_IN_ORDER: dict[int, list[int]] = {}
+
+
 def _render(line: dict[int, Char], columns: int) -> str:
     if not line:
         return ""
+    keys = list(line)
+    in_order = _IN_ORDER.get(len(keys))
+    if in_order is None:
+        in_order = _IN_ORDER[len(keys)] = list(range(len(keys)))
+    if keys == in_order and len(keys) <= columns:
+        # Cells 0..n-1 stored left to right (the usual case): one C-level join.
+        return "".join(map(_DATA, line.values())).rstrip()
     cells = [" "] * columns
     for x, char in line.items():
         if x < columns:

@@ -1,0 +1,148 @@
+"""A pyte ``Screen`` trimmed to what the classifier needs: text, cursor, no attributes.
+
+Colours and other graphic renditions are ignored, so every cell holds the default
+attributes. That makes an erased cell the same as an absent one (erasing deletes
+cells instead of writing 120 fresh ones), and lets ``draw`` reuse one immutable
+``Char`` per character and write a run of narrow characters in one C-level update.
+Everything else (cursor motion, scrolling, margins, modes) is pyte's own code.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+
+import pyte
+from pyte import modes
+from pyte.screens import Char
+from wcwidth import wcwidth
+
+_CELLS: dict[str, Char] = {}
+_NARROW: set[str] = set()  # characters known to take exactly one cell
+_WIDTHS: dict[str, int] = {}
+_STUB = Char("")  # the second cell of a wide character, as pyte draws it
+
+
+def _width(char: str) -> int:
+    width = _WIDTHS.get(char)
+    if width is None:
+        width = _WIDTHS[char] = wcwidth(char)
+        _CELLS[char] = Char(char)
+        if width == 1:
+            _NARROW.add(char)
+    return width
+
+
+class TextScreen(pyte.Screen):  # type: ignore[misc]
+    """pyte's screen without graphic rendition, with fast draw and erase."""
+
+    def select_graphic_rendition(self, *attrs: int, **kwargs: Any) -> None:
+        """Ignore SGR: the classifier reads text only."""
+
+    def write_process_input(self, data: str) -> None:
+        """Drop answers to terminal queries: nothing reads them back."""
+
+    def draw(self, data: str) -> None:
+        """Write ``data`` at the cursor, wrapping at the margin (same result as pyte's)."""
+        # No charset translation: in UTF-8 mode pyte ignores charset designations too.
+        cursor, columns = self.cursor, self.columns
+        x = cursor.x
+        if x + len(data) <= columns and modes.IRM not in self.mode and _NARROW.issuperset(data):
+            cells = map(_CELLS.__getitem__, data)
+            self.buffer[cursor.y].update(zip(range(x, x + len(data)), cells, strict=True))
+            cursor.x = x + len(data)
+            self.dirty.add(cursor.y)
+            return
+        for char in data:
+            if not self._draw_char(char, _width(char)):
+                break
+        self.dirty.add(cursor.y)
+
+    def cursor_position(self, line: int | None = None, column: int | None = None) -> None:
+        """Move to 1-based ``line``/``column``, clamped to the screen (as pyte, faster)."""
+        if self.margins is not None and modes.DECOM in self.mode:
+            super().cursor_position(line, column)
+            return
+        cursor = self.cursor
+        cursor.x = min(max(0, (column or 1) - 1), self.columns - 1)
+        cursor.y = min(max(0, (line or 1) - 1), self.lines - 1)
+
+    def index(self) -> None:
+        """Move down a line, scrolling at the bottom (pyte's code unless it is a plain move)."""
+        bottom = self.lines - 1 if self.margins is None else self.margins.bottom
+        if self.cursor.y == bottom:
+            super().index()  # scroll the region
+        else:
+            self.cursor.y = min(self.cursor.y + 1, bottom)
+
+    def _draw_char(self, char: str, width: int) -> bool:
+        cursor, columns = self.cursor, self.columns
+        if cursor.x == columns:
+            if modes.DECAWM in self.mode:
+                self.dirty.add(cursor.y)
+                self.carriage_return()
+                self.linefeed()
+            elif width > 0:
+                cursor.x -= width
+        if modes.IRM in self.mode and width > 0:
+            self.insert_characters(width)
+        line = self.buffer[cursor.y]
+        if width == 1:
+            line[cursor.x] = _CELLS[char]
+        elif width == 2:
+            line[cursor.x] = _CELLS[char]
+            if cursor.x + 1 < columns:
+                line[cursor.x + 1] = _STUB
+        elif width == 0 and unicodedata.combining(char):
+            self._combine(char)
+        else:
+            return False  # unprintable: pyte stops drawing the run here too
+        if width > 0:
+            cursor.x = min(cursor.x + width, columns)
+        return True
+
+    def _combine(self, char: str) -> None:
+        cursor = self.cursor
+        if cursor.x:
+            line, x = self.buffer[cursor.y], cursor.x - 1
+        elif cursor.y:
+            line, x = self.buffer[cursor.y - 1], self.columns - 1
+        else:
+            return
+        line[x] = Char(unicodedata.normalize("NFC", line[x].data + char))
+
+    def erase_characters(self, count: int | None = None) -> None:
+        """Erase ``count`` cells from the cursor (absent cells are blank)."""
+        self.dirty.add(self.cursor.y)
+        line, start = self.buffer[self.cursor.y], self.cursor.x
+        for x in range(start, min(start + (count or 1), self.columns)):
+            line.pop(x, None)
+
+    def erase_in_line(self, how: int = 0, private: bool = False) -> None:
+        """Erase to the end (0), from the start (1) or all (2) of the cursor's line."""
+        self.dirty.add(self.cursor.y)
+        line, x = self.buffer[self.cursor.y], self.cursor.x
+        if how == 2 or (how == 0 and x == 0):
+            line.clear()
+        elif how == 0:
+            for key in [key for key in line if key >= x]:
+                del line[key]
+        elif how == 1:
+            for key in [key for key in line if key <= x]:
+                del line[key]
+
+    def erase_in_display(self, how: int = 0, *args: Any, **kwargs: Any) -> None:
+        """Erase below (0), above (1) or all (2, 3) of the screen."""
+        if how == 0:
+            interval = range(self.cursor.y + 1, self.lines)
+        elif how == 1:
+            interval = range(self.cursor.y)
+        elif how in (2, 3):
+            interval = range(self.lines)
+        else:
+            return
+        self.dirty.update(interval)
+        for y in interval:
+            self.buffer.pop(y, None)
+        if how in (0, 1):
+            self.erase_in_line(how)
