@@ -134,7 +134,7 @@ class BatchResult(Schema):
 
 
 class Handshake(Schema):
-    protocol_version: int = Field(ge=1)
+    protocol_version: int = Field(ge=0)
     client: str | None = None
     capabilities: list[str] = Field(default_factory=list)
 

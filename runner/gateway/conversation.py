@@ -37,10 +37,13 @@ def read_turn(body: dict[str, Any]) -> Turn:
     last_prompt = prompts[-1] if prompts else -1
     last_user = _last_user(messages)
     after = messages[last_prompt + 1 :]
+    # A prompt typed after a rejected tool call arrives in the same message as that
+    # call's tool_result: the new prompt is what to answer, not the old result.
+    answered = last_user is not None and (not prompts or last_user is not messages[last_prompt])
     return Turn(
         prompt=_typed_text(messages[last_prompt]) if prompts else "",
         prompt_index=max(0, len(prompts) - 1),
-        tool_results=_tool_results(last_user) if last_user is not None else (),
+        tool_results=_tool_results(last_user) if answered and last_user is not None else (),
         steps_done=sum(1 for m in after if m.get("role") == "assistant" and _has_tool_use(m)),
         cwd=_find_cwd(body),
     )
@@ -59,7 +62,7 @@ def _last_user(messages: Sequence[Message]) -> Message | None:
 
 
 def _is_prompt(message: Message) -> bool:
-    if message.get("role") != "user" or _blocks(message, "tool_result"):
+    if message.get("role") != "user":
         return False
     return bool(_typed_text(message).strip())
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -20,11 +23,44 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
+#: sun_path holds 108 bytes on Linux; longer paths are bound through a directory fd.
+_SUN_PATH_MAX = 100
+
+
+def bind_unix(path: Path) -> socket.socket:
+    """A listening unix socket at ``path``, however long the path is.
+
+    A deep data directory easily passes the 108-byte sun_path limit; binding via
+    ``/proc/self/fd/<dir fd>/<name>`` names the same directory in a few bytes.
+    """
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        if len(os.fsencode(path)) <= _SUN_PATH_MAX:
+            sock.bind(str(path))
+        else:
+            dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                sock.bind(f"/proc/self/fd/{dir_fd}/{path.name}")
+            finally:
+                os.close(dir_fd)
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise WardenError(f"cannot listen on {path}: {exc}") from exc
+    return sock
+
+
 class BackgroundServer:
     """One uvicorn server run as a task of the current loop; ``start`` waits until it listens."""
 
     def __init__(
-        self, app: Any, *, host: str = "127.0.0.1", port: int = 0, uds: str | None = None
+        self,
+        app: Any,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        uds: str | None = None,
+        sock: socket.socket | None = None,
     ) -> None:
         config = uvicorn.Config(
             app,
@@ -38,6 +74,7 @@ class BackgroundServer:
             timeout_graceful_shutdown=2,
         )
         self._server = _QuietServer(config)
+        self._sockets = [sock] if sock is not None else None
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -55,7 +92,7 @@ class BackgroundServer:
 
     async def _serve(self) -> None:
         try:
-            await self._server.serve()
+            await self._server.serve(sockets=self._sockets)
         except SystemExit as exc:
             # uvicorn exits the process when it cannot bind; one session must not do that.
             raise WardenError("server could not start (see the log for the bind error)") from exc

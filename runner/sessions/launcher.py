@@ -84,8 +84,9 @@ class Launcher:
         try:
             spec = self._spec(record, paths, prepared.workspace, token)
             info = await self._backend.create(spec)
-            running = self._watch(record, info.id, paths, gateway, on_state)
             await self._backend.start(info.id)
+            running = self._watch(record, info.id, paths, gateway, on_state)
+            await self._redraw(info.id)
         except BaseException:
             await gateway.close()
             raise
@@ -108,11 +109,18 @@ class Launcher:
         )
         await gateway.start()
         running = self._watch(record, container_id, paths, gateway, on_state)
-        # The attach stream only carries new output: make tmux redraw the whole screen.
+        await self._redraw(container_id)
+        return running
+
+    async def _redraw(self, container_id: str) -> None:
+        """Make tmux repaint the whole screen (attach only carries output from now on).
+
+        A size change makes tmux redraw everything; going back restores the size.
+        """
+        await asyncio.sleep(0.3)  # let the attach stream connect first
         await self._backend.resize(container_id, self._cols - 1, self._rows)
         await asyncio.sleep(0.2)
         await self._backend.resize(container_id, self._cols, self._rows)
-        return running
 
     def _watch(
         self,

@@ -22,6 +22,9 @@ from runner.terminal.recorder import CastWriter
 
 log = logging.getLogger(__name__)
 
+#: How long an idle screen must last after work before the session counts as idle.
+IDLE_SETTLE_SECONDS = 0.75
+
 
 @dataclass(frozen=True)
 class Observed:
@@ -56,6 +59,9 @@ class LiveSession:
         self._stall_seconds = stall_seconds
         self._on_state = on_state
         self._observed = Observed("starting", {})
+        self._latest = self._observed
+        self._state_since = time.monotonic()
+        self._settle: asyncio.Task[None] | None = None
         self._changed = asyncio.Condition()
         self._last_change = time.monotonic()
         self._tasks: list[asyncio.Task[None]] = []
@@ -65,6 +71,10 @@ class LiveSession:
     @property
     def observed(self) -> Observed:
         return self._observed
+
+    def state_age(self) -> float:
+        """Seconds since the current state began."""
+        return time.monotonic() - self._state_since
 
     def pane(self) -> str:
         """The current screen as text, one line per row, trailing blanks trimmed."""
@@ -78,6 +88,8 @@ class LiveSession:
 
     async def close(self) -> None:
         self._closing = True
+        if self._settle is not None:
+            self._settle.cancel()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -108,7 +120,7 @@ class LiveSession:
                     continue  # no visible change (cursor moves, redraws of the same text)
                 self._last_change = time.monotonic()
                 self.updates += 1
-                await self._set(Observed(str(result.state), dict(result.details)))
+                await self._screen_says(Observed(str(result.state), dict(result.details)))
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -123,9 +135,35 @@ class LiveSession:
             if self._observed.state == "working" and idle_for >= self._stall_seconds:
                 await self._set(Observed("stalled", {"secondsWithoutChange": round(idle_for)}))
 
+    async def _screen_says(self, observed: Observed) -> None:
+        """Take the classifier's verdict, holding back an ``idle`` that may be a blink.
+
+        Between a permission answer and the tool starting, and between steps of a turn,
+        Claude Code shows its idle input box for a frame or two. Reporting those would
+        tell clients the work is done when it is not, so a move to ``idle`` from a busy
+        state counts only once the screen has stayed idle for ``IDLE_SETTLE_SECONDS``.
+        """
+        self._latest = observed
+        if self._settle is not None:
+            self._settle.cancel()
+            self._settle = None
+        busy = self._observed.state in ("working", "stalled", "permission_prompt", "asking")
+        if observed.state == "idle" and busy:
+            self._settle = asyncio.create_task(self._settle_idle())
+            return
+        await self._set(observed)
+
+    async def _settle_idle(self) -> None:
+        await asyncio.sleep(IDLE_SETTLE_SECONDS)
+        self._settle = None
+        if self._latest.state == "idle":
+            await self._set(self._latest)
+
     async def _set(self, observed: Observed) -> None:
         previous = self._observed
         self._observed = observed
+        if observed.state != previous.state:
+            self._state_since = time.monotonic()
         async with self._changed:
             self._changed.notify_all()
         if _is_news(previous, observed):

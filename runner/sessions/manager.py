@@ -8,7 +8,7 @@ import logging
 import re
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +82,7 @@ class SessionManager:
         self._starting: dict[str, asyncio.Task[None]] = {}
         self._create_lock = asyncio.Lock()
         self._readers: dict[str, TranscriptReader] = {}
+        self._briefing: set[str] = set()
 
     # -- queries -----------------------------------------------------------------
 
@@ -93,13 +94,23 @@ class SessionManager:
         record = await asyncio.to_thread(self._store.get, session_id)
         if record is None or not _visible(record, actor):
             raise NotFoundError(f"no session {session_id}")
-        return record
+        return self._current(record)
+
+    def _current(self, record: SessionRecord) -> SessionRecord:
+        """The record with the live screen's state: the store lags it by a write."""
+        running = self._running.get(record.id)
+        if running is None or record.id in self._briefing:
+            return record
+        observed = running.live.observed
+        return replace(record, state=observed.state, details=dict(observed.details))
 
     async def list_sessions(
         self, actor: Actor, states: list[str] | None = None
     ) -> list[SessionRecord]:
         tenant = None if "admin" in actor.roles else actor.tenant
-        return await asyncio.to_thread(self._store.find, tenant=tenant, states=states)
+        records = await asyncio.to_thread(self._store.find, tenant=tenant)
+        current = [self._current(r) for r in records]
+        return [r for r in current if states is None or r.state in states]
 
     def running(self, session_id: str) -> Running:
         running = self._running.get(session_id)
@@ -148,6 +159,9 @@ class SessionManager:
                 "session.created", actor=actor, session=record.id, data=_summary(record)
             )
             await asyncio.to_thread(self._store.add, record)
+        # Clients see ``starting`` until the first prompt is in: an ``idle`` before it
+        # would invite them to send while the briefing is being typed.
+        self._briefing.add(record.id)
         self._starting[record.id] = asyncio.create_task(self._launch(record))
         return record, False
 
@@ -173,10 +187,13 @@ class SessionManager:
             )
             if record.prompt:
                 await self._brief(record.id, record.prompt)
+            self._briefing.discard(record.id)
+            await self._state_callback(record.id)(running.live.observed)
         except Exception as exc:
             log.exception("session %s failed to start", record.id)
             await self._fail(record.id, exc)
         finally:
+            self._briefing.discard(record.id)
             self._starting.pop(record.id, None)
 
     async def _brief(self, session_id: str, prompt: str) -> None:
@@ -203,6 +220,8 @@ class SessionManager:
 
     def _state_callback(self, session_id: str):  # type: ignore[no-untyped-def]
         async def on_state(observed: Observed) -> None:
+            if session_id in self._briefing and observed.state != "exited":
+                return
             now = utcnow()
             changes: dict[str, Any] = {"state": observed.state, "details": dict(observed.details)}
             if observed.state == "exited":
@@ -295,7 +314,10 @@ class SessionManager:
         running = self._running.get(session_id)
         if running is not None:
             return running.live.observed.state, running.live.pane()
-        return record.state, await asyncio.to_thread(replay_pane, self.paths(session_id).recording)
+        recording = self.paths(session_id).recording
+        if not recording.is_file():
+            return record.state, ""
+        return record.state, await asyncio.to_thread(replay_pane, recording)
 
     def _transcript(self, record: SessionRecord) -> TranscriptReader:
         reader = self._readers.get(record.id)

@@ -6,6 +6,7 @@ key is pressed), and is confirmed by the screen moving on.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +22,9 @@ from runner.sessions.ports import Actor, EventSink
 from runner.sessions.runtime import Running
 
 _MOVE_ON_SECONDS = 10.0
+_RETRY_SECONDS = 1.5
+_ENTER_ATTEMPTS = 3
+_DIALOG_SETTLE_SECONDS = 0.5
 
 
 async def approve(
@@ -54,6 +58,7 @@ async def reject(
             data={"decision": "reject", "option": option, "prompt": dict(details), "rule": rule},
         )
         if option is None:
+            await _let_dialog_settle(running)
             await running.driver.keys("Escape")
             await _await_move_on(running, details)
         else:
@@ -89,6 +94,7 @@ async def answer(
         if text is None:
             await _choose(running, details, chosen)
             return
+        await _let_dialog_settle(running)
         await _select(running, details, chosen)
         await running.driver.paste(text)
         await running.driver.keys("Enter")
@@ -133,12 +139,32 @@ async def _select(running: Running, details: Mapping[str, Any], option: int) -> 
 
 
 async def _choose(running: Running, details: Mapping[str, Any], option: int) -> None:
+    """Select ``option`` and press Enter until the prompt goes away.
+
+    Claude Code ignores keys for a moment after a dialog opens (so that type-ahead cannot
+    answer it). Enter is pressed again only while the very same prompt is still on
+    screen, so a retry can never answer a different, later prompt.
+    """
+    await _let_dialog_settle(running)
     await _select(running, details, option)
+    for _attempt in range(_ENTER_ATTEMPTS - 1):
+        await running.driver.keys("Enter")
+        if await _moved_on(running, details, _RETRY_SECONDS):
+            return
+        if _identity(running.live.observed.details) != _identity(details):
+            break
+        await _select(running, running.live.observed.details, option)
     await running.driver.keys("Enter")
     await _await_move_on(running, details)
 
 
-async def _await_move_on(running: Running, details: Mapping[str, Any]) -> None:
+async def _let_dialog_settle(running: Running) -> None:
+    age = running.live.state_age()
+    if age < _DIALOG_SETTLE_SECONDS:
+        await asyncio.sleep(_DIALOG_SETTLE_SECONDS - age)
+
+
+async def _moved_on(running: Running, details: Mapping[str, Any], seconds: float) -> bool:
     before = _identity(details)
 
     def moved(observed: Observed, _pane: str) -> bool:
@@ -147,7 +173,11 @@ async def _await_move_on(running: Running, details: Mapping[str, Any]) -> None:
             or _identity(observed.details) != before
         )
 
-    if not await running.live.wait_for(moved, _MOVE_ON_SECONDS):
+    return await running.live.wait_for(moved, seconds)
+
+
+async def _await_move_on(running: Running, details: Mapping[str, Any]) -> None:
+    if not await _moved_on(running, details, _MOVE_ON_SECONDS):
         raise ConflictError(
             "the answer was sent but the prompt is still on screen",
             details={"state": running.live.observed.state},

@@ -29,10 +29,15 @@ class WardenServer:
     """``warden serve`` in a subprocess: scripted model upstream, test-labelled containers."""
 
     def __init__(
-        self, data_dir: Path, database_url: str, *, extra_env: dict[str, str] | None = None
+        self,
+        data_dir: Path,
+        database_url: str,
+        *,
+        port: int | None = None,
+        extra_env: dict[str, str] | None = None,
     ) -> None:
         self.data_dir = data_dir
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = data_dir / "server.log"
         self.env = {
@@ -108,6 +113,8 @@ class WardenServer:
         while time.monotonic() < deadline:
             if predicate(session):
                 return session
+            if session["state"] == "error":
+                break  # it will not recover: fail now, with the reason
             time.sleep(0.3)
             session = self.session(session_id)
         pane = self.client.get(f"/v1/sessions/{session_id}/pane").text

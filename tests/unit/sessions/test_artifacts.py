@@ -51,7 +51,9 @@ def test_binary_changes_are_named(tmp_path: Path) -> None:
     (tmp_path / "b").mkdir()
     (tmp_path / "a" / "blob").write_bytes(b"\0\1")
     (tmp_path / "b" / "blob").write_bytes(b"\0\2")
-    assert "Binary files a/blob and b/blob differ" in workspace_patch(tmp_path / "a", tmp_path / "b")
+    assert "Binary files a/blob and b/blob differ" in workspace_patch(
+        tmp_path / "a", tmp_path / "b"
+    )
 
 
 def test_archive_holds_the_workspace_without_vcs(tmp_path: Path) -> None:

@@ -24,14 +24,26 @@ def test_approve_picks_the_one_time_yes() -> None:
 
 def test_approve_skips_widening_options_even_when_listed_first() -> None:
     """Order does not matter: the plain Yes wins."""
-    options = {"options": [{"number": 1, "label": "Yes, and don't ask again"}, {"number": 2, "label": "Yes"}]}
+    options = {
+        "options": [
+            {"number": 1, "label": "Yes, and don't ask again"},
+            {"number": 2, "label": "Yes"},
+        ]
+    }
     assert approve_option(options) == 2
 
 
 def test_approve_refuses_when_only_widening_yes_exists() -> None:
     """No safe option → 409, rather than granting more than was approved."""
     with pytest.raises(ConflictError):
-        approve_option({"options": [{"number": 1, "label": "Yes, and always allow"}, {"number": 2, "label": "No"}]})
+        approve_option(
+            {
+                "options": [
+                    {"number": 1, "label": "Yes, and always allow"},
+                    {"number": 2, "label": "No"},
+                ]
+            }
+        )
 
 
 def test_reject_picks_no_or_none() -> None:
@@ -42,7 +54,13 @@ def test_reject_picks_no_or_none() -> None:
 
 def test_answer_must_be_offered() -> None:
     """An option number the question does not show is refused."""
-    question = {"options": [{"number": 1, "label": "Red"}, {"number": 2, "label": "Blue"}, {"number": 3, "label": "Type something."}]}
+    question = {
+        "options": [
+            {"number": 1, "label": "Red"},
+            {"number": 2, "label": "Blue"},
+            {"number": 3, "label": "Type something."},
+        ]
+    }
     assert answer_option(question, 2) == 2
     assert free_text_option(question) == 3
     with pytest.raises(ConflictError):

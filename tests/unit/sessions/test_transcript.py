@@ -41,7 +41,9 @@ def test_partial_line_is_kept_until_complete(tmp_path: Path) -> None:
     assert [t.text for t in reader.turns()] == ["first", "hello"]
 
 
-def test_bookkeeping_and_corrupt_lines_are_skipped_but_ids_stay_line_numbers(tmp_path: Path) -> None:
+def test_bookkeeping_and_corrupt_lines_are_skipped_but_ids_stay_line_numbers(
+    tmp_path: Path,
+) -> None:
     """Non-turn lines are skipped; a turn's id is its line number, so ids are stable."""
     path = tmp_path / "t.jsonl"
     path.write_bytes(
@@ -58,7 +60,11 @@ def test_tool_use_and_result_blocks_are_parsed(tmp_path: Path) -> None:
     """tool_use and tool_result blocks come out as structured lists."""
     path = tmp_path / "t.jsonl"
     use = {"type": "tool_use", "id": "tu1", "name": "Bash", "input": {"command": "ls"}}
-    result = {"type": "tool_result", "tool_use_id": "tu1", "content": [{"type": "text", "text": "a.txt"}]}
+    result = {
+        "type": "tool_result",
+        "tool_use_id": "tu1",
+        "content": [{"type": "text", "text": "a.txt"}],
+    }
     path.write_bytes(
         _line({"type": "assistant", "message": {"role": "assistant", "content": [use]}})
         + _line({"type": "user", "message": {"role": "user", "content": [result]}})

@@ -1,0 +1,81 @@
+"""A controller killed with SIGKILL comes back and re-adopts its running sessions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+
+from runner.sandbox.image import BuildResult
+from tests.integration.sandbox_support import sandbox_image  # noqa: F401 (fixture)
+from tests.integration.server import WardenServer
+
+
+@pytest.fixture
+def data_dir(
+    tmp_path: Path, sandbox_image: BuildResult, docker_client: docker.DockerClient
+) -> Path:  # noqa: F811
+    return tmp_path / "data"
+
+
+def _project(tmp_path: Path, name: str) -> Path:
+    project = tmp_path / name
+    project.mkdir()
+    (project / "README").write_text(name + "\n")
+    return project
+
+
+@pytest.fixture
+def servers(data_dir: Path, database_url: str) -> Iterator[list[WardenServer]]:
+    started: list[WardenServer] = []
+    yield started
+    for warden in started:
+        warden.stop()
+
+
+def test_sigkilled_controller_readopts_three_sessions(
+    servers: list[WardenServer], data_dir: Path, database_url: str, tmp_path: Path,
+    docker_client: docker.DockerClient,
+) -> None:  # fmt: skip
+    """After SIGKILL and restart: idle, prompting and working sessions are back, and finish."""
+    first = WardenServer(data_dir, database_url).start()
+    servers.append(first)
+    idle = first.create(_project(tmp_path, "a"), prompt="stay idle")["id"]
+    prompting = first.create(_project(tmp_path, "b"))["id"]
+    working = first.create(_project(tmp_path, "c"))["id"]
+    for sid in (idle, prompting, working):
+        first.wait_state(sid, "idle", timeout=120)
+    assert (
+        first.post(prompting, "send", {"text": "[[bash: echo adopted > proof.txt]]"}).status_code
+        == 200
+    )
+    first.wait_state(prompting, "permission_prompt")
+    assert first.post(working, "send", {"text": "[[slow: 12]]"}).status_code == 200
+    first.wait_state(working, "working")
+
+    first.kill()
+    containers = docker_client.containers.list(filters={"label": "warden.session"})
+    assert {c.labels["warden.session"] for c in containers} >= {idle, prompting, working}
+
+    # Same address and data: clients and containers keep working against it.
+    second = WardenServer(data_dir, database_url, port=first.port)
+    servers.append(second.start())
+    assert second.wait_state(idle, "idle", timeout=20)["state"] == "idle"
+    back = second.wait_state(prompting, "permission_prompt", timeout=20)
+    assert "echo adopted > proof.txt" in back["details"]["command"]
+    # The slow reply was still streaming: it finishes on the re-adopted session.
+    second.wait_state(working, "working", "idle", timeout=20)
+    second.wait_state(working, "idle", timeout=60)
+    assert second.post(prompting, "approve").status_code == 200
+    second.wait_state(prompting, "idle")
+    patch = second.client.get(f"/v1/sessions/{prompting}/artifacts").json()["patch"]
+    assert "+adopted" in patch
+    assert second.post(idle, "send", {"text": "still there?"}).status_code == 200
+    second.wait_for(
+        idle,
+        lambda s: (
+            "Scripted reply to: still there?" in second.client.get(f"/v1/sessions/{idle}/pane").text
+        ),
+    )
