@@ -8,13 +8,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from runner import __version__, errors
-from runner.api import health, sessions
+from runner.api import audit, health, sessions, tokens, whoami
+from runner.api.security import authenticate
 from runner.services import Services, build_services
 
 log = logging.getLogger(__name__)
@@ -101,9 +102,14 @@ def create_app(settings: Any, *, services: Services | None = None) -> FastAPI:
         version=__version__,
         description="Claude Code in hardened sandboxes, gated by policy, with a signed audit log.",
         lifespan=lifespan,
+        # Every route authenticates (public ones are listed in runner.api.security).
+        dependencies=[Depends(authenticate)],
     )
     app.state.settings = settings
     _install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(sessions.router)
+    app.include_router(audit.router)
+    app.include_router(tokens.router)
+    app.include_router(whoami.router)
     return app

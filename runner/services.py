@@ -6,24 +6,26 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 from sqlalchemy import Engine, text
 
+from audit.ledger import Ledger
+from runner.auth.authenticator import Authenticator, open_authenticator
+from runner.auth.tokens import ApiTokens
 from runner.events.bus import EventBus
+from runner.events.ledger import LedgerAppender, open_ledger
 from runner.events.sink import EventRecorder
-from runner.gateway.relay import Upstream
-from runner.gateway.server import Gateway
 from runner.gateway.upstream import open_upstream
 from runner.sandbox.backend import SandboxBackend
 from runner.sandbox.docker import DockerBackend
+from runner.sessions.gateways import GatewayFactory
 from runner.sessions.launcher import Launcher
 from runner.sessions.manager import SessionManager
-from runner.sessions.ports import Actor, GatewayHandle
+from runner.sessions.policy_gate import PolicyGate
 from runner.settings import Settings
 from runner.store.database import create_database_engine, migrate
 from runner.store.sessions import SqlSessionStore
+from runner.store.tokens import SqlTokenStore
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +40,9 @@ class Services:
     bus: EventBus
     recorder: EventRecorder
     manager: SessionManager
+    ledger: Ledger
     resources: contextlib.AsyncExitStack
+    auth: Authenticator | None = None
 
     async def start(self) -> None:
         adopted = await self.manager.readopt()
@@ -49,6 +53,7 @@ class Services:
         await self.manager.close()
         await self.resources.aclose()
         await self.backend.close()
+        await asyncio.to_thread(self.ledger.close)
         self.engine.dispose()
 
     async def health(self) -> dict[str, str]:
@@ -79,13 +84,19 @@ async def build_services(settings: Settings) -> Services:
     store = SqlSessionStore(engine)
     backend = DockerBackend.from_env()
     bus = EventBus()
-    recorder = EventRecorder(bus)
+    # The ledger opens before anything can act: with no ledger, nothing runs.
+    ledger = await asyncio.to_thread(
+        open_ledger, settings.resolved_database_url, settings.data_dir / "keys"
+    )
+    recorder = EventRecorder(bus, LedgerAppender(ledger))
     resources = contextlib.AsyncExitStack()
     upstream = await resources.enter_async_context(open_upstream(settings))
-    gateways = _gateway_factory(upstream, frozenset(settings.allowed_models), recorder)
+    gate = PolicyGate(settings.policies_dir)
+    gateways = GatewayFactory(upstream=upstream, gate=gate, events=recorder, store=store)
     launcher = Launcher(
         backend=backend,
         gateways=gateways,
+        gate=gate,
         cols=settings.terminal_cols,
         rows=settings.terminal_rows,
         stall_seconds=settings.stall_seconds,
@@ -96,25 +107,15 @@ async def build_services(settings: Settings) -> Services:
         backend=backend,
         launcher=launcher,
         events=recorder,
+        gate=gate,
         sessions_dir=settings.sessions_dir,
         default_image=settings.image,
     )
-    return Services(settings, engine, backend, bus, recorder, manager, resources)
-
-
-def _gateway_factory(upstream: Upstream, allowed: frozenset[str], recorder: EventRecorder) -> Any:
-    def make(*, session_id: str, socket_path: Path, token: str, policy: str) -> GatewayHandle:
-        async def on_event(kind: str, data: dict[str, Any]) -> None:
-            await recorder.emit(kind, actor=Actor.system(), session=session_id, data=data)
-
-        return Gateway(
-            session_id=session_id,
-            socket_path=socket_path,
-            token=token,
-            upstream_url=upstream.url,
-            upstream_key=upstream.key,
-            allowed_models=allowed,
-            on_event=on_event,
+    auth = await resources.enter_async_context(
+        open_authenticator(
+            enabled=settings.auth_enabled,
+            issuers=settings.auth_issuers,
+            tokens=ApiTokens(SqlTokenStore(engine), recorder),
         )
-
-    return make
+    )
+    return Services(settings, engine, backend, bus, recorder, manager, ledger, resources, auth)

@@ -15,6 +15,8 @@ import yaml
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from runner.auth.config import IssuerConfig
+
 #: The claude-agent-sdk wheel whose bundled CLI we run; bump both together and
 #: re-record the terminal fixtures (``tests/fixtures/record.py``).
 CLAUDE_SDK_VERSION = "0.2.187"
@@ -58,14 +60,25 @@ class Settings(BaseSettings):
     model_upstream: str = "https://api.anthropic.com"
     upstream_api_key: SecretStr | None = None
     upstream_api_key_file: Path | None = None
-    allowed_models: list[str] = Field(default_factory=list)
 
     #: Extra labels put on every session container (e.g. to find a test run's containers).
     container_labels: dict[str, str] = Field(default_factory=dict)
 
+    #: Where named policies come from (default: the shipped ``policies/``).
+    policies_dir: Path | None = None
+
     terminal_cols: int = 120
     terminal_rows: int = 40
     stall_seconds: float = 60.0
+
+    #: Trusted OIDC issuers (docs/auth.md); any entry turns authentication on.
+    auth_issuers: list[IssuerConfig] = Field(default_factory=list)
+    #: Require credentials even with no issuer (API tokens only).
+    auth_enabled: bool = False
+
+    @property
+    def auth_enforced(self) -> bool:
+        return self.auth_enabled or bool(self.auth_issuers)
 
     @model_validator(mode="after")
     def _one_key_source(self) -> Settings:

@@ -6,15 +6,32 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from runner.api.security import (
+    LOCAL_ACTOR,
+    AdminDep,
+    ApproverDep,
+    AuditorDep,
+    OperatorDep,
+    ViewerDep,
+    authenticate,
+    require_roles,
+)
 from runner.sessions.manager import SessionManager
 from runner.sessions.ports import Actor
 from runner.settings import Settings
 
-#: With no authentication configured the server only listens on loopback (see
-#: ``runner.commands.serve``), so the caller is the local user, with every role.
-LOCAL_ACTOR = Actor(
-    "local", "default", frozenset({"viewer", "operator", "approver", "auditor", "admin"})
-)
+__all__ = [
+    "LOCAL_ACTOR",
+    "ActorDep",
+    "AdminDep",
+    "ApproverDep",
+    "AuditorDep",
+    "ManagerDep",
+    "OperatorDep",
+    "SettingsDep",
+    "ViewerDep",
+    "require_roles",
+]
 
 
 def _services(request: Request) -> Any:
@@ -31,8 +48,8 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-def get_actor(request: Request) -> Actor:
-    actor: Actor = getattr(request.state, "actor", LOCAL_ACTOR)
+async def get_actor(actor: Annotated[Actor, Depends(authenticate)]) -> Actor:
+    """The authenticated caller (a route still needs a role: use ``ViewerDep`` etc.)."""
     return actor
 
 

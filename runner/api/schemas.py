@@ -36,7 +36,10 @@ class CreateSession(Schema):
     model: str | None = None
     env: dict[str, str] = Field(default_factory=dict)
     workspace_mode: Literal["copy", "ro", "rw"] = "copy"
-    template: str | None = None
+    unattended: bool = Field(
+        default=False,
+        description="No person watches (CI): prompts get the policy's CI fallback at once.",
+    )
 
 
 class SessionOut(Schema):
@@ -57,6 +60,7 @@ class SessionOut(Schema):
     ended_at: datetime | None
     error: str | None
     usage: dict[str, Any]
+    unattended: bool = False
     reused: bool = False
 
 

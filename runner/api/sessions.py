@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import FileResponse, PlainTextResponse
 
-from runner.api.deps import ActorDep, ManagerDep
+from runner.api.deps import ApproverDep, ManagerDep, OperatorDep, ViewerDep
 from runner.api.schemas import (
     ActionResult,
     Answer,
@@ -52,6 +52,7 @@ def _out(record: SessionRecord, *, reused: bool = False) -> SessionOut:
         ended_at=record.ended_at,
         error=record.error,
         usage=dict(record.usage),
+        unattended=record.unattended,
         reused=reused,
     )
 
@@ -66,12 +67,13 @@ def _request(body: CreateSession) -> SessionRequest:
         model=body.model,
         env=body.env,
         workspace_mode=body.workspace_mode,
+        unattended=body.unattended,
     )
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=SessionOut)
 async def create_session(
-    body: CreateSession, manager: ManagerDep, actor: ActorDep, response: Response
+    body: CreateSession, manager: ManagerDep, actor: OperatorDep, response: Response
 ) -> SessionOut:
     """Start a session (asynchronous: answers at once with state ``starting``)."""
     record, reused = await manager.create(_request(body), actor)
@@ -81,7 +83,7 @@ async def create_session(
 
 
 @router.post("/batch", response_model=BatchResult)
-async def create_batch(body: BatchCreate, manager: ManagerDep, actor: ActorDep) -> BatchResult:
+async def create_batch(body: BatchCreate, manager: ManagerDep, actor: OperatorDep) -> BatchResult:
     """Start several sessions; each item succeeds or fails on its own."""
     results: list[BatchItem] = []
     for item in body.sessions:
@@ -97,25 +99,25 @@ async def create_batch(body: BatchCreate, manager: ManagerDep, actor: ActorDep) 
 
 @router.get("", response_model=SessionList)
 async def list_sessions(
-    manager: ManagerDep, actor: ActorDep, state: Annotated[list[str] | None, Query()] = None
+    manager: ManagerDep, actor: ViewerDep, state: Annotated[list[str] | None, Query()] = None
 ) -> SessionList:
     return SessionList(sessions=[_out(r) for r in await manager.list_sessions(actor, state)])
 
 
 @router.get("/{session_id}", response_model=SessionOut)
-async def get_session(session_id: str, manager: ManagerDep, actor: ActorDep) -> SessionOut:
+async def get_session(session_id: str, manager: ManagerDep, actor: ViewerDep) -> SessionOut:
     return _out(await manager.get(session_id, actor))
 
 
 @router.delete("/{session_id}", response_model=SessionOut)
-async def delete_session(session_id: str, manager: ManagerDep, actor: ActorDep) -> SessionOut:
+async def delete_session(session_id: str, manager: ManagerDep, actor: OperatorDep) -> SessionOut:
     """Collect artifacts, remove the container, keep the record and artifacts."""
     return _out(await manager.delete(session_id, actor))
 
 
 @router.post("/{session_id}/send", response_model=ActionResult)
 async def send(
-    session_id: str, body: SendInput, manager: ManagerDep, actor: ActorDep
+    session_id: str, body: SendInput, manager: ManagerDep, actor: OperatorDep
 ) -> ActionResult:
     """Send a prompt; 409 unless the session is idle."""
     await manager.send(session_id, body.text, actor)
@@ -123,21 +125,21 @@ async def send(
 
 
 @router.post("/{session_id}/approve", response_model=ActionResult)
-async def approve(session_id: str, manager: ManagerDep, actor: ActorDep) -> ActionResult:
+async def approve(session_id: str, manager: ManagerDep, actor: ApproverDep) -> ActionResult:
     """Approve the permission prompt on screen once (the narrowest "Yes")."""
     option = await manager.approve(session_id, actor)
     return ActionResult(state=manager.running(session_id).live.observed.state, option=option)
 
 
 @router.post("/{session_id}/reject", response_model=ActionResult)
-async def reject(session_id: str, manager: ManagerDep, actor: ActorDep) -> ActionResult:
+async def reject(session_id: str, manager: ManagerDep, actor: ApproverDep) -> ActionResult:
     option = await manager.reject(session_id, actor)
     return ActionResult(state=manager.running(session_id).live.observed.state, option=option)
 
 
 @router.post("/{session_id}/answer", response_model=ActionResult)
 async def answer(
-    session_id: str, body: Answer, manager: ManagerDep, actor: ActorDep
+    session_id: str, body: Answer, manager: ManagerDep, actor: ApproverDep
 ) -> ActionResult:
     """Answer a question: ``{"option": N}`` (1-based) or ``{"text": "…"}``."""
     await manager.answer(session_id, actor, option=body.option, text=body.text)
@@ -145,26 +147,26 @@ async def answer(
 
 
 @router.post("/{session_id}/interrupt", response_model=ActionResult)
-async def interrupt(session_id: str, manager: ManagerDep, actor: ActorDep) -> ActionResult:
+async def interrupt(session_id: str, manager: ManagerDep, actor: OperatorDep) -> ActionResult:
     await manager.escape(session_id, actor, interrupt=True)
     return ActionResult(state=manager.running(session_id).live.observed.state)
 
 
 @router.post("/{session_id}/escape", response_model=ActionResult)
-async def escape(session_id: str, manager: ManagerDep, actor: ActorDep) -> ActionResult:
+async def escape(session_id: str, manager: ManagerDep, actor: OperatorDep) -> ActionResult:
     await manager.escape(session_id, actor, interrupt=False)
     return ActionResult(state=manager.running(session_id).live.observed.state)
 
 
 @router.get("/{session_id}/pane", response_model=Pane)
-async def pane(session_id: str, manager: ManagerDep, actor: ActorDep) -> Pane:
+async def pane(session_id: str, manager: ManagerDep, actor: ViewerDep) -> Pane:
     """The screen as text right now."""
     state, text = await manager.pane(session_id, actor)
     return Pane(state=state, text=text)
 
 
 @router.get("/{session_id}/read", response_model=Transcript)
-async def read(session_id: str, manager: ManagerDep, actor: ActorDep) -> Transcript:
+async def read(session_id: str, manager: ManagerDep, actor: ViewerDep) -> Transcript:
     """The parsed transcript, oldest turn first."""
     turns = await manager.transcript(session_id, actor)
     return Transcript(turns=[TurnOut.model_validate(t, from_attributes=True) for t in turns])
@@ -174,7 +176,7 @@ async def read(session_id: str, manager: ManagerDep, actor: ActorDep) -> Transcr
 async def transcript_page(
     session_id: str,
     manager: ManagerDep,
-    actor: ActorDep,
+    actor: ViewerDep,
     before_id: Annotated[int | None, Query(ge=1)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     role: Annotated[str | None, Query(pattern="^(user|assistant|system)$")] = None,
@@ -190,14 +192,14 @@ async def transcript_page(
 
 
 @router.get("/{session_id}/recording", response_class=FileResponse)
-async def recording(session_id: str, manager: ManagerDep, actor: ActorDep) -> FileResponse:
+async def recording(session_id: str, manager: ManagerDep, actor: ViewerDep) -> FileResponse:
     """The asciicast v2 recording of the session's terminal."""
     path = await manager.recording(session_id, actor)
     return FileResponse(path, media_type="application/x-asciicast", filename=f"{session_id}.cast")
 
 
 @router.get("/{session_id}/artifacts", response_model=Artifacts)
-async def artifacts(session_id: str, manager: ManagerDep, actor: ActorDep) -> Artifacts:
+async def artifacts(session_id: str, manager: ManagerDep, actor: ViewerDep) -> Artifacts:
     """The workspace patch (live or as collected) and the stored artifact files."""
     patch, stored = await manager.artifacts(session_id, actor)
     return Artifacts(
@@ -213,14 +215,14 @@ async def artifacts(session_id: str, manager: ManagerDep, actor: ActorDep) -> Ar
 
 @router.get("/{session_id}/artifacts/{name}", response_class=FileResponse)
 async def artifact_file(
-    session_id: str, name: str, manager: ManagerDep, actor: ActorDep
+    session_id: str, name: str, manager: ManagerDep, actor: ViewerDep
 ) -> FileResponse:
     path = await manager.artifact_path(session_id, name, actor)
     return FileResponse(path, filename=name)
 
 
 @router.get("/{session_id}/patch", response_class=PlainTextResponse)
-async def patch(session_id: str, manager: ManagerDep, actor: ActorDep) -> str:
+async def patch(session_id: str, manager: ManagerDep, actor: ViewerDep) -> str:
     """The workspace changes as a unified diff (``git apply``-able)."""
     text, _ = await manager.artifacts(session_id, actor)
     return text or ""

@@ -37,16 +37,21 @@ def serve(
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    # No authentication is configured: anyone who can reach the port could drive the
-    # agents, so only this machine may reach it.
-    if not is_loopback(settings.host):
+    if settings.auth_enforced:
+        issuers = ", ".join(i.issuer for i in settings.auth_issuers) or "none (API tokens only)"
+        log.info("authentication enforced; trusted issuers: %s", issuers)
+    elif not is_loopback(settings.host):
+        # No authentication: anyone who can reach the port could drive the agents, so
+        # only this machine may reach it.
         typer.echo(
             f"refusing to bind {settings.host}: no authentication is configured, so Warden only"
-            " listens on loopback (127.0.0.1)",
+            " listens on loopback (127.0.0.1); configure auth_issuers or auth_enabled"
+            " (docs/auth.md) to serve other hosts",
             err=True,
         )
         raise typer.Exit(2)
-    log.warning("authentication is not configured: serving unauthenticated on loopback only")
+    else:
+        log.warning("authentication is not configured: serving unauthenticated on loopback only")
     log.info(
         "data dir %s, database %s", settings.data_dir, settings.resolved_database_url.split("@")[-1]
     )

@@ -12,6 +12,7 @@ import contextlib
 import hmac
 import logging
 import re
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -152,7 +153,8 @@ class Gateway:
         )
 
     async def _check_model(self, model: str, *, counts_usage: bool) -> Response | None:
-        if self._allowed and model not in self._allowed:
+        # Patterns as in policy files ("claude-*"); exact names match themselves.
+        if self._allowed and not any(fnmatchcase(model, p) for p in self._allowed):
             allowed = ", ".join(sorted(self._allowed))
             message = f"model {model!r} is not allowed in this session; allowed: {allowed}"
             refusal: dict[str, Any] = {"model": model, "reason": "model_not_allowed"}

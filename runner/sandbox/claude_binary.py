@@ -6,7 +6,6 @@ needed (and not reachable). The binary is cached per SDK version.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tempfile
@@ -43,7 +42,7 @@ def ensure_claude_binary(cache_dir: Path, sdk_version: str) -> Path:
             extracted = Path(zf.extract(info, tmp))
         extracted.chmod(0o755)
         # rename is atomic: concurrent callers never see a half-written binary.
-        os.replace(extracted, target)
+        extracted.replace(target)
     return target
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import shutil
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from runner.sandbox.backend import SandboxBackend, SandboxSpec
@@ -16,25 +15,12 @@ from runner.sessions.artifacts import workspace_archive, workspace_patch
 from runner.sessions.driver import Driver
 from runner.sessions.live import LiveSession, StateCallback
 from runner.sessions.model import ArtifactRecord, SessionRecord, SessionStore, utcnow
-from runner.sessions.ports import Actor, GatewayFactory
+from runner.sessions.policy_gate import PolicyGate
+from runner.sessions.ports import GatewayFactory
 from runner.sessions.runtime import SANDBOX_WORKDIR, Running, SessionPaths
 from runner.sessions.transcript import transcript_path
 
 log = logging.getLogger(__name__)
-
-#: Decides whether a session may start as asked; raises ``PolicyDeniedError`` if not.
-PolicyCheck = Callable[[SessionRecord, Actor], None]
-
-
-@dataclass(frozen=True)
-class Limits:
-    """The container profile when no policy says otherwise."""
-
-    cpus: float = 2.0
-    memory_bytes: int = 4 * 1024**3
-    pids_limit: int = 512
-    tmpfs_bytes: int = 512 * 1024**2
-    runtime: str | None = None
 
 
 class Launcher:
@@ -48,8 +34,7 @@ class Launcher:
         cols: int,
         rows: int,
         stall_seconds: float,
-        limits: Limits = Limits(),
-        policy_check: PolicyCheck | None = None,
+        gate: PolicyGate,
         labels: dict[str, str] | None = None,
     ) -> None:
         self._backend = backend
@@ -57,13 +42,12 @@ class Launcher:
         self._cols = cols
         self._rows = rows
         self._stall_seconds = stall_seconds
-        self._limits = limits
-        self._policy_check = policy_check
+        self._gate = gate
         self._labels = labels or {}
 
-    async def check_policy(self, record: SessionRecord, actor: Actor) -> None:
-        if self._policy_check is not None:
-            self._policy_check(record, actor)
+    def check_policy(self, record: SessionRecord) -> None:
+        """Raises ``PolicyDeniedError`` (403, with the rule) when the policy refuses it."""
+        self._gate.admit(record)
 
     async def launch(
         self, record: SessionRecord, paths: SessionPaths, *, on_state: StateCallback
@@ -78,7 +62,7 @@ class Launcher:
             token=token,
         )
         gateway = self._gateways(
-            session_id=record.id, socket_path=paths.socket, token=token, policy=record.policy
+            record=record, socket_path=paths.socket, token=token, workspace=prepared.workspace
         )
         await gateway.start()
         try:
@@ -101,11 +85,9 @@ class Launcher:
         on_state: StateCallback,
     ) -> Running:
         """Re-attach to a container that survived a controller restart."""
+        workspace = paths.workspace if record.workspace_mode == "copy" else Path(record.work_dir)
         gateway = self._gateways(
-            session_id=record.id,
-            socket_path=paths.socket,
-            token=paths.token(),
-            policy=record.policy,
+            record=record, socket_path=paths.socket, token=paths.token(), workspace=workspace
         )
         await gateway.start()
         running = self._watch(record, container_id, paths, gateway, on_state)
@@ -145,7 +127,8 @@ class Launcher:
     def _spec(
         self, record: SessionRecord, paths: SessionPaths, workspace: Path, token: str
     ) -> SandboxSpec:
-        limits = self._limits
+        # The policy decides the container's limits and runtime, not the request.
+        profile = self._gate.admit(record)
         return SandboxSpec(
             session_id=record.id,
             image=record.image,
@@ -160,11 +143,12 @@ class Launcher:
             model=record.model,
             cols=self._cols,
             rows=self._rows,
-            cpus=limits.cpus,
-            memory_bytes=limits.memory_bytes,
-            pids_limit=limits.pids_limit,
-            tmpfs_bytes=limits.tmpfs_bytes,
-            runtime=limits.runtime,
+            # Docker refuses more CPUs than the host has; capping there is the same limit.
+            cpus=min(profile.cpus, float(os.cpu_count() or profile.cpus)),
+            memory_bytes=profile.memory_bytes,
+            pids_limit=profile.pids,
+            tmpfs_bytes=profile.tmpfs_bytes,
+            runtime=None if profile.runtime == "runc" else profile.runtime,
             labels=self._labels,
         )
 

@@ -12,12 +12,19 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from runner.errors import ConflictError, InvalidInputError, NotFoundError, WardenError
+from runner.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    PolicyDeniedError,
+    WardenError,
+)
 from runner.sandbox.backend import SandboxBackend
 from runner.sessions import prompts
+from runner.sessions.approvals import ApprovalDesk
 from runner.sessions.artifacts import workspace_patch
 from runner.sessions.launcher import Launcher
-from runner.sessions.live import Observed
+from runner.sessions.live import Observed, StateCallback
 from runner.sessions.model import (
     FINAL_STATES,
     STATES,
@@ -27,6 +34,7 @@ from runner.sessions.model import (
     StateChange,
     utcnow,
 )
+from runner.sessions.policy_gate import PolicyGate
 from runner.sessions.ports import Actor, EventSink
 from runner.sessions.runtime import SANDBOX_WORKDIR, Running, SessionPaths
 from runner.sessions.transcript import Page, TranscriptReader, Turn, transcript_path
@@ -57,6 +65,7 @@ class SessionRequest:
     model: str | None = None
     env: Mapping[str, str] = field(default_factory=dict)
     workspace_mode: str = "copy"
+    unattended: bool = False
 
 
 class SessionManager:
@@ -69,6 +78,7 @@ class SessionManager:
         backend: SandboxBackend,
         launcher: Launcher,
         events: EventSink,
+        gate: PolicyGate,
         sessions_dir: Path,
         default_image: str,
     ) -> None:
@@ -76,6 +86,8 @@ class SessionManager:
         self._backend = backend
         self._launcher = launcher
         self._events = events
+        self._gate = gate
+        self._desk = ApprovalDesk(gate, events)
         self._sessions_dir = sessions_dir
         self._default_image = default_image
         self._running: dict[str, Running] = {}
@@ -107,7 +119,7 @@ class SessionManager:
     async def list_sessions(
         self, actor: Actor, states: list[str] | None = None
     ) -> list[SessionRecord]:
-        tenant = None if "admin" in actor.roles else actor.tenant
+        tenant = None if actor.sees_all_tenants else actor.tenant
         records = await asyncio.to_thread(self._store.find, tenant=tenant)
         current = [self._current(r) for r in records]
         return [r for r in current if states is None or r.state in states]
@@ -147,13 +159,23 @@ class SessionManager:
                 image=image,
                 model=request.model,
                 permission_mode=request.permission_mode,
+                unattended=request.unattended,
                 prompt=request.prompt,
                 env=dict(request.env),
                 container_id=None,
                 created_at=now,
                 updated_at=now,
             )
-            await self._launcher.check_policy(record, actor)
+            try:
+                self._launcher.check_policy(record)
+            except PolicyDeniedError as exc:
+                await self._events.emit(
+                    "session.denied",
+                    actor=actor,
+                    session=None,
+                    data={**_summary(record), "rule": exc.rule, "reason": exc.message},
+                )
+                raise
             # Recorded before anything runs: if the ledger cannot write, nothing starts.
             await self._events.emit(
                 "session.created", actor=actor, session=record.id, data=_summary(record)
@@ -175,7 +197,7 @@ class SessionManager:
     async def _launch(self, record: SessionRecord) -> None:
         try:
             running, container_id = await self._launcher.launch(
-                record, self.paths(record.id), on_state=self._state_callback(record.id)
+                record, self.paths(record.id), on_state=self._state_callback(record)
             )
             self._running[record.id] = running
             await asyncio.to_thread(self._store.update, record.id, container_id=container_id)
@@ -188,7 +210,7 @@ class SessionManager:
             if record.prompt:
                 await self._brief(record.id, record.prompt)
             self._briefing.discard(record.id)
-            await self._state_callback(record.id)(running.live.observed)
+            await self._state_callback(record)(running.live.observed)
         except Exception as exc:
             log.exception("session %s failed to start", record.id)
             await self._fail(record.id, exc)
@@ -218,7 +240,9 @@ class SessionManager:
                 "session.error", actor=Actor.system(), session=session_id, data={"error": message}
             )
 
-    def _state_callback(self, session_id: str):  # type: ignore[no-untyped-def]
+    def _state_callback(self, record: SessionRecord) -> StateCallback:
+        session_id = record.id
+
         async def on_state(observed: Observed) -> None:
             if session_id in self._briefing and observed.state != "exited":
                 return
@@ -237,6 +261,16 @@ class SessionManager:
                 session=session_id,
                 data={"state": observed.state, "details": dict(observed.details)},
             )
+            running = self._running.get(session_id)
+            if running is not None:
+                self._desk.watch(record, running, observed, self._workspace(record))
+            if observed.state == "permission_prompt":
+                await self._events.emit(
+                    "permission.asked",
+                    actor=Actor.system(),
+                    session=session_id,
+                    data={"prompt": dict(observed.details), "policy": record.policy},
+                )
 
         return on_state
 
@@ -250,6 +284,7 @@ class SessionManager:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         running = self._running.pop(session_id, None)
+        self._desk.forget(session_id)
         try:
             await self._launcher.collect(record, self.paths(session_id), self._store)
         finally:
@@ -289,12 +324,19 @@ class SessionManager:
             await running.driver.submit(text)
 
     async def approve(self, session_id: str, actor: Actor) -> int:
-        await self.get(session_id, actor)
-        return await prompts.approve(self.running(session_id), self._events, session_id, actor)
+        record = await self.get(session_id, actor)
+        running = self.running(session_id)
+        return await self._desk.approve(record, running, actor, self._workspace(record))
 
     async def reject(self, session_id: str, actor: Actor) -> int | None:
-        await self.get(session_id, actor)
-        return await prompts.reject(self.running(session_id), self._events, session_id, actor)
+        record = await self.get(session_id, actor)
+        return await self._desk.reject(record, self.running(session_id), actor)
+
+    def _workspace(self, record: SessionRecord) -> Path:
+        """The host directory the agent works in (for judging its paths)."""
+        if record.workspace_mode == "copy":
+            return self.paths(record.id).workspace
+        return Path(record.work_dir)
 
     async def answer(
         self, session_id: str, actor: Actor, *, option: int | None, text: str | None
@@ -387,7 +429,7 @@ class SessionManager:
                 continue
             try:
                 running = await self._launcher.adopt(
-                    record, info.id, self.paths(record.id), on_state=self._state_callback(record.id)
+                    record, info.id, self.paths(record.id), on_state=self._state_callback(record)
                 )
             except Exception as exc:
                 log.exception("could not re-adopt session %s", record.id)
@@ -399,7 +441,7 @@ class SessionManager:
 
 
 def _visible(record: SessionRecord, actor: Actor) -> bool:
-    return "admin" in actor.roles or record.tenant == actor.tenant
+    return actor.sees_all_tenants or record.tenant == actor.tenant
 
 
 def _require(running: Running, states: set[str], action: str) -> None:

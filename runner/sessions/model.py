@@ -50,6 +50,7 @@ class SessionRecord:
     ended_at: datetime | None = None
     error: str | None = None
     usage: Mapping[str, Any] = field(default_factory=dict)
+    unattended: bool = False
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from runner.sessions.model import SessionRecord
 
 
 @dataclass(frozen=True)
@@ -19,6 +22,11 @@ class Actor:
     @classmethod
     def system(cls) -> Actor:
         return cls("system")
+
+    @property
+    def sees_all_tenants(self) -> bool:
+        """Only a global admin crosses tenants; a tenant's own admin stays inside it."""
+        return "global_admin" in self.roles
 
 
 class EventSink(Protocol):
@@ -41,6 +49,8 @@ class GatewayHandle(Protocol):
 
 
 class GatewayFactory(Protocol):
+    """Makes a session's gateway; ``workspace`` is the host path the agent works in."""
+
     def __call__(
-        self, *, session_id: str, socket_path: Path, token: str, policy: str
+        self, *, record: SessionRecord, socket_path: Path, token: str, workspace: Path
     ) -> GatewayHandle: ...

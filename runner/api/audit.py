@@ -1,0 +1,159 @@
+"""``/v1/audit``: query the ledger, prove inclusion, list checkpoints, export."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import Field
+
+from audit.errors import AuditError
+from audit.ledger import Ledger
+from audit.stores.base import EventFilter
+from runner.api.deps import ActorDep, SettingsDep
+from runner.api.schemas import Schema
+from runner.errors import NotFoundError
+from runner.events.ledger import translate
+from runner.sessions.ports import Actor
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
+
+
+class AuditEvent(Schema):
+    seq: int
+    id: str
+    ts: str
+    actor: str
+    tenant: str | None
+    session: str | None
+    type: str
+    data: dict[str, Any]
+    chain_hash: str
+
+
+class AuditPage(Schema):
+    events: list[AuditEvent]
+    next_cursor: int | None
+
+
+class ExportRequest(Schema):
+    from_seq: int | None = Field(default=None, ge=0)
+    to_seq: int | None = Field(default=None, ge=0)
+    since: datetime | None = None
+    until: datetime | None = None
+    session: str | None = None
+
+
+class ExportResult(Schema):
+    id: str
+    path: str
+    manifest: dict[str, Any]
+
+
+def _ledger(request: Request) -> Ledger:
+    ledger: Ledger = request.app.state.services.ledger
+    return ledger
+
+
+def _tenant(actor: Actor) -> str | None:
+    # Auditors see their own tenant's events; only admins see every tenant's.
+    return None if "admin" in actor.roles else actor.tenant
+
+
+def _ts(value: datetime | None) -> str | None:
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if value is not None else None
+
+
+async def _run(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+    except AuditError as exc:
+        raise translate(exc) from exc
+
+
+@router.get("", response_model=AuditPage)
+async def list_events(
+    request: Request,
+    actor: ActorDep,
+    session: str | None = None,
+    subject: Annotated[str | None, Query(alias="actor")] = None,
+    type: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    after: Annotated[int | None, Query(ge=0, description="Cursor: events after this seq.")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> AuditPage:
+    """Events in seq order, filtered; follow ``nextCursor`` with ``after``."""
+    flt = EventFilter(
+        session=session,
+        actor=subject,
+        type=type,
+        tenant=_tenant(actor),
+        since=_ts(since),
+        until=_ts(until),
+    )
+    page = await _run(_ledger(request).query, flt, after_seq=after, limit=limit)
+    events = [
+        AuditEvent(
+            seq=e.record.seq,
+            id=e.event.id,
+            ts=e.event.ts,
+            actor=e.event.actor,
+            tenant=e.event.tenant,
+            session=e.event.session,
+            type=e.event.type,
+            data=e.event.data,
+            chain_hash=e.record.chain_hash.hex(),
+        )
+        for e in page.entries
+    ]
+    return AuditPage(events=events, next_cursor=page.next_cursor)
+
+
+@router.get("/checkpoints")
+async def checkpoints(request: Request, actor: ActorDep) -> dict[str, Any]:
+    """Signed checkpoints (size, Merkle root, chain head, time, key id, signature)."""
+    found = await _run(_ledger(request).checkpoints)
+    return {"checkpoints": [c.to_json() for c in found]}
+
+
+@router.get("/{seq}/proof")
+async def proof(seq: int, request: Request, actor: ActorDep) -> dict[str, Any]:
+    """RFC 6962 inclusion proof of event ``seq`` against the latest checkpoint covering it."""
+    ledger = _ledger(request)
+    page = await _run(
+        ledger.query, EventFilter(from_seq=seq, to_seq=seq, tenant=_tenant(actor)), limit=1
+    )
+    if not page.entries:
+        raise NotFoundError(f"no audit event {seq}")
+    bundle = await _run(ledger.proof, seq)
+    result: dict[str, Any] = bundle.to_json()
+    return result
+
+
+@router.post("/exports", response_model=ExportResult, status_code=201)
+async def export(
+    body: ExportRequest, request: Request, actor: ActorDep, settings: SettingsDep
+) -> ExportResult:
+    """Write an export directory (events, checkpoints, keys, manifest) on the controller host."""
+    export_id = uuid.uuid4().hex[:12]
+    out = settings.data_dir / "exports" / export_id
+    flt = EventFilter(
+        session=body.session,
+        tenant=_tenant(actor),
+        since=_ts(body.since),
+        until=_ts(body.until),
+        from_seq=body.from_seq,
+        to_seq=body.to_seq,
+    )
+    manifest = await _run(_ledger(request).export, out, flt)
+    await request.app.state.services.recorder.emit(
+        "audit.exported",
+        actor=actor,
+        session=body.session,
+        data={"export": export_id, "events": manifest.get("events")},
+    )
+    return ExportResult(id=export_id, path=str(out), manifest=manifest)

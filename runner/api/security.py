@@ -1,0 +1,117 @@
+"""Who is calling, and may they: authentication for every ``/v1`` request, roles per route.
+
+``authenticate`` runs for every route (an app-level dependency); each route then names
+the roles it needs with one of the ``…Dep`` aliases below. Deny by default: with
+authentication enforced, a route that names no role refuses everyone (403), so a new
+route cannot be forgotten open. Every refusal is written to the audit log.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+
+from runner.auth.authenticator import Authenticator
+from runner.auth.roles import (
+    ADMIN,
+    APPROVER,
+    AUDITOR,
+    GRANTABLE_ROLES,
+    OPERATOR,
+    VIEWER,
+    has_any_role,
+)
+from runner.errors import AuthenticationError, AuthorizationError, WardenError
+from runner.sessions.ports import Actor
+
+#: With no authentication configured the server only listens on loopback (see
+#: ``runner.commands.serve``), so the caller is the local user, with every role.
+LOCAL_ACTOR = Actor("local", "default", GRANTABLE_ROLES)
+ANONYMOUS = Actor("anonymous")
+
+#: Reachable without credentials: liveness and protocol negotiation reveal nothing.
+PUBLIC_PATHS = frozenset({"/v1/health", "/v1/handshake"})
+
+
+async def authenticate(request: Request) -> Actor:
+    """The caller, or 401/403 (audited). The local user when no auth is configured."""
+    auth: Authenticator | None = getattr(request.app.state.services, "auth", None)
+    if auth is None or not auth.enforced:
+        return LOCAL_ACTOR
+    route = request.scope.get("route")
+    path = route.path if isinstance(route, APIRoute) else request.url.path
+    if path in PUBLIC_PATHS:
+        return ANONYMOUS
+    try:
+        actor = await auth.authenticate(request.headers.get("authorization"))
+    except AuthenticationError as exc:
+        await _audit(request, "auth.failed", ANONYMOUS, exc)
+        raise
+    except AuthorizationError as exc:
+        subject = exc.details.get("subject")
+        await _audit(request, "auth.denied", Actor(str(subject or "anonymous")), exc)
+        raise
+    if not isinstance(route, APIRoute) or not _names_roles(route.dependant):
+        denied = AuthorizationError(
+            "this endpoint declares no role, so it is closed (deny by default)",
+            details={"reason": "route_without_role"},
+        )
+        await _audit(request, "auth.denied", actor, denied)
+        raise denied
+    return actor
+
+
+def _names_roles(dependant: Dependant) -> bool:
+    return any(
+        isinstance(dep.call, RoleRequirement) or _names_roles(dep) for dep in dependant.dependencies
+    )
+
+
+class RoleRequirement:
+    """A route dependency: the caller must hold one of ``roles`` (admin holds them all)."""
+
+    def __init__(self, *roles: str) -> None:
+        self.roles = frozenset(roles)
+
+    async def __call__(
+        self, request: Request, actor: Annotated[Actor, Depends(authenticate)]
+    ) -> Actor:
+        if has_any_role(actor.roles, self.roles):
+            return actor
+        denied = AuthorizationError(
+            f"{actor.subject} needs the {' or '.join(sorted(self.roles))} role for this",
+            details={"reason": "missing_role", "required": sorted(self.roles)},
+        )
+        await _audit(request, "auth.denied", actor, denied)
+        raise denied
+
+
+async def _audit(request: Request, kind: str, actor: Actor, exc: WardenError) -> None:
+    data: dict[str, Any] = {
+        **exc.details,
+        "message": exc.message,
+        "method": request.method,
+        "path": request.url.path,
+        "client": request.client.host if request.client else None,
+    }
+    data.setdefault("subject", actor.subject)
+    # Fail closed: if the ledger cannot record the refusal, the emit raises (503) and
+    # the request is refused all the same.
+    await request.app.state.services.recorder.emit(kind, actor=actor, session=None, data=data)
+
+
+def require_roles(*roles: str) -> Any:
+    """``Depends(...)`` for a route that needs one of ``roles``."""
+    return Depends(RoleRequirement(*roles))
+
+
+ViewerDep = Annotated[Actor, require_roles(VIEWER)]
+OperatorDep = Annotated[Actor, require_roles(OPERATOR)]
+ApproverDep = Annotated[Actor, require_roles(APPROVER)]
+AuditorDep = Annotated[Actor, require_roles(AUDITOR)]
+AdminDep = Annotated[Actor, require_roles(ADMIN)]
+#: Any authenticated caller (every actor holds at least one role: no role is a 403).
+AnyRoleDep = Annotated[Actor, require_roles(*GRANTABLE_ROLES)]

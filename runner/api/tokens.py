@@ -1,0 +1,90 @@
+"""``/v1/tokens``: API tokens for CI and service accounts (admins only)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Request, status
+from pydantic import Field
+
+from runner.api.schemas import Schema
+from runner.api.security import AdminDep
+from runner.auth.tokens import MAX_LIFETIME_DAYS, ApiToken, ApiTokens
+
+router = APIRouter(prefix="/v1/tokens", tags=["tokens"])
+
+
+class CreateToken(Schema):
+    name: str = Field(description="What the token is for, e.g. ci-deploy.")
+    roles: list[str] = Field(min_length=1, description="Roles the token holds.")
+    expires_in_days: int = Field(default=30, ge=1, le=MAX_LIFETIME_DAYS)
+    tenant: str | None = Field(default=None, description="Default: the creator's tenant.")
+
+
+class TokenOut(Schema):
+    id: str
+    name: str
+    roles: list[str]
+    tenant: str
+    subject: str
+    created_by: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    revoked_by: str | None
+    last_used_at: datetime | None
+
+
+class CreatedToken(TokenOut):
+    secret: str = Field(description="Shown once; only its hash is stored.")
+
+
+class TokenList(Schema):
+    tokens: list[TokenOut]
+
+
+def _tokens(request: Request) -> ApiTokens:
+    tokens: ApiTokens = request.app.state.services.auth.tokens
+    return tokens
+
+
+def _out(token: ApiToken) -> dict[str, object]:
+    return {
+        "id": token.id,
+        "name": token.name,
+        "roles": sorted(token.roles),
+        "tenant": token.tenant,
+        "subject": token.subject,
+        "created_by": token.created_by,
+        "created_at": token.created_at,
+        "expires_at": token.expires_at,
+        "revoked_at": token.revoked_at,
+        "revoked_by": token.revoked_by,
+        "last_used_at": token.last_used_at,
+    }
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=CreatedToken)
+async def create_token(body: CreateToken, request: Request, actor: AdminDep) -> CreatedToken:
+    """Create a token; the response is the only place its secret ever appears."""
+    token, secret = await _tokens(request).create(
+        actor,
+        name=body.name,
+        roles=body.roles,
+        expires_in_days=body.expires_in_days,
+        tenant=body.tenant,
+    )
+    return CreatedToken.model_validate({**_out(token), "secret": secret})
+
+
+@router.get("", response_model=TokenList)
+async def list_tokens(request: Request, actor: AdminDep) -> TokenList:
+    """The tenant's tokens (never their secrets)."""
+    tokens = await _tokens(request).list(actor)
+    return TokenList(tokens=[TokenOut.model_validate(_out(t)) for t in tokens])
+
+
+@router.delete("/{token_id}", response_model=TokenOut)
+async def revoke_token(token_id: str, request: Request, actor: AdminDep) -> TokenOut:
+    """Revoke at once: the next request with it is refused."""
+    return TokenOut.model_validate(_out(await _tokens(request).revoke(actor, token_id)))

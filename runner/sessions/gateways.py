@@ -1,0 +1,79 @@
+"""Each session's model gateway, configured from its policy."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+from runner.gateway.hooks import HookDecision, ToolCall
+from runner.gateway.relay import Upstream
+from runner.gateway.server import Gateway
+from runner.sessions.model import SessionRecord, SessionStore
+from runner.sessions.policy_gate import PolicyGate
+from runner.sessions.ports import Actor, EventSink
+
+log = logging.getLogger(__name__)
+
+#: Rule id recorded when an unattended session's ``ask`` is answered by the CI fallback.
+CI_FALLBACK_RULE = "approvals.ci_fallback"
+
+
+class GatewayFactory:
+    """Builds a ``Gateway`` whose decisions, model allowlist and budget come from policy."""
+
+    def __init__(
+        self, *, upstream: Upstream, gate: PolicyGate, events: EventSink, store: SessionStore
+    ) -> None:
+        self._upstream = upstream
+        self._gate = gate
+        self._events = events
+        self._store = store
+
+    def __call__(
+        self, *, record: SessionRecord, socket_path: Path, token: str, workspace: Path
+    ) -> Gateway:
+        policy = self._gate.policy(record.policy)
+
+        async def decide(call: ToolCall) -> HookDecision:
+            verdict = self._gate.judge_tool(
+                record.policy, call.tool_name, call.tool_input, workspace
+            )
+            if verdict.decision == "ask" and record.unattended:
+                # Nobody will answer a prompt: the policy's CI fallback decides now.
+                fallback = policy.approvals.ci_fallback
+                reason = (
+                    f"unattended session, CI fallback {fallback} ({verdict.rule}: {verdict.reason})"
+                )
+                return HookDecision(fallback, reason, CI_FALLBACK_RULE)
+            return HookDecision(verdict.decision, verdict.reason, verdict.rule)
+
+        gateway: Gateway
+
+        async def on_event(kind: str, data: dict[str, Any]) -> None:
+            await self._events.emit(kind, actor=Actor.system(), session=record.id, data=data)
+            if kind == "model.request":
+                usage = gateway.usage
+                await asyncio.to_thread(
+                    self._store.update,
+                    record.id,
+                    usage={
+                        "requests": usage.requests,
+                        "inputTokens": usage.input_tokens,
+                        "outputTokens": usage.output_tokens,
+                    },
+                )
+
+        gateway = Gateway(
+            session_id=record.id,
+            socket_path=socket_path,
+            token=token,
+            upstream_url=self._upstream.url,
+            upstream_key=self._upstream.key,
+            allowed_models=frozenset(policy.model.allowed),
+            max_tokens=policy.model.max_tokens,
+            decide=decide,
+            on_event=on_event,
+        )
+        return gateway

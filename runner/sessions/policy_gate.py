@@ -1,0 +1,132 @@
+"""Policy enforcement for sessions: admission, tool calls, and answers to prompts.
+
+Three layers, one policy: the container profile at creation, the structured tool call
+(through the PreToolUse hook), and the permission prompt on screen (a human or a
+fallback answering it). Each can only narrow what the one before allowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from runner.errors import AuthorizationError, InvalidInputError, PolicyDeniedError
+from runner.policy import (
+    ContainerProfile,
+    Decision,
+    Policy,
+    SessionRequest,
+    check_session,
+    container_profile,
+    evaluate,
+    list_policies,
+    load_policy,
+)
+from runner.sandbox.backend import SANDBOX_HOME, SANDBOX_WORKSPACE
+from runner.sessions.model import SessionRecord
+from runner.sessions.ports import Actor
+
+#: The parsed prompt's tool kind → the Claude Code tool and the input key of its target.
+_PROMPT_TOOLS: Mapping[str, tuple[str, str]] = {
+    "bash": ("Bash", "command"),
+    "write": ("Write", "file_path"),
+    "create": ("Write", "file_path"),
+    "edit": ("Edit", "file_path"),
+    "fetch": ("WebFetch", "url"),
+}
+
+
+class PolicyGate:
+    """Loads policies by name and judges sessions, tool calls and prompt answers."""
+
+    def __init__(self, policies_dir: Path | None = None) -> None:
+        self._dir = policies_dir
+        self._cache: dict[str, Policy] = {}
+
+    def names(self) -> list[str]:
+        return list_policies(self._dir)
+
+    def policy(self, name: str) -> Policy:
+        """The named policy.
+
+        Only names of known policies are accepted: a client must never be able to make
+        the controller read an arbitrary file as a policy.
+
+        Raises:
+            InvalidInputError: no policy has that name.
+        """
+        if name not in self._cache:
+            known = self.names()
+            if name not in known:
+                raise InvalidInputError(
+                    f"unknown policy {name!r}; known policies: {', '.join(known)}",
+                    details={"policy": name, "known": known},
+                )
+            self._cache[name] = load_policy(name, policies_dir=self._dir)
+        return self._cache[name]
+
+    def admit(self, record: SessionRecord) -> ContainerProfile:
+        """The container profile for a new session, or 403 with the rule it breaks.
+
+        Raises:
+            PolicyDeniedError: the request is outside the policy.
+        """
+        policy = self.policy(record.policy)
+        request = SessionRequest(
+            image=record.image,
+            workspace_mode=record.workspace_mode,  # type: ignore[arg-type]
+            model=record.model,
+        )
+        decision = check_session(policy, request)
+        if decision.decision != "allow":
+            raise PolicyDeniedError(
+                f"policy {record.policy!r} refuses this session: {decision.reason}",
+                rule=decision.rule,
+                details={"policy": record.policy},
+            )
+        return container_profile(policy, request)
+
+    def judge_tool(
+        self, policy_name: str, tool_name: str, tool_input: Mapping[str, Any], fs_root: Path | None
+    ) -> Decision:
+        """The policy's decision on a structured tool call (never raises: errors deny)."""
+        return evaluate(
+            self.policy(policy_name),
+            tool_name,
+            dict(tool_input),
+            workspace=SANDBOX_WORKSPACE,
+            fs_root=fs_root,
+            home=SANDBOX_HOME,
+        )
+
+    def judge_prompt(
+        self, policy_name: str, details: Mapping[str, Any], fs_root: Path | None
+    ) -> Decision | None:
+        """The decision on what a permission prompt shows, or None when it names no target."""
+        kind = str(details.get("tool", ""))
+        if kind not in _PROMPT_TOOLS:
+            return None
+        tool, key = _PROMPT_TOOLS[kind]
+        target = details.get("command") or details.get("path") or details.get("url")
+        if not target:
+            return None
+        return self.judge_tool(policy_name, tool, {key: str(target)}, fs_root)
+
+    def check_approver(self, policy_name: str, actor: Actor) -> None:
+        """Only the policy's approver roles may answer a permission prompt.
+
+        Raises:
+            AuthorizationError: the actor holds none of them.
+        """
+        roles = set(self.policy(policy_name).approvals.roles)
+        if not roles & set(actor.roles):
+            raise AuthorizationError(
+                f"approving needs one of the roles {sorted(roles)}",
+                details={"required": sorted(roles)},
+            )
+
+    def approvals(self, policy_name: str) -> tuple[float, str, str]:
+        """(timeout seconds, fallback, CI fallback) for prompts left unanswered."""
+        approvals = self.policy(policy_name).approvals
+        return float(approvals.timeout_seconds), approvals.fallback, approvals.ci_fallback
