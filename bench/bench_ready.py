@@ -1,0 +1,174 @@
+"""Time to ready: ``POST /v1/sessions`` → ``idle``, next to the same Claude Code started bare.
+
+    python bench/bench_ready.py [--sessions 10]
+
+Warden: a real ``warden serve`` (scripted model, SQLite in a temp dir), sessions created
+one after another, each polled until idle, then deleted. Bare: the same Claude Code
+binary in tmux on the host against the same scripted model, polled with capture-pane
+until the same classifier says idle. Prints p50/p95 of both and their ratio; asserts
+nothing. Needs Docker and the built sandbox image (``warden image build``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+from runner.gateway.scripted import ScriptedModelServer
+from runner.sandbox.claude_binary import ensure_claude_binary
+from runner.sandbox.statedir import claude_config
+from runner.settings import Settings
+from runner.terminal.classifier import classify
+
+POLL = 0.02
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def bare_once(binary: Path, base_url: str, root: Path) -> float:
+    """Seconds from starting Claude Code in tmux until its idle input box shows."""
+    key = "bench-key-" + uuid.uuid4().hex
+    home, work = root / "home", root / "work"
+    home.mkdir(parents=True)
+    work.mkdir()
+    (home / ".claude.json").write_text(json.dumps(claude_config(key, str(work))))
+    env = {
+        "HOME": str(home),
+        "PATH": os.environ["PATH"],
+        "TERM": "xterm-256color",
+        "ANTHROPIC_BASE_URL": base_url,
+        "ANTHROPIC_API_KEY": key,
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "DISABLE_AUTOUPDATER": "1",
+    }
+    sock = f"bench-{uuid.uuid4().hex[:8]}"
+    command = f"{binary} --session-id {uuid.uuid4()} --permission-mode default"
+    started = time.monotonic()
+    subprocess.run(
+        [
+            "tmux",
+            "-L",
+            sock,
+            "new-session",
+            "-d",
+            "-x",
+            "120",
+            "-y",
+            "40",
+            "-c",
+            str(work),
+            command,
+        ],
+        env=env,
+        check=True,
+    )
+    try:
+        while True:
+            pane = subprocess.run(
+                ["tmux", "-L", sock, "capture-pane", "-p"],
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout
+            if classify(pane.splitlines()).state == "idle":
+                return time.monotonic() - started
+            if time.monotonic() - started > 120:
+                raise RuntimeError(f"bare Claude Code never became idle:\n{pane}")
+            time.sleep(POLL)
+    finally:
+        subprocess.run(["tmux", "-L", sock, "kill-server"], check=False, capture_output=True)
+
+
+def warden_once(client: httpx.Client, work: Path) -> float:
+    """Seconds from POST /v1/sessions until the session reports idle."""
+    started = time.monotonic()
+    created = client.post("/v1/sessions", json={"workDir": str(work)})
+    created.raise_for_status()
+    sid = created.json()["id"]
+    try:
+        while True:
+            state = client.get(f"/v1/sessions/{sid}").json()["state"]
+            if state == "idle":
+                return time.monotonic() - started
+            if state == "error" or time.monotonic() - started > 120:
+                raise RuntimeError(f"session {sid} ended in {state}")
+            time.sleep(POLL)
+    finally:
+        client.delete(f"/v1/sessions/{sid}")
+
+
+def _serve(data: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "WARDEN_DATA_DIR": str(data),
+        "WARDEN_MODEL_UPSTREAM": "scripted",
+        "WARDEN_PORT": str(port),
+        "WARDEN_CONTAINER_LABELS": json.dumps({"warden.bench": "1"}),
+    }
+    log = (data / "serve.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runner.cli", "serve"], env=env, stdout=log, stderr=log
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(f"{url}/v1/health").status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("warden serve did not start")
+
+
+def _summary(name: str, samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    p50 = statistics.median(ordered)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    print(f"{name:28} p50 {p50:6.2f} s   p95 {p95:6.2f} s   (n={len(samples)})")
+    return p50, p95
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=10)
+    args = parser.parse_args()
+    settings = Settings()
+    binary = ensure_claude_binary(settings.cache_dir, settings.claude_sdk_version)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        with ScriptedModelServer() as model:
+            bare = [bare_once(binary, model.url, root / f"bare{i}") for i in range(args.sessions)]
+        (root / "data").mkdir()
+        (root / "work").mkdir()
+        proc, url = _serve(root / "data")
+        try:
+            with httpx.Client(base_url=url, timeout=60) as client:
+                warden = [warden_once(client, root / "work") for _ in range(args.sessions)]
+        finally:
+            proc.terminate()
+            proc.wait(30)
+    print("time to ready (idle input box), sequential sessions, 120x40")
+    bare50, bare95 = _summary("bare Claude Code in tmux", bare)
+    w50, w95 = _summary("warden session (sandboxed)", warden)
+    print(f"{'ratio warden / bare':28} p50 {w50 / bare50:6.2f} x   p95 {w95 / bare95:6.2f} x")
+
+
+if __name__ == "__main__":
+    main()
