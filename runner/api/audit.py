@@ -13,7 +13,7 @@ from pydantic import Field
 from audit.errors import AuditError
 from audit.ledger import Ledger
 from audit.stores.base import EventFilter
-from runner.api.deps import ActorDep, SettingsDep
+from runner.api.deps import AuditorDep, SettingsDep
 from runner.api.schemas import Schema
 from runner.errors import NotFoundError
 from runner.events.ledger import translate
@@ -59,8 +59,8 @@ def _ledger(request: Request) -> Ledger:
 
 
 def _tenant(actor: Actor) -> str | None:
-    # Auditors see their own tenant's events; only admins see every tenant's.
-    return None if "admin" in actor.roles else actor.tenant
+    # Auditors and admins see their own tenant's events; only a global admin sees all.
+    return None if actor.sees_all_tenants else actor.tenant
 
 
 def _ts(value: datetime | None) -> str | None:
@@ -77,7 +77,7 @@ async def _run(fn: Any, *args: Any, **kwargs: Any) -> Any:
 @router.get("", response_model=AuditPage)
 async def list_events(
     request: Request,
-    actor: ActorDep,
+    actor: AuditorDep,
     session: str | None = None,
     subject: Annotated[str | None, Query(alias="actor")] = None,
     type: str | None = None,
@@ -114,14 +114,14 @@ async def list_events(
 
 
 @router.get("/checkpoints")
-async def checkpoints(request: Request, actor: ActorDep) -> dict[str, Any]:
+async def checkpoints(request: Request, actor: AuditorDep) -> dict[str, Any]:
     """Signed checkpoints (size, Merkle root, chain head, time, key id, signature)."""
     found = await _run(_ledger(request).checkpoints)
     return {"checkpoints": [c.to_json() for c in found]}
 
 
 @router.get("/{seq}/proof")
-async def proof(seq: int, request: Request, actor: ActorDep) -> dict[str, Any]:
+async def proof(seq: int, request: Request, actor: AuditorDep) -> dict[str, Any]:
     """RFC 6962 inclusion proof of event ``seq`` against the latest checkpoint covering it."""
     ledger = _ledger(request)
     page = await _run(
@@ -136,7 +136,7 @@ async def proof(seq: int, request: Request, actor: ActorDep) -> dict[str, Any]:
 
 @router.post("/exports", response_model=ExportResult, status_code=201)
 async def export(
-    body: ExportRequest, request: Request, actor: ActorDep, settings: SettingsDep
+    body: ExportRequest, request: Request, actor: AuditorDep, settings: SettingsDep
 ) -> ExportResult:
     """Write an export directory (events, checkpoints, keys, manifest) on the controller host."""
     export_id = uuid.uuid4().hex[:12]
