@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from runner import __version__, errors
 from runner.api import audit, health, sessions, tokens, whoami
+from runner.api.schemas import ErrorResponse
 from runner.api.security import authenticate
 from runner.services import Services, build_services
 
@@ -84,6 +85,43 @@ def _install_error_handlers(app: FastAPI) -> None:
         )
 
 
+def _openapi_with_error_bodies(app: FastAPI) -> None:
+    """Describe the errors as they are sent: our JSON error body, not FastAPI's default."""
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        spec = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        error_ref = {"$ref": "#/components/schemas/ErrorResponse"}
+        for methods in spec.get("paths", {}).values():
+            for op in methods.values():
+                for status in list(op.get("responses", {})):
+                    if status == "422":
+                        op["responses"]["422"] = {
+                            "description": "Invalid input (see error.details.fields)",
+                            "content": {"application/json": {"schema": error_ref}},
+                        }
+        schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+        for name in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(name, None)
+        schemas["ErrorResponse"] = ErrorResponse.model_json_schema(
+            ref_template="#/components/schemas/{model}"
+        )
+        schemas.update(
+            ErrorResponse.model_json_schema(ref_template="#/components/schemas/{model}").pop(
+                "$defs", {}
+            )
+        )
+        schemas["ErrorResponse"].pop("$defs", None)
+        app.openapi_schema = spec
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(settings: Any, *, services: Services | None = None) -> FastAPI:
     """The Warden API. ``services`` may be given (tests); otherwise the lifespan builds them."""
 
@@ -107,6 +145,7 @@ def create_app(settings: Any, *, services: Services | None = None) -> FastAPI:
     )
     app.state.settings = settings
     _install_error_handlers(app)
+    _openapi_with_error_bodies(app)
     app.include_router(health.router)
     app.include_router(sessions.router)
     app.include_router(audit.router)

@@ -1,0 +1,98 @@
+"""Write docs/api.md from the app's OpenAPI document (``python scripts/gen_api_docs.py``).
+
+A unit test fails when docs/api.md is stale, so the reference never drifts from the code.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from runner.app import create_app  # noqa: E402
+from runner.settings import Settings  # noqa: E402
+
+OUT = ROOT / "docs" / "api.md"
+
+
+def _ref(schema: dict[str, Any]) -> str:
+    if "$ref" in schema:
+        return "`" + schema["$ref"].rsplit("/", 1)[-1] + "`"
+    if schema.get("type") == "array":
+        return f"list of {_ref(schema.get('items', {}))}"
+    if "anyOf" in schema:
+        return " or ".join(_ref(s) for s in schema["anyOf"])
+    return f"`{schema.get('type', 'object')}`"
+
+
+def _operation(method: str, path: str, op: dict[str, Any]) -> list[str]:
+    lines = [f"### `{method.upper()} {path}`", ""]
+    doc = (op.get("description") or op.get("summary") or "").strip()
+    if doc:
+        lines += [doc, ""]
+    params = op.get("parameters", [])
+    if params:
+        lines.append("| parameter | in | type | required |")
+        lines.append("|---|---|---|---|")
+        for p in params:
+            kind = _ref(p.get("schema", {}))
+            lines.append(f"| `{p['name']}` | {p['in']} | {kind} | {'yes' if p.get('required') else 'no'} |")
+        lines.append("")
+    body = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+    if body:
+        lines += [f"Body: {_ref(body)}", ""]
+    responses = []
+    for status, response in sorted(op.get("responses", {}).items()):
+        schema = response.get("content", {}).get("application/json", {}).get("schema")
+        responses.append(f"`{status}`" + (f" {_ref(schema)}" if schema else ""))
+    lines += ["Responses: " + ", ".join(responses), ""]
+    return lines
+
+
+def _schemas(components: dict[str, Any]) -> list[str]:
+    lines = ["## Schemas", ""]
+    for name, schema in sorted(components.get("schemas", {}).items()):
+        lines += [f"### `{name}`", ""]
+        props = schema.get("properties", {})
+        required = set(schema.get("required", []))
+        if not props:
+            lines += ["```json", json.dumps(schema, indent=2), "```", ""]
+            continue
+        lines += ["| field | type | required | description |", "|---|---|---|---|"]
+        for field, spec in props.items():
+            desc = (spec.get("description") or "").replace("\n", " ")
+            lines.append(f"| `{field}` | {_ref(spec)} | {'yes' if field in required else 'no'} | {desc} |")
+        lines.append("")
+    return lines
+
+
+def render() -> str:
+    spec = create_app(Settings()).openapi()
+    lines = [
+        "# REST API reference",
+        "",
+        "Generated from the OpenAPI document (`GET /openapi.json`) by `scripts/gen_api_docs.py`;",
+        "do not edit by hand. Errors are always JSON `{\"error\": {\"code\", \"message\", \"details\"}}`:",
+        "422 for malformed input (with `details.fields`), 404 for unknown or other-tenant ids,",
+        "409 when the session's state forbids the action, 403 for policy or role refusals (with",
+        "`details.rule`), 503 when the audit ledger cannot record (the action did not happen).",
+        "",
+        f"OpenAPI {spec['openapi']}, API version {spec['info']['version']}.",
+        "",
+        "## Endpoints",
+        "",
+    ]
+    for path, methods in spec["paths"].items():
+        for method, op in methods.items():
+            lines += _operation(method, path, op)
+    lines += _schemas(spec.get("components", {}))
+    return "\n".join(lines).rstrip() + "\n"
+
+
+if __name__ == "__main__":
+    OUT.write_text(render(), encoding="utf-8")
+    print(f"wrote {OUT}")
