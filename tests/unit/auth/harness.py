@@ -2,9 +2,10 @@
 
 Everything is the project's own code (``create_app``, the routers, ``authenticate``,
 ``Authenticator``, ``OidcValidator``, ``ApiTokens`` over SQLite, ``SessionManager``
-over SQLite, ``EventRecorder`` + ``EventBus``); the sandbox backend is absent because
-no request here reaches a container. The identity provider is a real HTTP server in a
-thread (``tests.oidc_provider``); only its clock for refresh pacing is stepped by hand.
+over SQLite, ``EventRecorder`` + ``EventBus`` + the audit ledger); the sandbox backend
+is absent because no request here reaches a container. The identity provider is a real
+HTTP server in a thread (``tests.oidc_provider``); only its refresh-pacing clock is stepped
+by hand.
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ from typing import Any
 
 import httpx
 
+from audit.ledger import Ledger
 from runner.app import create_app
 from runner.auth.authenticator import Authenticator
 from runner.auth.config import IssuerConfig
 from runner.auth.oidc import OidcValidator
 from runner.auth.tokens import ApiTokens
 from runner.events.bus import Event, EventBus
+from runner.events.ledger import LedgerAppender, open_ledger
 from runner.events.sink import EventRecorder
 from runner.sessions.manager import SessionManager
 from runner.sessions.policy_gate import PolicyGate
@@ -95,6 +98,8 @@ class AppServices:
     auth: Authenticator
     recorder: EventRecorder
     manager: SessionManager
+    ledger: Ledger
+    gate: PolicyGate
 
 
 @dataclass
@@ -127,17 +132,20 @@ async def running_app(
     """The Warden API with authentication enforced, trusting ``provider``."""
     config = config or issuer_config(provider)
     settings = Settings(data_dir=tmp_path / "data", auth_issuers=[config])
-    engine = create_database_engine(f"sqlite:///{tmp_path / 'warden.db'}")
+    database_url = f"sqlite:///{tmp_path / 'warden.db'}"
+    engine = create_database_engine(database_url)
     migrate(engine)
+    ledger = open_ledger(database_url, tmp_path / "keys")
     bus = EventBus()
-    recorder = EventRecorder(bus)
+    recorder = EventRecorder(bus, LedgerAppender(ledger))
     sessions, tokens = SqlSessionStore(engine), SqlTokenStore(engine)
+    gate = PolicyGate(None)
     manager = SessionManager(
         store=sessions,
         backend=None,  # type: ignore[arg-type]  # reads never reach a container
         launcher=None,  # type: ignore[arg-type]
         events=recorder,
-        gate=PolicyGate(None),
+        gate=gate,
         sessions_dir=settings.sessions_dir,
         default_image=settings.image,
     )
@@ -146,8 +154,9 @@ async def running_app(
     async with httpx.AsyncClient() as idp_http, bus.subscribe() as queue:
         oidc = OidcValidator([config], idp_http, monotonic=clock)
         auth = Authenticator(enforced=True, tokens=ApiTokens(tokens, recorder), oidc=oidc)
-        app.state.services = AppServices(auth, recorder, manager)
+        app.state.services = AppServices(auth, recorder, manager, ledger, gate)
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://warden") as client:
             yield Harness(client, provider, clock, sessions, tokens, queue)
+    ledger.close()
     engine.dispose()

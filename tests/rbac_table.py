@@ -1,0 +1,79 @@
+"""The role each endpoint requires (docs/auth.md's table, as data for the RBAC tests).
+
+A route missing here fails the tests that walk every route: a new endpoint must
+declare who may call it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from runner.auth.roles import ROLES, effective_roles
+
+ANY_ROLE = "any"
+
+REQUIRED: dict[tuple[str, str], str] = {
+    ("POST", "/v1/sessions"): "operator",
+    ("POST", "/v1/sessions/batch"): "operator",
+    ("GET", "/v1/sessions"): "viewer",
+    ("GET", "/v1/sessions/{session_id}"): "viewer",
+    ("DELETE", "/v1/sessions/{session_id}"): "operator",
+    ("POST", "/v1/sessions/{session_id}/send"): "operator",
+    ("POST", "/v1/sessions/{session_id}/approve"): "approver",
+    ("POST", "/v1/sessions/{session_id}/reject"): "approver",
+    ("POST", "/v1/sessions/{session_id}/answer"): "approver",
+    ("POST", "/v1/sessions/{session_id}/interrupt"): "operator",
+    ("POST", "/v1/sessions/{session_id}/escape"): "operator",
+    ("GET", "/v1/sessions/{session_id}/pane"): "viewer",
+    ("GET", "/v1/sessions/{session_id}/read"): "viewer",
+    ("GET", "/v1/sessions/{session_id}/transcript/cursor"): "viewer",
+    ("GET", "/v1/sessions/{session_id}/recording"): "viewer",
+    ("GET", "/v1/sessions/{session_id}/artifacts"): "viewer",
+    ("GET", "/v1/sessions/{session_id}/artifacts/{name}"): "viewer",
+    ("GET", "/v1/sessions/{session_id}/patch"): "viewer",
+    ("GET", "/v1/audit"): "auditor",
+    ("GET", "/v1/audit/checkpoints"): "auditor",
+    ("GET", "/v1/audit/{seq}/proof"): "auditor",
+    ("POST", "/v1/audit/exports"): "auditor",
+    ("GET", "/v1/policies"): "viewer",
+    ("GET", "/v1/policies/{name}"): "viewer",
+    ("POST", "/v1/policies/{name}/explain"): "viewer",
+    ("POST", "/v1/tokens"): "admin",
+    ("GET", "/v1/tokens"): "admin",
+    ("DELETE", "/v1/tokens/{token_id}"): "admin",
+    ("GET", "/v1/whoami"): ANY_ROLE,
+}
+
+PUBLIC = {("GET", "/v1/health"), ("POST", "/v1/handshake")}
+
+#: Placeholder path parameters: the point is whether authorisation passes, not the target.
+PARAMS = {
+    "session_id": "00000000-0000-4000-8000-000000000000",
+    "name": "default",
+    "seq": "1",
+    "token_id": "0000000000000000",
+}
+
+#: Valid-looking bodies that nonetheless change nothing (no such directory, etc.).
+BODIES: dict[tuple[str, str], Any] = {
+    ("POST", "/v1/sessions"): {"workDir": "/nonexistent/warden-rbac"},
+    ("POST", "/v1/sessions/batch"): {"sessions": [{"workDir": "/nonexistent/warden-rbac"}]},
+    ("POST", "/v1/sessions/{session_id}/send"): {"text": "hello"},
+    ("POST", "/v1/sessions/{session_id}/answer"): {"option": 1},
+    ("POST", "/v1/audit/exports"): {"fromSeq": 0, "toSeq": 0},
+    ("POST", "/v1/policies/{name}/explain"): {"tool": "Bash", "input": {"command": "ls"}},
+    ("POST", "/v1/tokens"): {"name": "rbac-matrix", "roles": ["viewer"], "expiresInDays": 1},
+}
+
+
+def allowed(role: str, required: str) -> bool:
+    """Whether someone holding only ``role`` may call an endpoint needing ``required``."""
+    return required == ANY_ROLE or required in effective_roles([role])
+
+
+def url(path: str) -> str:
+    return path.format(**PARAMS)
+
+
+def roles() -> list[str]:
+    return sorted(ROLES)
