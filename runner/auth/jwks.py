@@ -57,7 +57,8 @@ class KeySource:
         ):
             await self._refresh(expired=True)
         found = self._lookup(kid)
-        if found is None and self._may_refresh_for_unknown_kid():
+        # A fetch in flight is joined (it may bring the key); otherwise pace new ones.
+        if found is None and (self._lock.locked() or self._may_refresh_for_unknown_kid()):
             await self._refresh(expired=False)
             found = self._lookup(kid)
         if found is None:
