@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from runner import __version__, errors
-from runner.api import audit, health, sessions, tokens, whoami
+from runner.api import audit, health, policies, sessions, tokens, whoami
 from runner.api.schemas import ErrorResponse
 from runner.api.security import authenticate
 from runner.services import Services, build_services
@@ -149,6 +149,7 @@ def create_app(settings: Any, *, services: Services | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(sessions.router)
     app.include_router(audit.router)
+    app.include_router(policies.router)
     app.include_router(tokens.router)
     app.include_router(whoami.router)
     return app

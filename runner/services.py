@@ -19,6 +19,7 @@ from runner.gateway.upstream import open_upstream
 from runner.sandbox.backend import SandboxBackend
 from runner.sandbox.docker import DockerBackend
 from runner.sessions.gateways import GatewayFactory
+from runner.sessions.hooklog import HookLog
 from runner.sessions.launcher import Launcher
 from runner.sessions.manager import SessionManager
 from runner.sessions.policy_gate import PolicyGate
@@ -41,6 +42,7 @@ class Services:
     recorder: EventRecorder
     manager: SessionManager
     ledger: Ledger
+    gate: PolicyGate
     resources: contextlib.AsyncExitStack
     auth: Authenticator | None = None
 
@@ -92,7 +94,10 @@ async def build_services(settings: Settings) -> Services:
     resources = contextlib.AsyncExitStack()
     upstream = await resources.enter_async_context(open_upstream(settings))
     gate = PolicyGate(settings.policies_dir)
-    gateways = GatewayFactory(upstream=upstream, gate=gate, events=recorder, store=store)
+    hooks = HookLog()
+    gateways = GatewayFactory(
+        upstream=upstream, gate=gate, events=recorder, store=store, hooks=hooks
+    )
     launcher = Launcher(
         backend=backend,
         gateways=gateways,
@@ -108,6 +113,7 @@ async def build_services(settings: Settings) -> Services:
         launcher=launcher,
         events=recorder,
         gate=gate,
+        hooks=hooks,
         sessions_dir=settings.sessions_dir,
         default_image=settings.image,
     )
@@ -118,4 +124,6 @@ async def build_services(settings: Settings) -> Services:
             tokens=ApiTokens(SqlTokenStore(engine), recorder),
         )
     )
-    return Services(settings, engine, backend, bus, recorder, manager, ledger, resources, auth)
+    return Services(
+        settings, engine, backend, bus, recorder, manager, ledger, gate, resources, auth
+    )

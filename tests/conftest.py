@@ -7,6 +7,7 @@ Outside CI a missing daemon, database or binary skips the tests that need it. Wi
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,8 +15,11 @@ import pytest
 
 IN_CI = bool(os.environ.get("CI"))
 
-#: Label put on every container a test makes, so cleanup can find them all.
+#: Label put on every container a test makes, so cleanup can find them all. Its value
+#: names this pytest run, so two runs on one Docker daemon never remove each other's.
 TEST_LABEL = "warden.test"
+TEST_RUN = uuid.uuid4().hex[:12]
+TEST_LABELS = {TEST_LABEL: TEST_RUN}
 
 DEFAULT_TEST_POSTGRES_URL = "postgresql://warden:warden@127.0.0.1:5432/warden_test"
 
@@ -45,7 +49,8 @@ def docker_client() -> Iterator[object]:
 
 
 def _remove_test_containers(client: object) -> None:
-    for container in client.containers.list(all=True, filters={"label": TEST_LABEL}):  # type: ignore[attr-defined]
+    mine = {"label": f"{TEST_LABEL}={TEST_RUN}"}
+    for container in client.containers.list(all=True, filters=mine):  # type: ignore[attr-defined]
         container.remove(force=True)
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import typer
 from rich.console import Console
 
-from runner.sandbox.claude_binary import claude_binary_path
+from runner.sandbox.image import ImageStatus, image_status
 from runner.settings import Settings
 
 app = typer.Typer()
@@ -31,27 +31,37 @@ def _docker(settings: Settings) -> tuple[bool, str, str]:
     return True, f"Docker {version}", ""
 
 
-def _image(settings: Settings) -> tuple[bool, str, str]:
+def _image_status(settings: Settings) -> ImageStatus | None:
     import docker
 
     try:
         client = docker.from_env()
-        image = client.images.get(settings.image)
-        client.close()
+        try:
+            return image_status(client, settings)
+        finally:
+            client.close()
     except Exception:
+        return None
+
+
+def _image(settings: Settings) -> tuple[bool, str, str]:
+    status = _image_status(settings)
+    if status is None or not status.is_built:
         return False, f"sandbox image {settings.image} not built", "run: warden image build"
-    return True, f"image {settings.image} ({image.short_id})", ""
+    if not status.is_tagged:
+        stale = f"{settings.image} is not the current image definition"
+        return False, stale, "run: warden image build"
+    return True, f"image {settings.image} = {status.hash_tag}", ""
 
 
 def _claude(settings: Settings) -> tuple[bool, str, str]:
-    path = claude_binary_path(settings.cache_dir, settings.claude_sdk_version)
-    if not path.is_file():
-        return (
-            False,
-            "Claude Code binary not downloaded",
-            "run: warden image build (fetches it from PyPI)",
-        )
-    return True, f"Claude Code from claude-agent-sdk {settings.claude_sdk_version}", ""
+    status = _image_status(settings)
+    version = status.claude_version if status is not None else None
+    if not version:
+        fix = "run: warden image build (fetches it from PyPI)"
+        return False, "no Claude Code in a built image", fix
+    sdk = settings.claude_sdk_version
+    return True, f"Claude Code {version} in the image (claude-agent-sdk {sdk})", ""
 
 
 def _database(settings: Settings) -> tuple[bool, str, str]:

@@ -10,6 +10,7 @@ from typing import Any
 from runner.gateway.hooks import HookDecision, ToolCall
 from runner.gateway.relay import Upstream
 from runner.gateway.server import Gateway
+from runner.sessions.hooklog import HookLog
 from runner.sessions.model import SessionRecord, SessionStore
 from runner.sessions.policy_gate import PolicyGate
 from runner.sessions.ports import Actor, EventSink
@@ -24,12 +25,19 @@ class GatewayFactory:
     """Builds a ``Gateway`` whose decisions, model allowlist and budget come from policy."""
 
     def __init__(
-        self, *, upstream: Upstream, gate: PolicyGate, events: EventSink, store: SessionStore
+        self,
+        *,
+        upstream: Upstream,
+        gate: PolicyGate,
+        events: EventSink,
+        store: SessionStore,
+        hooks: HookLog,
     ) -> None:
         self._upstream = upstream
         self._gate = gate
         self._events = events
         self._store = store
+        self._hooks = hooks
 
     def __call__(
         self, *, record: SessionRecord, socket_path: Path, token: str, workspace: Path
@@ -53,6 +61,8 @@ class GatewayFactory:
 
         async def on_event(kind: str, data: dict[str, Any]) -> None:
             await self._events.emit(kind, actor=Actor.system(), session=record.id, data=data)
+            if kind == "tool.decision":
+                self._hooks.record(record.id, data)
             if kind == "model.request":
                 usage = gateway.usage
                 await asyncio.to_thread(

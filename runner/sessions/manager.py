@@ -23,6 +23,7 @@ from runner.sandbox.backend import SandboxBackend
 from runner.sessions import prompts
 from runner.sessions.approvals import ApprovalDesk
 from runner.sessions.artifacts import workspace_patch
+from runner.sessions.hooklog import HookLog
 from runner.sessions.launcher import Launcher
 from runner.sessions.live import Observed, StateCallback
 from runner.sessions.model import (
@@ -79,6 +80,7 @@ class SessionManager:
         launcher: Launcher,
         events: EventSink,
         gate: PolicyGate,
+        hooks: HookLog,
         sessions_dir: Path,
         default_image: str,
     ) -> None:
@@ -87,6 +89,7 @@ class SessionManager:
         self._launcher = launcher
         self._events = events
         self._gate = gate
+        self._hooks = hooks
         self._desk = ApprovalDesk(gate, events)
         self._sessions_dir = sessions_dir
         self._default_image = default_image
@@ -140,7 +143,9 @@ class SessionManager:
         """
         work_dir = _check_request(request)
         async with self._create_lock:
-            reusable = await self._find_reusable(work_dir, actor)
+            # An unattended (CI) run gets a session of its own: reusing an interactive one
+            # would hand its prompts to whoever watches that one, under another policy.
+            reusable = None if request.unattended else await self._find_reusable(work_dir, actor)
             if reusable is not None:
                 if request.prompt:
                     await self.send(reusable.id, request.prompt, actor)
@@ -190,7 +195,11 @@ class SessionManager:
     async def _find_reusable(self, work_dir: Path, actor: Actor) -> SessionRecord | None:
         idle = await asyncio.to_thread(self._store.find, tenant=actor.tenant, states=["idle"])
         for record in idle:
-            if record.work_dir == str(work_dir) and record.id in self._running:
+            if (
+                record.work_dir == str(work_dir)
+                and record.id in self._running
+                and not record.unattended
+            ):
                 return record
         return None
 
@@ -271,6 +280,14 @@ class SessionManager:
                     session=session_id,
                     data={"prompt": dict(observed.details), "policy": record.policy},
                 )
+                disagreement = self._hooks.disagreement(session_id, observed.details)
+                if disagreement is not None:
+                    await self._events.emit(
+                        "screen.disagreement",
+                        actor=Actor.system(),
+                        session=session_id,
+                        data=disagreement,
+                    )
 
         return on_state
 
@@ -285,6 +302,7 @@ class SessionManager:
                 await task
         running = self._running.pop(session_id, None)
         self._desk.forget(session_id)
+        self._hooks.forget(session_id)
         try:
             await self._launcher.collect(record, self.paths(session_id), self._store)
         finally:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from runner.errors import AuthorizationError, InvalidInputError, PolicyDeniedError
+from runner.errors import AuthorizationError, InvalidInputError, NotFoundError, PolicyDeniedError
 from runner.policy import (
     ContainerProfile,
     Decision,
@@ -23,6 +23,7 @@ from runner.policy import (
     list_policies,
     load_policy,
 )
+from runner.policy.loader import parse_policy_file, resolve_reference
 from runner.sandbox.backend import SANDBOX_HOME, SANDBOX_WORKSPACE
 from runner.sessions.model import SessionRecord
 from runner.sessions.ports import Actor
@@ -65,6 +66,31 @@ class PolicyGate:
                 )
             self._cache[name] = load_policy(name, policies_dir=self._dir)
         return self._cache[name]
+
+    def _known(self, name: str) -> None:
+        if name not in self.names():
+            raise NotFoundError(f"no policy {name!r}", details={"known": self.names()})
+
+    def document(self, name: str) -> dict[str, Any]:
+        """The policy file's content as JSON (before ``extends`` is applied).
+
+        Raises:
+            NotFoundError: no policy has that name.
+        """
+        self._known(name)
+        path = resolve_reference(name, policies_dir=self._dir)
+        return parse_policy_file(path).model_dump(mode="json", exclude_none=True)
+
+    def explain(
+        self, name: str, tool_name: str, tool_input: Mapping[str, Any], workspace: str
+    ) -> Decision:
+        """The decision with its trace, for a tool call given by hand (no filesystem).
+
+        Raises:
+            NotFoundError: no policy has that name.
+        """
+        self._known(name)
+        return evaluate(self.policy(name), tool_name, dict(tool_input), workspace=workspace)
 
     def admit(self, record: SessionRecord) -> ContainerProfile:
         """The container profile for a new session, or 403 with the rule it breaks.

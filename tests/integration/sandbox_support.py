@@ -22,7 +22,7 @@ from runner.sandbox.docker import DockerBackend
 from runner.sandbox.image import BuildResult, build_image
 from runner.sandbox.statedir import SessionDir, new_session_token, prepare_session_dir
 from runner.settings import Settings
-from tests.conftest import TEST_LABEL
+from tests.conftest import TEST_LABELS
 
 T = TypeVar("T")
 
@@ -84,7 +84,7 @@ def session_spec(
         run_dir=state.run,
         token=token,
         claude_session=str(uuid.uuid4()),
-        labels={TEST_LABEL: "1"},
+        labels=TEST_LABELS,
         **fields,
     )
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import TEST_LABEL
+from tests.conftest import TEST_LABELS
 
 
 def free_port() -> int:
@@ -46,7 +46,7 @@ class WardenServer:
             "WARDEN_DATABASE_URL": database_url,
             "WARDEN_MODEL_UPSTREAM": "scripted",
             "WARDEN_PORT": str(self.port),
-            "WARDEN_CONTAINER_LABELS": json.dumps({TEST_LABEL: "1"}),
+            "WARDEN_CONTAINER_LABELS": json.dumps(TEST_LABELS),
             "WARDEN_STALL_SECONDS": "120",
             **(extra_env or {}),
         }

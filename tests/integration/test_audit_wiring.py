@@ -17,7 +17,6 @@ import pytest
 from audit.checkpoint import Checkpoint
 from audit.merkle import verify_inclusion
 from runner.sandbox.image import BuildResult
-from tests.integration.sandbox_support import sandbox_image  # noqa: F401 (fixture)
 from tests.integration.server import WardenServer
 
 BREAK_LEDGER = """
@@ -33,7 +32,7 @@ MEND_LEDGER = "DROP TRIGGER warden_test_refuse ON audit_events; DROP FUNCTION wa
 def server(
     fresh_postgres_url: str,
     tmp_path: Path,
-    sandbox_image: BuildResult,  # noqa: F811
+    sandbox_image: BuildResult,
     docker_client: docker.DockerClient,
 ) -> Iterator[WardenServer]:
     warden = WardenServer(tmp_path / "data", fresh_postgres_url).start()

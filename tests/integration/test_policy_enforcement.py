@@ -17,7 +17,6 @@ import pytest
 
 from runner.policy import shipped_policies_dir
 from runner.sandbox.image import BuildResult
-from tests.integration.sandbox_support import sandbox_image  # noqa: F401 (fixture)
 from tests.integration.server import WardenServer
 
 QUICK_POLICY = """\
@@ -35,7 +34,7 @@ tests:
 @pytest.fixture
 def server(
     tmp_path: Path,
-    sandbox_image: BuildResult,  # noqa: F811
+    sandbox_image: BuildResult,
     docker_client: docker.DockerClient,
 ) -> Iterator[WardenServer]:
     """A controller whose policy directory holds the shipped policies plus ``quick``."""
@@ -186,3 +185,34 @@ def test_unreachable_decision_endpoint_blocks_the_tool(server: WardenServer, pro
         hidden.rename(socket)
     server.wait_state(sid, "idle", timeout=90)
     assert not (_workspace(server, sid) / "blocked.txt").exists()
+
+
+def test_policies_api_lists_shows_and_explains(server: WardenServer, project: Path) -> None:
+    """GET /v1/policies, GET /v1/policies/{name}, POST …/explain; unknown names are 404."""
+    names = {p["name"] for p in server.client.get("/v1/policies").json()["policies"]}
+    assert {"default", "ci", "strict", "permissive-dev", "quick"} <= names
+    quick = server.client.get("/v1/policies/quick").json()
+    assert quick["extends"] == "default" and quick["approvals"]["timeout_seconds"] == 3
+    explained = server.client.post(
+        "/v1/policies/ci/explain", json={"tool": "Bash", "input": {"command": "ls && curl x"}}
+    )
+    assert explained.status_code == 200
+    body = explained.json()
+    assert (body["decision"], body["rule"]) == ("deny", "net-curl")
+    assert body["trace"]
+    assert server.client.get("/v1/policies/nope").status_code == 404
+    assert (
+        server.client.post(
+            "/v1/policies/nope/explain", json={"tool": "Bash", "input": {}}
+        ).status_code
+        == 404
+    )
+
+
+def test_model_outside_policy_is_refused_at_creation(server: WardenServer, project: Path) -> None:
+    """A session asking for a model the policy does not allow is refused (403, model.allowed)."""
+    response = server.client.post(
+        "/v1/sessions", json={"workDir": str(project), "policy": "ci", "model": "gpt-4o"}
+    )
+    assert response.status_code == 403
+    assert response.json()["error"]["details"]["rule"] == "model.allowed"

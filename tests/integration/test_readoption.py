@@ -9,14 +9,13 @@ import docker
 import pytest
 
 from runner.sandbox.image import BuildResult
-from tests.integration.sandbox_support import sandbox_image  # noqa: F401 (fixture)
 from tests.integration.server import WardenServer
 
 
 @pytest.fixture
 def data_dir(
     tmp_path: Path, sandbox_image: BuildResult, docker_client: docker.DockerClient
-) -> Path:  # noqa: F811
+) -> Path:
     return tmp_path / "data"
 
 

@@ -10,7 +10,7 @@ import docker
 import pytest
 
 from runner.errors import SandboxNotFoundError
-from tests.conftest import TEST_LABEL
+from tests.conftest import TEST_LABELS
 from tests.integration.sandbox_support import (  # noqa: F401 (fixtures)
     Sandbox,
     SandboxFactory,
@@ -158,7 +158,7 @@ def test_fork_bomb_is_stopped_by_the_pids_limit(
 def test_list_remove_and_not_found(make_sandbox: SandboxFactory) -> None:  # noqa: F811
     """list finds sandboxes by label; remove is idempotent; a removed one is not found."""
     sandbox = make_sandbox()
-    found = run(sandbox.backend.list({TEST_LABEL: "1", "warden.session": sandbox.spec.session_id}))
+    found = run(sandbox.backend.list({**TEST_LABELS, "warden.session": sandbox.spec.session_id}))
     assert [info.id for info in found] == [sandbox.id]
     assert found[0].is_running and found[0].session_id == sandbox.spec.session_id
     run(sandbox.backend.remove(sandbox.id))

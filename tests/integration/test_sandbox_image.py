@@ -18,7 +18,7 @@ import pytest
 from runner.sandbox.image import BuildResult, build_image, default_image_dir, image_status
 from runner.sandbox.statedir import SessionDir
 from runner.settings import CLAUDE_CODE_VERSION, Settings
-from tests.conftest import TEST_LABEL
+from tests.conftest import TEST_LABELS
 from tests.integration.sandbox_support import (  # noqa: F401 (fixtures)
     Sandbox,
     SandboxFactory,
@@ -33,7 +33,7 @@ pytestmark = pytest.mark.docker
 def _run_in_image(client: docker.DockerClient, image: str, script: str) -> str:
     output: bytes = client.containers.run(
         image, ["-c", script], entrypoint=["/bin/bash"], network_mode="none",
-        labels={TEST_LABEL: "1"}, remove=True, stdout=True, stderr=True,
+        labels=TEST_LABELS, remove=True, stdout=True, stderr=True,
     )  # fmt: skip
     return output.decode()
 

@@ -14,7 +14,6 @@ import docker
 import pytest
 
 from runner.sandbox.image import BuildResult
-from tests.integration.sandbox_support import sandbox_image  # noqa: F401 (fixture)
 from tests.integration.server import WardenServer
 
 
@@ -22,7 +21,7 @@ from tests.integration.server import WardenServer
 def server(
     database_url: str,
     tmp_path: Path,
-    sandbox_image: BuildResult,  # noqa: F811
+    sandbox_image: BuildResult,
     docker_client: docker.DockerClient,
 ) -> Iterator[WardenServer]:
     """A running controller on a fresh database."""
@@ -128,7 +127,7 @@ def _containers(client: docker.DockerClient, sid: str) -> list[Any]:
 def test_full_story_over_http(
     server: WardenServer, tmp_path: Path, docker_client: docker.DockerClient
 ) -> None:
-    """Create → idle → Bash approved → Write rejected → question answered → paged transcript → delete."""
+    """Create → idle → Bash approved → Write rejected → question answered → pages → delete."""
     deleted = run_story(server, _project(tmp_path), "one")
     sid = deleted["id"]
     assert _containers(docker_client, sid) == []
