@@ -23,6 +23,7 @@ _COMMANDS: tuple[tuple[str, str | None], ...] = (
     ("policy", "policy"),
     ("audit", "audit"),
     ("doctor", None),
+    ("run", None),
     ("tokens", "tokens"),
 )
 

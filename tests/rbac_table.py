@@ -35,6 +35,7 @@ REQUIRED: dict[tuple[str, str], str] = {
     ("GET", "/v1/audit/checkpoints"): "auditor",
     ("GET", "/v1/audit/{seq}/proof"): "auditor",
     ("POST", "/v1/audit/exports"): "auditor",
+    ("GET", "/v1/audit/exports/{export_id}/archive"): "auditor",
     ("GET", "/v1/policies"): "viewer",
     ("GET", "/v1/policies/{name}"): "viewer",
     ("POST", "/v1/policies/{name}/explain"): "viewer",
@@ -52,6 +53,7 @@ PARAMS = {
     "name": "default",
     "seq": "1",
     "token_id": "0000000000000000",
+    "export_id": "000000000000",
 }
 
 #: Valid-looking bodies that nonetheless change nothing (no such directory, etc.).

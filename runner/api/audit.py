@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import json
+import re
+import tarfile
 import uuid
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import Field
 
 from audit.errors import AuditError
@@ -20,6 +25,7 @@ from runner.events.ledger import translate
 from runner.sessions.ports import Actor
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
+_EXPORT_ID = re.compile(r"[0-9a-f]{12}")
 
 
 class AuditEvent(Schema):
@@ -157,3 +163,28 @@ async def export(
         data={"export": export_id, "events": manifest.get("events")},
     )
     return ExportResult(id=export_id, path=str(out), manifest=manifest)
+
+
+def _archive(folder: Path) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and not path.is_symlink():
+                tar.add(path, arcname=path.relative_to(folder).as_posix(), recursive=False)
+    return buffer.getvalue()
+
+
+@router.get("/exports/{export_id}/archive", response_class=Response)
+async def export_archive(export_id: str, actor: AuditorDep, settings: SettingsDep) -> Response:
+    """An export directory as a ``.tar.gz``, for verifying it off the controller host."""
+    # The id names a directory under exports/: only our own hex ids, never a path.
+    folder = settings.data_dir / "exports" / export_id
+    if not _EXPORT_ID.fullmatch(export_id) or not (folder / "manifest.json").is_file():
+        raise NotFoundError(f"no audit export {export_id}")
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    tenant = _tenant(actor)
+    if tenant is not None and manifest.get("filter", {}).get("tenant") != tenant:
+        raise NotFoundError(f"no audit export {export_id}")  # another tenant's: not yours
+    data = await asyncio.to_thread(_archive, folder)
+    headers = {"Content-Disposition": f'attachment; filename="audit-{export_id}.tar.gz"'}
+    return Response(data, media_type="application/gzip", headers=headers)

@@ -1,0 +1,189 @@
+"""``warden run``: one policy-gated, unattended Claude Code run for CI (docs/ci.md).
+
+Exit codes: 0 done; 1 configuration error (bad workdir, unknown policy, credentials,
+``--apply`` refused); 2 policy violation; 3 timeout; 4 agent or model error;
+5 infrastructure error (Docker, image, database, server unreachable).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+from rich.console import Console
+
+from runner.ci.apply import apply_patch, fingerprint
+from runner.ci.follow import Listener
+from runner.ci.local import LocalTarget
+from runner.ci.outcome import ExitCode, Outcome, Rules, ToolCheck, outcome_for_error
+from runner.ci.remote import RemoteTarget
+from runner.ci.run import RunResult, execute
+from runner.ci.target import RunSpec, RunTarget, SessionView
+from runner.errors import WardenError
+from runner.policy.units import parse_duration
+from runner.services import build_services
+from runner.sessions.ports import Actor
+from runner.settings import Settings
+
+app = typer.Typer()
+
+#: Who an embedded run acts as in the audit log.
+RUN_ACTOR = Actor("warden-run", "default")
+
+
+class PlainProgress:
+    """One line per state change and policy check (logs of CI jobs)."""
+
+    def __init__(self, console: Console) -> None:
+        self._console = console
+
+    def state(self, view: SessionView, elapsed: float) -> None:
+        extra = view.details.get("running_command") or view.details.get("api_error") or ""
+        suffix = f" ({extra})" if extra else ""
+        self._line(elapsed, f"session {view.id[:8]} {view.state}{suffix}")
+
+    def check(self, check: ToolCheck, elapsed: float) -> None:
+        verdict = "DENIED" if check.is_denied else check.decision
+        self._line(elapsed, f"policy {verdict}: {check.tool} {check.target} [{check.rule}]")
+
+    def _line(self, elapsed: float, text: str) -> None:
+        self._console.print(f"[{elapsed:6.1f}s] {text}", markup=False, highlight=False)
+
+
+class RichProgress(PlainProgress):
+    """The same, coloured, for a person watching a terminal."""
+
+    def check(self, check: ToolCheck, elapsed: float) -> None:
+        style = "bold red" if check.is_denied else "green"
+        verdict = "denied" if check.is_denied else check.decision
+        self._console.print(
+            f"[dim]{elapsed:6.1f}s[/dim] [{style}]{verdict}[/{style}] {check.tool}"
+            f" [cyan]{_escape(check.target)}[/cyan] [dim]({_escape(check.rule or '-')})[/dim]"
+        )
+
+    def state(self, view: SessionView, elapsed: float) -> None:
+        self._console.print(f"[dim]{elapsed:6.1f}s[/dim] state [bold]{view.state}[/bold]")
+
+
+def _escape(text: str) -> str:
+    return text.replace("[", "\\[")
+
+
+@contextlib.asynccontextmanager
+async def _embedded() -> AsyncIterator[RunTarget]:
+    """Services built in this process (SQLite under the data dir unless WARDEN_DATABASE_URL)."""
+    settings = Settings()
+    services = await build_services(settings)
+    # No ``services.start()``: it re-adopts every running session in the store, and a
+    # one-shot run must not take over sessions that a server on the same data owns.
+    try:
+        yield LocalTarget(services.manager, services.ledger, RUN_ACTOR)
+    finally:
+        await services.close()
+
+
+@contextlib.asynccontextmanager
+async def _remote(server: str, token: str | None) -> AsyncIterator[RunTarget]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with httpx.AsyncClient(base_url=server.rstrip("/"), headers=headers, timeout=60) as http:
+        yield RemoteTarget(http)
+
+
+async def _run(
+    spec: RunSpec, rules: Rules, server: str | None, token: str | None, out: Path | None,
+    listener: Listener,
+) -> RunResult | Outcome:  # fmt: skip
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    if task is not None:
+        # CI runners cancel a job with SIGTERM: stop following, but remove the container.
+        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        target = _remote(server, token) if server else _embedded()
+        async with target as opened:
+            return await execute(opened, spec, rules, out=out, listener=listener)
+    except asyncio.CancelledError:
+        return Outcome(ExitCode.INFRASTRUCTURE, "the run was cancelled before it started")
+    except Exception as exc:
+        return outcome_for_error(exc)
+
+
+def _prompt(prompt: str | None, prompt_file: Path | None) -> str:
+    if (prompt is None) == (prompt_file is None):
+        raise typer.BadParameter("give exactly one of --prompt or --prompt-file")
+    if prompt_file is not None:
+        return prompt_file.read_text(encoding="utf-8")
+    return prompt or ""
+
+
+@app.command()
+def run(
+    prompt: Annotated[str | None, typer.Option(help="The task for the agent.")] = None,
+    prompt_file: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="Read the task from a file.")
+    ] = None,
+    policy: Annotated[str, typer.Option(help="Policy name or path.")] = "ci",
+    workdir: Annotated[
+        Path, typer.Option(file_okay=False, exists=True, help="Directory to work on.")
+    ] = Path(),
+    server: Annotated[
+        str | None,
+        typer.Option(envvar="WARDEN_SERVER", help="Warden URL; without it the run is embedded."),
+    ] = None,
+    token: Annotated[str | None, typer.Option(envvar="WARDEN_TOKEN", help="API token.")] = None,
+    timeout: Annotated[str, typer.Option(help="Time limit: seconds, 90s, 30m, 2h.")] = "30m",
+    model: Annotated[str | None, typer.Option(help="Model name.")] = None,
+    image: Annotated[str | None, typer.Option(help="Sandbox image.")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Write the artifacts into this directory.")
+    ] = None,
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Apply the patch to --workdir when the run is done.")
+    ] = False,
+    fail_on_deny: Annotated[
+        bool, typer.Option(help="A denied tool call fails the run (exit 2) at once.")
+    ] = True,
+) -> None:
+    """Run Claude Code once on WORKDIR under POLICY, unattended; the exit code says how it went."""
+    try:
+        seconds = parse_duration(timeout)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--timeout") from exc
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    console = Console(soft_wrap=True)  # CI logs: whole lines, never wrapped at 80
+    listener = RichProgress(console) if console.is_terminal else PlainProgress(console)
+    work_dir = workdir.resolve()
+    spec = RunSpec(_prompt(prompt, prompt_file), policy, work_dir, model=model, image=image)
+    before = fingerprint(work_dir) if apply else ""
+    mode = f"server {server}" if server else "embedded"
+    console.print(f"warden run: policy {policy}, {work_dir} ({mode}), timeout {seconds}s",
+                  markup=False, highlight=False)  # fmt: skip
+    result = asyncio.run(
+        _run(spec, Rules(timeout=seconds, fail_on_deny=fail_on_deny), server, token, out, listener)
+    )
+    outcome = result.report.outcome if isinstance(result, RunResult) else result
+    console.print(f"exit {int(outcome.code)} ({outcome.code.name.lower()}): {outcome.reason}",
+                  markup=False, highlight=False)  # fmt: skip
+    if isinstance(result, RunResult) and out is not None:
+        console.print(f"artifacts in {out}", markup=False, highlight=False)
+    if apply and isinstance(result, RunResult) and outcome.ok:
+        _apply(console, work_dir, result.patch or "", before)
+    raise typer.Exit(int(outcome.code))
+
+
+def _apply(console: Console, work_dir: Path, patch: str, before: str) -> None:
+    try:
+        files = apply_patch(work_dir, patch, before)
+    except WardenError as exc:
+        console.print(f"--apply refused: {exc.message} {exc.details or ''}", markup=False)
+        raise typer.Exit(int(ExitCode.CONFIGURATION)) from exc
+    console.print(f"applied the patch to {work_dir} ({files} files)", markup=False)
+    sys.stdout.flush()
