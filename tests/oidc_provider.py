@@ -143,7 +143,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
     provider = OidcProvider(args.port)
-    print(provider.issuer, flush=True)  # noqa: T201 (the parent reads the URL from here)
+    print(provider.issuer, flush=True)
     provider.serve_forever()
 
 

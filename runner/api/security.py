@@ -48,11 +48,10 @@ async def authenticate(request: Request) -> Actor:
     try:
         actor = await auth.authenticate(request.headers.get("authorization"))
     except AuthenticationError as exc:
-        await _audit(request, "auth.failed", ANONYMOUS, exc)
+        await _audit(request, "auth.failed", _attributed(exc), exc)
         raise
     except AuthorizationError as exc:
-        subject = exc.details.get("subject")
-        await _audit(request, "auth.denied", Actor(str(subject or "anonymous")), exc)
+        await _audit(request, "auth.denied", _attributed(exc), exc)
         raise
     if not isinstance(route, APIRoute) or not _names_roles(route.dependant):
         denied = AuthorizationError(
@@ -62,6 +61,15 @@ async def authenticate(request: Request) -> Actor:
         await _audit(request, "auth.denied", actor, denied)
         raise denied
     return actor
+
+
+def _attributed(exc: WardenError) -> Actor:
+    """Who a refused credential belonged to, when it proved that much (its signature or
+    secret held); otherwise anonymous, in the default tenant."""
+    subject, tenant = exc.details.get("subject"), exc.details.get("tenant")
+    if not isinstance(subject, str):
+        return ANONYMOUS
+    return Actor(subject, tenant if isinstance(tenant, str) else ANONYMOUS.tenant)
 
 
 def _names_roles(dependant: Dependant) -> bool:

@@ -66,7 +66,7 @@ def actor_from_claims(claims: Mapping[str, Any], config: IssuerConfig) -> Actor:
         raise AuthorizationError(
             f"{subject} has no Warden role: ask an administrator to map one of your"
             f" {', '.join(config.role_claims)} to a role",
-            details={"reason": "no_role", "subject": subject},
+            details={"reason": "no_role", "subject": subject, "tenant": tenant},
         )
     return Actor(subject, tenant, roles)
 

@@ -13,8 +13,10 @@ from joserfc import jws
 from joserfc.errors import JoseError
 
 from runner.auth.config import IssuerConfig
+from runner.auth.identity import claim_at
 from runner.auth.jwks import Clock, KeySource
 from runner.auth.jwt_checks import check_claims, check_header, refuse, unverified_parts
+from runner.errors import AuthenticationError
 
 
 @dataclass(frozen=True)
@@ -66,5 +68,21 @@ class OidcValidator:
             raise refuse("malformed", "the token's claims are not JSON") from exc
         if not isinstance(claims, dict):
             raise refuse("malformed", "the token's claims are not an object")
-        check_claims(claims, config, self._now())
+        try:
+            check_claims(claims, config, self._now())
+        except AuthenticationError as exc:
+            # The signature held, so the claims are the issuer's: name who it was.
+            exc.details.update(_attribution(claims, config))
+            raise
         return VerifiedToken(config, claims)
+
+
+def _attribution(claims: dict[str, Any], config: IssuerConfig) -> dict[str, str]:
+    found: dict[str, str] = {}
+    subject = claim_at(claims, config.subject_claim)
+    if isinstance(subject, str):
+        found["subject"] = subject
+    tenant = claim_at(claims, config.tenant_claim) if config.tenant_claim else config.tenant
+    if isinstance(tenant, str):
+        found["tenant"] = tenant
+    return found

@@ -12,7 +12,12 @@ from typing import Protocol
 from runner.auth import token_secret
 from runner.auth.jwt_checks import refuse
 from runner.auth.roles import GLOBAL_ADMIN, GRANTABLE_ROLES, effective_roles
-from runner.errors import AuthorizationError, InvalidInputError, NotFoundError
+from runner.errors import (
+    AuthenticationError,
+    AuthorizationError,
+    InvalidInputError,
+    NotFoundError,
+)
 from runner.sessions.model import utcnow
 from runner.sessions.ports import Actor, EventSink
 
@@ -135,13 +140,19 @@ class ApiTokens:
         if not token_secret.matches(secret, stored) or token is None:
             raise refuse("unknown_token", "the API token is not valid")
         now = self._now()
+        # The secret matched, so the refusal can name the token and its tenant in the audit.
         if token.revoked_at is not None:
-            raise refuse("revoked", "the API token has been revoked")
+            raise _attributed(refuse("revoked", "the API token has been revoked"), token)
         if now >= token.expires_at:
-            raise refuse("expired", "the API token has expired")
+            raise _attributed(refuse("expired", "the API token has expired"), token)
         if token.last_used_at is None or now - token.last_used_at >= _TOUCH_EVERY:
             await asyncio.to_thread(self._store.update, replace(token, last_used_at=now))
         return Actor(token.subject, token.tenant, effective_roles(token.roles))
+
+
+def _attributed(exc: AuthenticationError, token: ApiToken) -> AuthenticationError:
+    exc.details.update(subject=token.subject, tenant=token.tenant)
+    return exc
 
 
 def _check_request(name: str, roles: frozenset[str], expires_in_days: int) -> None:

@@ -55,16 +55,17 @@ def list_(server: Server = None, token: Token = None, as_json: AsJson = False) -
     if as_json:
         typer.echo(json.dumps(tokens, indent=2))
         return
-    table = Table("id", "name", "roles", "tenant", "expires", "last used", "revoked")
+    table = Table("name", "roles", "tenant", "expires", "last used", "revoked")
+    table.add_column("id", no_wrap=True)
     for t in tokens:
         table.add_row(
-            t["id"],
             t["name"],
             ",".join(t["roles"]),
             t["tenant"],
             t["expiresAt"],
             t["lastUsedAt"] or "-",
             t["revokedAt"] or "-",
+            t["id"],
         )
     console.print(table)
 

@@ -30,6 +30,7 @@ from runner.auth.tokens import ApiTokens
 from runner.events.bus import Event, EventBus
 from runner.events.ledger import LedgerAppender, open_ledger
 from runner.events.sink import EventRecorder
+from runner.sessions.hooklog import HookLog
 from runner.sessions.manager import SessionManager
 from runner.sessions.policy_gate import PolicyGate
 from runner.settings import Settings
@@ -146,6 +147,7 @@ async def running_app(
         launcher=None,  # type: ignore[arg-type]
         events=recorder,
         gate=gate,
+        hooks=HookLog(),
         sessions_dir=settings.sessions_dir,
         default_image=settings.image,
     )

@@ -82,7 +82,9 @@ def test_expired(provider: OidcProvider, tmp_path: Path) -> None:
         now = int(time.time())
         token = provider.mint(claims(iat=now - 7200, exp=now - 3600))
         assert_refused(await get_sessions(h, token), 401, "expired")
-        assert_audited(h, "auth.failed", "expired")
+        # The signature held, so the audit names whose token it was, in its tenant.
+        assert_audited(h, "auth.failed", "expired", subject="alice")
+        assert h.events("auth.failed")[0].tenant == "acme"
 
     run(provider, tmp_path, scenario)
 
