@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import getpass
 import json
 from typing import Annotated
 
@@ -9,7 +11,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from runner.auth.roles import ADMIN, GLOBAL_ADMIN, effective_roles
+from runner.auth.tokens import ApiToken, ApiTokens
 from runner.commands.client import ApiClient
+from runner.events.bus import EventBus
+from runner.events.ledger import LedgerAppender, open_ledger
+from runner.events.sink import EventRecorder
+from runner.sessions.ports import Actor
+from runner.settings import Settings
+from runner.store.database import create_database_engine, migrate
+from runner.store.tokens import SqlTokenStore
 
 app = typer.Typer(
     help="Create, list and revoke API tokens on a Warden server.", no_args_is_help=True
@@ -75,3 +86,43 @@ def revoke(token_id: str, server: Server = None, token: Token = None) -> None:
     """Revoke a token now: its next request is refused."""
     revoked = ApiClient(server, token).call("DELETE", f"/v1/tokens/{token_id}")
     console.print(f"revoked {revoked['id']} ({revoked['name']}) at {revoked['revokedAt']}")
+
+
+@app.command()
+def bootstrap(
+    name: Annotated[str, typer.Option(help="Token name.")] = "bootstrap-admin",
+    tenant: Annotated[str, typer.Option(help="The tenant the admin token is for.")] = "default",
+    expires_in_days: Annotated[int, typer.Option(help="Lifetime in days (1-366).")] = 1,
+    global_admin: Annotated[
+        bool, typer.Option("--global-admin", help="Admin of every tenant.")
+    ] = False,
+) -> None:
+    """Create the first admin token directly in the database (controller host only).
+
+    For API-token-only deployments (``auth_enabled`` with no issuer), where no admin can
+    log in yet. Whoever can run this already holds the database; it is audited all the
+    same. Run it while the server is stopped.
+    """
+    role = GLOBAL_ADMIN if global_admin else ADMIN
+    token, secret = asyncio.run(_bootstrap(Settings(), name, tenant, expires_in_days, role))
+    console.print(f"token {token.id} ({token.name}) role {role}, tenant {token.tenant}")
+    console.print("secret (store it now, it is not shown again):", style="yellow")
+    typer.echo(secret)
+
+
+async def _bootstrap(
+    settings: Settings, name: str, tenant: str, days: int, role: str
+) -> tuple[ApiToken, str]:
+    engine = create_database_engine(settings.resolved_database_url)
+    ledger = None
+    try:
+        await asyncio.to_thread(migrate, engine)
+        ledger = open_ledger(settings.resolved_database_url, settings.data_dir / "keys")
+        recorder = EventRecorder(EventBus(), LedgerAppender(ledger))
+        actor = Actor(f"bootstrap:{getpass.getuser()}", tenant, effective_roles([role]))
+        tokens = ApiTokens(SqlTokenStore(engine), recorder)
+        return await tokens.create(actor, name=name, roles=[role], expires_in_days=days)
+    finally:
+        if ledger is not None:
+            ledger.close()
+        engine.dispose()
