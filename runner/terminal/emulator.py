@@ -10,17 +10,28 @@ Everything else (cursor motion, scrolling, margins, modes) is pyte's own code.
 from __future__ import annotations
 
 import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable
+from functools import partial
+from itertools import chain, repeat
 from typing import Any
 
 import pyte
 from pyte import modes
-from pyte.screens import Char
+from pyte.screens import Char, StaticDefaultDict
 from wcwidth import wcwidth
 
 _CELLS: dict[str, Char] = {}
 _NARROW: set[str] = set()  # characters known to take exactly one cell
 _WIDTHS: dict[str, int] = {}
 _STUB = Char("")  # the second cell of a wide character, as pyte draws it
+_BLANK = Char(" ")  # an empty cell, as pyte's default_char without attributes
+_IRM = modes.IRM
+_DECOM = modes.DECOM
+for _code in range(0x20, 0x7F):  # printable ASCII: one cell each
+    _CELLS[chr(_code)] = Char(chr(_code))
+    _NARROW.add(chr(_code))
+    _WIDTHS[chr(_code)] = 1
 
 
 def _width(char: str) -> int:
@@ -36,6 +47,12 @@ def _width(char: str) -> int:
 class TextScreen(pyte.Screen):  # type: ignore[misc]
     """pyte's screen without graphic rendition, with fast draw and erase."""
 
+    def __init__(self, columns: int, lines: int) -> None:
+        super().__init__(columns, lines)
+        # pyte builds a fresh default Char for every new line; without attributes one
+        # shared blank does (its text is the same " ").
+        self.buffer = defaultdict(partial(StaticDefaultDict, _BLANK))
+
     def select_graphic_rendition(self, *attrs: int, **kwargs: Any) -> None:
         """Ignore SGR: the classifier reads text only."""
 
@@ -45,12 +62,23 @@ class TextScreen(pyte.Screen):  # type: ignore[misc]
     def draw(self, data: str) -> None:
         """Write ``data`` at the cursor, wrapping at the margin (same result as pyte's)."""
         # No charset translation: in UTF-8 mode pyte ignores charset designations too.
-        cursor, columns = self.cursor, self.columns
+        cursor = self.cursor
         x = cursor.x
-        if x + len(data) <= columns and modes.IRM not in self.mode and _NARROW.issuperset(data):
-            cells = map(_CELLS.__getitem__, data)
-            self.buffer[cursor.y].update(zip(range(x, x + len(data)), cells, strict=True))
-            cursor.x = x + len(data)
+        end = x + len(data)
+        # The fast path: narrow characters that fit on the line, so neither wrapping nor
+        # wide characters come into it (isascii is a flag check; issuperset hashes).
+        if (
+            end <= self.columns
+            and _IRM not in self.mode
+            and (data.isascii() or _NARROW.issuperset(data))
+        ):
+            first = data[:1]
+            if data.count(first) == len(data):  # one character repeated: a rule, a bar
+                cells: Iterable[Char] = repeat(_CELLS[first])
+            else:
+                cells = map(_CELLS.__getitem__, data)
+            self.buffer[cursor.y].update(zip(range(x, end), cells, strict=False))
+            cursor.x = end
             self.dirty.add(cursor.y)
             return
         for char in data:
@@ -58,14 +86,80 @@ class TextScreen(pyte.Screen):  # type: ignore[misc]
                 break
         self.dirty.add(cursor.y)
 
+    def draw_spans(self, parts: list[str]) -> None:
+        """Draw ``parts[0]``, then for each following (gap, text) pair move the cursor
+        forward ``int(gap)`` cells and draw the text (what ``CSI n C`` between runs does).
+        """
+        cursor = self.cursor
+        x = cursor.x
+        texts = parts[::2]
+        spans = []
+        for index, text in enumerate(texts):
+            if index:
+                x += int(parts[2 * index - 1] or 0) or 1
+            spans.append(range(x, x + len(text)))
+            x += len(text)
+        text = "".join(texts)
+        # If everything fits on the line no gap is clamped at the margin and no text
+        # wraps, so each character lands where pyte would put it.
+        if (
+            x <= self.columns
+            and _IRM not in self.mode
+            and (text.isascii() or _NARROW.issuperset(text))
+        ):
+            cells = map(_CELLS.__getitem__, text)
+            self.buffer[cursor.y].update(zip(chain.from_iterable(spans), cells, strict=True))
+            cursor.x = x
+            self.dirty.add(cursor.y)
+            return
+        self.draw(parts[0])
+        for index in range(1, len(parts), 2):
+            self.cursor_forward(int(parts[index] or 0))
+            self.draw(parts[index + 1])
+
     def cursor_position(self, line: int | None = None, column: int | None = None) -> None:
         """Move to 1-based ``line``/``column``, clamped to the screen (as pyte, faster)."""
-        if self.margins is not None and modes.DECOM in self.mode:
+        if self.margins is not None and _DECOM in self.mode:
             super().cursor_position(line, column)
             return
+        # Parameters are never negative, so (n or 1) - 1 needs no lower clamp.
         cursor = self.cursor
-        cursor.x = min(max(0, (column or 1) - 1), self.columns - 1)
-        cursor.y = min(max(0, (line or 1) - 1), self.lines - 1)
+        cursor.x = min((column or 1) - 1, self.columns - 1)
+        cursor.y = min((line or 1) - 1, self.lines - 1)
+
+    def cursor_forward(self, count: int | None = None) -> None:
+        """Move right ``count`` cells (at least one), stopping at the last column."""
+        cursor = self.cursor
+        cursor.x = min(cursor.x + (count or 1), self.columns - 1)
+
+    def show_cursor(self, visible: bool) -> None:
+        """Set or reset DECTCEM (``CSI ? 25 h`` / ``l``) as pyte's mode methods do."""
+        if visible:
+            self.mode.add(modes.DECTCEM)
+        else:
+            self.mode.discard(modes.DECTCEM)
+        self.cursor.hidden = not visible
+
+    def erase_line_feeds(self, count: int) -> None:
+        """``count`` times: erase to the end of the line, carriage return, line feed.
+
+        tmux draws blank rows this way (``CSI K`` CR LF), often dozens in a row.
+        """
+        cursor, buffer, dirty = self.cursor, self.buffer, self.dirty
+        bottom = self.lines - 1 if self.margins is None else self.margins.bottom
+        for _ in range(count):
+            y = cursor.y
+            if cursor.x:
+                self.erase_in_line()
+                cursor.x = 0
+            else:
+                dirty.add(y)
+                buffer.pop(y, None)
+            # A line feed at x = 0: LNM's extra carriage return changes nothing.
+            if y == bottom:
+                self.index()  # scroll the region
+            else:
+                cursor.y = min(y + 1, bottom)
 
     def index(self) -> None:
         """Move down a line, scrolling at the bottom (pyte's code unless it is a plain move)."""

@@ -2,10 +2,12 @@
 
 pyte's own ``Stream`` walks every byte of every escape sequence through a Python
 generator; a TUI redraw is half escape sequences, which made it the bottleneck
-(about 0.3 MB/s). Here one compiled regular expression cuts the text into runs of
-printable text and whole sequences, which are dispatched with pyte's own tables to
-the same screen methods pyte would call. SGR (colours) is skipped outright. A
-sequence cut at the end of a chunk waits for the next chunk.
+(about 0.3 MB/s). Here sequences that cannot change the text or the cursor are cut
+out first with one C-level ``re.sub``; then one compiled regular expression cuts the
+rest into runs of printable text and whole sequences. The sequences tmux sends most
+(cursor moves, erase-and-newline runs) go straight to cheap ``TextScreen`` methods;
+every other one is dispatched with pyte's own tables to the method pyte would call.
+A sequence cut at the end of a chunk waits for the next chunk.
 """
 
 from __future__ import annotations
@@ -17,21 +19,38 @@ from typing import Any
 
 import pyte
 
+from runner.terminal.emulator import TextScreen
+
+_TEXT = r"[^\x00-\x1f\x7f\x9b\x9d]+"
+# Group numbers are what ``Match.lastindex`` reports: each alternative's outer group.
 _TOKEN = re.compile(
-    r"([^\x00-\x1f\x7f\x9b\x9d]+)"  # 1: printable text
-    r"|(\r\n)"  # 2: CR LF, the end of most rows tmux draws
-    r"|(\x1b\[K)"  # 3: erase to end of line, the next most common
-    r"|\x1b\[([<=>?]?)([0-9;:]*)([ -/]*)([@-~])"  # 4-7: CSI private, params, intermediates, final
-    r"|\x1b\]([^\x07\x1b]*)(?:\x07|\x1b\\)"  # 8: OSC, up to BEL or ST
+    r"((?:\x1b\[([0-9]{0,4})(?:;([0-9]{0,4}))?H)?"  # 1: [cursor position (2, 3)] then
+    rf"({_TEXT}(?:\x1b\[[0-9]{{0,4}}C{_TEXT})*))"  # 4: text, maybe with cursor-forward gaps
+    r"|(\x1b\[([0-9]{0,4})(?:;([0-9]{0,4}))?H)"  # 5 (6, 7): cursor position alone
+    r"|((?:\x1b\[K\r\n)+)"  # 8: erase to end of line + CR LF, repeated (blank rows)
+    r"|(\r\n)"  # 9: CR LF
+    r"|(\x1b\[K)"  # 10: erase to end of line
+    r"|(\x1b\[([0-9]{0,4})C)"  # 11 (12): cursor forward
+    r"|(\x1b\[\?25([hl]))"  # 13 (14): show / hide the cursor
+    r"|\x1b\[([<=>?]?)([0-9;:]*)([ -/]*)([@-~])"  # 15-18: CSI private, params, intermed., final
+    r"|\x1b\]([^\x07\x1b]*)(?:\x07|\x1b\\)"  # 19: OSC, up to BEL or ST
     r"|\x1b[P_^X][^\x1b]*\x1b\\"  # DCS / APC / PM / SOS strings: ignored
-    r"|\x1b[()*+%]."  # charset designation: meaningless in UTF-8
-    r"|\x1b#(.)"  # 9: ESC # n
-    r"|\x1b([^\[\]P_^X()*+%#])"  # 10: two-character escape
-    r"|([\x00-\x1a\x1c-\x1f\x7f\x9b\x9d])"  # 11: a control character other than ESC
+    r"|\x1b#(.)"  # 20: ESC # n
+    r"|\x1b([^\[\]P_^X()*+%#])"  # 21: two-character escape
+    r"|([\x00-\x1a\x1c-\x1f\x7f\x9b\x9d])"  # 22: a control character other than ESC
+    r"|(\x1b)"  # 23: an ESC that starts no whole sequence (cut short, or malformed)
 )
-# Colours and text attributes: removed before tokenising, so text around them is drawn
-# in one run (a TUI sets a colour every few characters).
-_SGR = re.compile(r"\x1b\[[0-9;:]*m")
+_GAP = re.compile(r"\x1b\[([0-9]{0,4})C")
+# Sequences that change neither the text nor the cursor, cut out before tokenising so
+# the text around them is drawn in one run (a TUI sets a colour every few characters):
+# colours and attributes (SGR); charset designations, which pyte ignores in UTF-8 mode
+# too; and private modes pyte only records in ``Screen.mode`` without acting on them
+# (cursor keys, blinking, mouse reporting, bracketed paste, alternate screen, ...).
+_INERT = re.compile(
+    r"\x1b\[[0-9;:]*m"
+    r"|\x1b[()*+%][^\n]"
+    r"|\x1b\[\?(?:1|12|1000|1002|1003|1004|1005|1006|1015|1049|2004|2026|7727)[hl]"
+)
 # A possibly unfinished sequence at the very end of a chunk.
 _PARTIAL = re.compile(
     r"\x1b(?:\[[<=>?]?[0-9;:]*[ -/]*|\][^\x07\x1b]*\x1b?|[P_^X][^\x1b]*\x1b?|[()*+%#])?\Z"
@@ -42,66 +61,76 @@ _CONTROLS |= {"\x0c": "linefeed", "\r": "carriage_return"}
 
 
 class FastStream:
-    """Feed bytes (UTF-8, split anywhere) into a pyte screen."""
+    """Feed bytes (UTF-8, split anywhere) into a ``TextScreen``."""
 
-    def __init__(self, screen: pyte.Screen) -> None:
+    def __init__(self, screen: TextScreen) -> None:
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._pending = ""
-        self._draw = screen.draw
+        self._screen = screen
         self._controls = {char: getattr(screen, name) for char, name in _CONTROLS.items()}
         self._escapes = _bind(screen, pyte.Stream.escape)
         self._sharp = _bind(screen, pyte.Stream.sharp)
         self._csi = _bind(screen, pyte.Stream.csi)
-        self._set_title = screen.set_title
-        self._carriage_return = screen.carriage_return
-        self._linefeed = screen.linefeed
-        self._erase_in_line = screen.erase_in_line
 
     def feed(self, data: bytes) -> None:
         """Decode ``data`` and apply it to the screen."""
-        text = _SGR.sub("", self._pending + self._decoder.decode(data))
+        text = _INERT.sub("", self._pending + self._decoder.decode(data))
         self._pending = ""
-        position, end = 0, len(text)
-        match, draw = _TOKEN.match, self._draw
-        while position < end:
-            token = match(text, position)
-            if token is None:
-                if _PARTIAL.match(text, position) and end - position < _MAX_PENDING:
-                    self._pending = text[position:]
-                    return
-                position += 1  # a malformed escape: drop the ESC and read on
-                continue
-            position = token.end()
+        screen = self._screen
+        # Every character starts some alternative of _TOKEN, so finditer skips nothing.
+        for token in _TOKEN.finditer(text):
             kind = token.lastindex
             # The hot cases are tested first and inline: this loop is the detector's cost.
             if kind == 1:
-                draw(token.group(1))
-            elif kind == 2:
-                self._carriage_return()
-                self._linefeed()
-            elif kind == 3:
-                self._erase_in_line()
-            elif kind == 7:
-                self._csi_sequence(token.group(4), token.group(5), token.group(6), token.group(7))
+                line, run = token.group(2, 4)
+                if line is not None:
+                    screen.cursor_position(int(line or 0), int(token.group(3) or 0))
+                if "\x1b" in run:
+                    # tmux moves over blank cells (CSI n C) instead of writing spaces, so
+                    # the cells under a gap keep what they held.
+                    screen.draw_spans(_GAP.split(run))
+                else:
+                    screen.draw(run)
+            elif kind == 5:
+                screen.cursor_position(int(token.group(6) or 0), int(token.group(7) or 0))
+            elif kind == 8:
+                screen.erase_line_feeds(len(token.group(8)) // 5)
+            elif kind == 9:
+                screen.cursor.x = 0
+                screen.linefeed()
+            elif kind == 10:
+                screen.erase_in_line()
+            elif kind == 11:
+                screen.cursor_forward(int(token.group(12) or 0))
+            elif kind == 13:
+                screen.show_cursor(token.group(14) == "h")
+            elif kind == 18:
+                self._csi_sequence(*token.group(15, 16, 17, 18))
+            elif kind == 23:
+                start = token.start()
+                if _PARTIAL.match(text, start) and len(text) - start < _MAX_PENDING:
+                    self._pending = text[start:]  # completed by the next chunk
+                    return
+                # A malformed escape: drop the ESC and read on.
             else:
                 self._dispatch_rare(token)
 
     def _dispatch_rare(self, token: re.Match[str]) -> None:
         kind = token.lastindex
-        if kind == 11:
-            control = self._controls.get(token.group(11))
+        if kind == 22:
+            control = self._controls.get(token.group(22))
             if control is not None:
                 control()
-        elif kind == 10:
-            escape = self._escapes.get(token.group(10))
+        elif kind == 21:
+            escape = self._escapes.get(token.group(21))
             if escape is not None:
                 escape()
-        elif kind == 8:
-            code, _, title = token.group(8).partition(";")
+        elif kind == 19:
+            code, _, title = token.group(19).partition(";")
             if code in ("0", "2"):
-                self._set_title(title)
-        elif kind == 9:
-            sharp = self._sharp.get(token.group(9))
+                self._screen.set_title(title)
+        elif kind == 20:
+            sharp = self._sharp.get(token.group(20))
             if sharp is not None:
                 sharp()
 
@@ -114,11 +143,17 @@ class FastStream:
         if not params:
             method()  # pyte's methods treat a missing parameter like its default 0
             return
-        args = [min(int(p or 0), 9999) for p in params.replace(":", ";").split(";")]
+        args = [_parameter(p) for p in params.replace(":", ";").split(";")]
         if private == "?":
             method(*args, private=True)
         else:
             method(*args)
+
+
+def _parameter(digits: str) -> int:
+    # As pyte: missing is 0, above 9999 is 9999 (and no int() of a huge digit string).
+    digits = digits.lstrip("0")
+    return int(digits) if len(digits) <= 4 else 9999
 
 
 def _bind(screen: pyte.Screen, table: dict[str, str]) -> dict[str, Callable[..., Any]]:
