@@ -14,7 +14,17 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from runner import __version__, errors
-from runner.api import audit, health, policies, sessions, tokens, whoami
+from runner.api import (
+    audit,
+    health,
+    memory,
+    pipelines,
+    policies,
+    sessions,
+    templates,
+    tokens,
+    whoami,
+)
 from runner.api.schemas import ErrorResponse
 from runner.api.security import authenticate
 from runner.services import Services, build_services
@@ -148,6 +158,9 @@ def create_app(settings: Any, *, services: Services | None = None) -> FastAPI:
     _openapi_with_error_bodies(app)
     app.include_router(health.router)
     app.include_router(sessions.router)
+    app.include_router(templates.router)
+    app.include_router(pipelines.router)
+    app.include_router(memory.router)
     app.include_router(audit.router)
     app.include_router(policies.router)
     app.include_router(tokens.router)

@@ -16,6 +16,7 @@ from runner.events.bus import EventBus
 from runner.events.ledger import LedgerAppender, open_ledger
 from runner.events.sink import EventRecorder
 from runner.gateway.upstream import open_upstream
+from runner.pipelines.executor import PipelineService
 from runner.sandbox.backend import SandboxBackend
 from runner.sandbox.docker import DockerBackend
 from runner.sessions.gateways import GatewayFactory
@@ -25,6 +26,7 @@ from runner.sessions.manager import SessionManager
 from runner.sessions.policy_gate import PolicyGate
 from runner.settings import Settings
 from runner.store.database import create_database_engine, migrate
+from runner.store.pipelines import SqlPipelineStore
 from runner.store.sessions import SqlSessionStore
 from runner.store.tokens import SqlTokenStore
 
@@ -45,13 +47,18 @@ class Services:
     gate: PolicyGate
     resources: contextlib.AsyncExitStack
     auth: Authenticator | None = None
+    pipelines: PipelineService | None = None
 
     async def start(self) -> None:
         adopted = await self.manager.readopt()
         if adopted:
             log.info("re-adopted %d running session(s): %s", len(adopted), ", ".join(adopted))
+        if self.pipelines is not None:
+            await self.pipelines.recover()
 
     async def close(self) -> None:
+        if self.pipelines is not None:
+            await self.pipelines.close()  # first: its stages delete their sessions
         await self.manager.close()
         await self.resources.aclose()
         await self.backend.close()
@@ -124,6 +131,9 @@ async def build_services(settings: Settings) -> Services:
             tokens=ApiTokens(SqlTokenStore(engine), recorder),
         )
     )
+    pipelines = PipelineService(
+        store=SqlPipelineStore(engine), manager=manager, ledger=ledger, events=recorder
+    )
     return Services(
-        settings, engine, backend, bus, recorder, manager, ledger, gate, resources, auth
+        settings, engine, backend, bus, recorder, manager, ledger, gate, resources, auth, pipelines
     )

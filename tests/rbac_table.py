@@ -36,6 +36,18 @@ REQUIRED: dict[tuple[str, str], str] = {
     ("GET", "/v1/audit/{seq}/proof"): "auditor",
     ("POST", "/v1/audit/exports"): "auditor",
     ("GET", "/v1/audit/exports/{export_id}/archive"): "auditor",
+    ("POST", "/v1/templates"): "operator",
+    ("GET", "/v1/templates"): "viewer",
+    ("GET", "/v1/templates/{name}"): "viewer",
+    ("PUT", "/v1/templates/{name}"): "operator",
+    ("DELETE", "/v1/templates/{name}"): "operator",
+    ("POST", "/v1/pipelines"): "operator",
+    ("GET", "/v1/pipelines"): "viewer",
+    ("GET", "/v1/pipelines/{pipeline_id}"): "viewer",
+    ("GET", "/v1/memory"): "viewer",
+    ("GET", "/v1/memory/{key}"): "viewer",
+    ("PUT", "/v1/memory/{key}"): "operator",
+    ("DELETE", "/v1/memory/{key}"): "operator",
     ("GET", "/v1/policies"): "viewer",
     ("GET", "/v1/policies/{name}"): "viewer",
     ("POST", "/v1/policies/{name}/explain"): "viewer",
@@ -54,6 +66,8 @@ PARAMS = {
     "seq": "1",
     "token_id": "0000000000000000",
     "export_id": "000000000000",
+    "pipeline_id": "00000000-0000-4000-8000-000000000000",
+    "key": "rbac-key",
 }
 
 #: Valid-looking bodies that nonetheless change nothing (no such directory, etc.).
@@ -63,6 +77,14 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/sessions/{session_id}/send"): {"text": "hello"},
     ("POST", "/v1/sessions/{session_id}/answer"): {"option": 1},
     ("POST", "/v1/audit/exports"): {"fromSeq": 0, "toSeq": 0},
+    ("POST", "/v1/templates"): {"name": "rbac-matrix", "policy": "ci"},
+    ("PUT", "/v1/templates/{name}"): {"policy": "ci"},
+    ("POST", "/v1/pipelines"): {
+        "name": "rbac-matrix",
+        "workDir": "/nonexistent/warden-rbac",
+        "stages": [{"name": "only", "prompt": "hello"}],
+    },
+    ("PUT", "/v1/memory/{key}"): {"value": {"note": "rbac"}},
     ("POST", "/v1/policies/{name}/explain"): {"tool": "Bash", "input": {"command": "ls"}},
     ("POST", "/v1/tokens"): {"name": "rbac-matrix", "roles": ["viewer"], "expiresInDays": 1},
 }

@@ -40,6 +40,10 @@ class CreateSession(Schema):
         default=False,
         description="No person watches (CI): prompts get the policy's CI fallback at once.",
     )
+    template: str | None = Field(
+        default=None,
+        description="A saved template (/v1/templates): fills the fields this request leaves unset.",
+    )
 
 
 class SessionOut(Schema):

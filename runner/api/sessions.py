@@ -26,6 +26,7 @@ from runner.api.schemas import (
     TranscriptPage,
     TurnOut,
 )
+from runner.api.templates import TemplatesDep, templated
 from runner.errors import WardenError
 from runner.sessions.manager import SessionRequest
 from runner.sessions.model import SessionRecord
@@ -73,9 +74,14 @@ def _request(body: CreateSession) -> SessionRequest:
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=SessionOut)
 async def create_session(
-    body: CreateSession, manager: ManagerDep, actor: OperatorDep, response: Response
+    body: CreateSession,
+    manager: ManagerDep,
+    actor: OperatorDep,
+    response: Response,
+    templates: TemplatesDep,
 ) -> SessionOut:
     """Start a session (asynchronous: answers at once with state ``starting``)."""
+    body = await templated(body, templates, actor)
     record, reused = await manager.create(_request(body), actor)
     if reused:
         response.status_code = status.HTTP_200_OK
@@ -83,11 +89,14 @@ async def create_session(
 
 
 @router.post("/batch", response_model=BatchResult)
-async def create_batch(body: BatchCreate, manager: ManagerDep, actor: OperatorDep) -> BatchResult:
+async def create_batch(
+    body: BatchCreate, manager: ManagerDep, actor: OperatorDep, templates: TemplatesDep
+) -> BatchResult:
     """Start several sessions; each item succeeds or fails on its own."""
     results: list[BatchItem] = []
     for item in body.sessions:
         try:
+            item = await templated(item, templates, actor)
             record, reused = await manager.create(_request(item), actor)
             results.append(BatchItem(session=_out(record, reused=reused)))
         except WardenError as exc:

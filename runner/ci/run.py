@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,11 +39,14 @@ async def execute(
     *,
     out: Path | None,
     listener: Listener | None = None,
+    on_session: Callable[[str], Awaitable[None]] | None = None,
 ) -> RunResult:
     """Run one unattended session to its outcome and write the artifacts into ``out``.
 
-    Never raises for the run's own failures: they become the outcome (and exit code).
-    The session's container is removed whatever happens, even when cancelled.
+    Without ``out`` nothing is collected (the report comes from the audit events alone).
+    ``on_session`` hears the session id as soon as the session exists. Never raises for
+    the run's own failures: they become the outcome (and exit code). The session's
+    container is removed whatever happens, even when the run is cancelled.
     """
     started_at, started = datetime.now(UTC), time.monotonic()
     events = EventLog()
@@ -51,6 +54,8 @@ async def execute(
     view: SessionView | None = None
     try:
         session_id = await target.create(spec)
+        if on_session is not None:
+            await on_session(session_id)
         followed = await follow(
             target, session_id, rules, started=started, log=events, listener=listener
         )
@@ -66,10 +71,15 @@ async def execute(
         patch = None
     else:
         view, outcome = await _finish(target, session_id, view, outcome, events)
-        with tempfile.TemporaryDirectory(prefix="warden-run-") as scratch:
-            folder = out or Path(scratch)
-            report, patch = await _collect(target, spec, outcome, session_id, view, events, folder)
-        report = replace(report, seconds=seconds, started_at=started_at)
+        if out is None:
+            report = replace(
+                _report(spec, outcome, started_at, seconds, session_id, events),
+                tokens=tokens_from(view.usage if view else {}, events.model_calls),
+            )
+            patch = None
+        else:
+            report, patch = await _collect(target, spec, outcome, session_id, view, events, out)
+            report = replace(report, seconds=seconds, started_at=started_at)
     if out is not None:
         _write_reports(out, report)
     return RunResult(report, patch)

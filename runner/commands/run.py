@@ -12,6 +12,7 @@ import contextlib
 import logging
 import signal
 import sys
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated
@@ -166,9 +167,11 @@ def run(
     mode = f"server {server}" if server else "embedded"
     console.print(f"warden run: policy {policy}, {work_dir} ({mode}), timeout {seconds}s",
                   markup=False, highlight=False)  # fmt: skip
-    result = asyncio.run(
-        _run(spec, Rules(timeout=seconds, fail_on_deny=fail_on_deny), server, token, out, listener)
-    )
+    rules = Rules(timeout=seconds, fail_on_deny=fail_on_deny)
+    with tempfile.TemporaryDirectory(prefix="warden-run-") as scratch:
+        # --apply needs the patch even when the artifacts are not kept.
+        folder = out or (Path(scratch) if apply else None)
+        result = asyncio.run(_run(spec, rules, server, token, folder, listener))
     outcome = result.report.outcome if isinstance(result, RunResult) else result
     console.print(f"exit {int(outcome.code)} ({outcome.code.name.lower()}): {outcome.reason}",
                   markup=False, highlight=False)  # fmt: skip

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import Engine
 
 from audit.ledger import Ledger
 from runner.app import create_app
@@ -30,11 +31,13 @@ from runner.auth.tokens import ApiTokens
 from runner.events.bus import Event, EventBus
 from runner.events.ledger import LedgerAppender, open_ledger
 from runner.events.sink import EventRecorder
+from runner.pipelines.executor import PipelineService
 from runner.sessions.hooklog import HookLog
 from runner.sessions.manager import SessionManager
 from runner.sessions.policy_gate import PolicyGate
 from runner.settings import Settings
 from runner.store.database import create_database_engine, migrate
+from runner.store.pipelines import SqlPipelineStore
 from runner.store.sessions import SqlSessionStore
 from runner.store.tokens import SqlTokenStore
 from tests.oidc_provider import OidcProvider
@@ -101,6 +104,8 @@ class AppServices:
     manager: SessionManager
     ledger: Ledger
     gate: PolicyGate
+    engine: Engine
+    pipelines: PipelineService
 
 
 @dataclass
@@ -156,7 +161,10 @@ async def running_app(
     async with httpx.AsyncClient() as idp_http, bus.subscribe() as queue:
         oidc = OidcValidator([config], idp_http, monotonic=clock)
         auth = Authenticator(enforced=True, tokens=ApiTokens(tokens, recorder), oidc=oidc)
-        app.state.services = AppServices(auth, recorder, manager, ledger, gate)
+        pipelines = PipelineService(
+            store=SqlPipelineStore(engine), manager=manager, ledger=ledger, events=recorder
+        )
+        app.state.services = AppServices(auth, recorder, manager, ledger, gate, engine, pipelines)
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://warden") as client:
             yield Harness(client, provider, clock, sessions, tokens, queue)

@@ -1,0 +1,111 @@
+"""``/v1/memory``: a key-value memory shared by a tenant's sessions and orchestrators."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from pydantic import Field
+
+from runner.api.deps import OperatorDep, ViewerDep
+from runner.api.schemas import Schema
+from runner.errors import NotFoundError
+from runner.sessions.memory import MemoryEntry, MemoryStore, check_key, check_value
+from runner.store.memory import SqlMemoryStore
+
+router = APIRouter(prefix="/v1/memory", tags=["memory"])
+
+
+class PutMemory(Schema):
+    value: Any = Field(description="Any JSON value (at most 64 KiB encoded).")
+    if_version: int | None = Field(
+        default=None, ge=0, description="Write only if the entry is at this version (0: absent)."
+    )
+
+
+class MemoryOut(Schema):
+    key: str
+    value: Any
+    version: int
+    updated_by: str
+    updated_at: datetime
+
+
+class MemoryList(Schema):
+    entries: list[MemoryOut]
+
+
+def get_memory(request: Request) -> MemoryStore:
+    return SqlMemoryStore(request.app.state.services.engine)
+
+
+MemoryDep = Annotated[MemoryStore, Depends(get_memory)]
+
+
+def _out(entry: MemoryEntry) -> MemoryOut:
+    return MemoryOut(
+        key=entry.key,
+        value=entry.value,
+        version=entry.version,
+        updated_by=entry.updated_by,
+        updated_at=entry.updated_at,
+    )
+
+
+@router.get("", response_model=MemoryList)
+async def list_memory(
+    store: MemoryDep,
+    actor: ViewerDep,
+    prefix: Annotated[str, Query(max_length=200)] = "",
+) -> MemoryList:
+    """The tenant's entries (optionally those whose key starts with ``prefix``)."""
+    found = await asyncio.to_thread(store.find, actor.tenant, prefix)
+    return MemoryList(entries=[_out(e) for e in found])
+
+
+@router.get("/{key}", response_model=MemoryOut)
+async def get_entry(key: str, store: MemoryDep, actor: ViewerDep) -> MemoryOut:
+    entry = await asyncio.to_thread(store.get, actor.tenant, check_key(key))
+    if entry is None:
+        raise NotFoundError(f"no memory entry {key!r}")
+    return _out(entry)
+
+
+@router.put("/{key}", response_model=MemoryOut)
+async def put_entry(
+    key: str, body: PutMemory, request: Request, store: MemoryDep, actor: OperatorDep
+) -> MemoryOut:
+    """Write an entry; with ``ifVersion``, 409 unless it is still at that version."""
+    value = check_value(body.value)
+    key = check_key(key)
+    # Recorded before the write (if the ledger cannot record it, nothing is written).
+    # The ledger gets a digest, not the value: memory may hold notes the audit trail
+    # should not copy, while the digest still proves what was written.
+    digest = hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
+    await request.app.state.services.recorder.emit(
+        "memory.write",
+        actor=actor,
+        session=None,
+        data={"key": key, "sha256": digest, "ifVersion": body.if_version},
+    )
+    entry = await asyncio.to_thread(
+        store.put, actor.tenant, key, value, actor.subject, body.if_version
+    )
+    return _out(entry)
+
+
+@router.delete("/{key}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_entry(
+    key: str, request: Request, store: MemoryDep, actor: OperatorDep
+) -> Response:
+    key = check_key(key)
+    await request.app.state.services.recorder.emit(
+        "memory.delete", actor=actor, session=None, data={"key": key}
+    )
+    if not await asyncio.to_thread(store.delete, actor.tenant, key):
+        raise NotFoundError(f"no memory entry {key!r}")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,188 @@
+"""``/v1/templates``: saved session settings (prompt, policy, image, model) per tenant."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Request, Response, status
+from pydantic import Field
+
+from runner.api.deps import OperatorDep, ViewerDep
+from runner.api.schemas import CreateSession, Schema
+from runner.errors import ConflictError, InvalidInputError, NotFoundError
+from runner.sessions.model import utcnow
+from runner.sessions.ports import Actor, EventSink
+from runner.sessions.templates import (
+    SessionTemplate,
+    TemplateStore,
+    check_template_name,
+    merge_template,
+)
+from runner.store.templates import SqlTemplateStore
+
+router = APIRouter(prefix="/v1/templates", tags=["templates"])
+
+
+class TemplateFields(Schema):
+    description: str = Field(default="", max_length=2000)
+    prompt: str | None = Field(default=None, max_length=100_000)
+    policy: str | None = None
+    image: str | None = None
+    model: str | None = None
+    permission_mode: (
+        Literal["default", "acceptEdits", "plan", "bypassPermissions", "dontAsk", "auto"] | None
+    ) = None
+    workspace_mode: Literal["copy", "ro", "rw"] | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+
+
+class CreateTemplate(TemplateFields):
+    name: str = Field(description="a-z, 0-9, '.', '_', '-'; unique in the tenant.")
+
+
+class TemplateOut(TemplateFields):
+    name: str
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class TemplateList(Schema):
+    templates: list[TemplateOut]
+
+
+def get_templates(request: Request) -> TemplateStore:
+    return SqlTemplateStore(request.app.state.services.engine)
+
+
+def _events(request: Request) -> EventSink:
+    sink: EventSink = request.app.state.services.recorder
+    return sink
+
+
+TemplatesDep = Annotated[TemplateStore, Depends(get_templates)]
+
+
+def _out(template: SessionTemplate) -> TemplateOut:
+    return TemplateOut(
+        name=template.name,
+        description=template.description,
+        prompt=template.prompt,
+        policy=template.policy,
+        image=template.image,
+        model=template.model,
+        permission_mode=template.permission_mode,  # type: ignore[arg-type]
+        workspace_mode=template.workspace_mode,  # type: ignore[arg-type]
+        env=dict(template.env),
+        created_by=template.created_by,
+        created_at=template.created_at,
+        updated_at=template.updated_at,
+    )
+
+
+def _template(name: str, body: TemplateFields, actor: Actor) -> SessionTemplate:
+    now = utcnow()
+    return SessionTemplate(
+        tenant=actor.tenant,
+        name=check_template_name(name),
+        created_by=actor.subject,
+        created_at=now,
+        updated_at=now,
+        description=body.description,
+        prompt=body.prompt,
+        policy=body.policy,
+        image=body.image,
+        model=body.model,
+        permission_mode=body.permission_mode,
+        workspace_mode=body.workspace_mode,
+        env=dict(body.env),
+    )
+
+
+async def templated(body: CreateSession, store: TemplateStore, actor: Actor) -> CreateSession:
+    """``body`` with its ``template``'s settings filled in where the client gave none."""
+    if body.template is None:
+        return body
+    template = await asyncio.to_thread(store.get, actor.tenant, body.template)
+    if template is None:
+        raise InvalidInputError(
+            f"no template {body.template!r} in tenant {actor.tenant}",
+            details={"template": body.template},
+        )
+    given = body.model_dump(exclude_unset=True, exclude={"template"})
+    return CreateSession.model_validate(merge_template(template, given))
+
+
+async def _put(
+    store: TemplateStore, request: Request, template: SessionTemplate, actor: Actor
+) -> tuple[SessionTemplate, bool]:
+    # Recorded first: if the ledger cannot record the change, it is not made.
+    await _events(request).emit(
+        "template.saved",
+        actor=actor,
+        session=None,
+        # Field names, not env values (they may be credentials the sandbox needs).
+        data={
+            "template": template.name,
+            "fields": sorted(template.defaults()),
+            "policy": template.policy,
+            "image": template.image,
+        },
+    )
+    return await asyncio.to_thread(store.put, template)
+
+
+@router.post("", response_model=TemplateOut, status_code=status.HTTP_201_CREATED)
+async def create_template(
+    body: CreateTemplate, request: Request, store: TemplatesDep, actor: OperatorDep
+) -> TemplateOut:
+    """Save a new template (409 if the name is taken: use PUT to replace)."""
+    name = check_template_name(body.name)
+    if await asyncio.to_thread(store.get, actor.tenant, name) is not None:
+        raise ConflictError(f"template {name!r} exists; PUT /v1/templates/{name} replaces it")
+    stored, _ = await _put(store, request, _template(name, body, actor), actor)
+    return _out(stored)
+
+
+@router.get("", response_model=TemplateList)
+async def list_templates(store: TemplatesDep, actor: ViewerDep) -> TemplateList:
+    found = await asyncio.to_thread(store.find, actor.tenant)
+    return TemplateList(templates=[_out(t) for t in found])
+
+
+@router.get("/{name}", response_model=TemplateOut)
+async def get_template(name: str, store: TemplatesDep, actor: ViewerDep) -> TemplateOut:
+    template = await asyncio.to_thread(store.get, actor.tenant, name)
+    if template is None:
+        raise NotFoundError(f"no template {name!r}")
+    return _out(template)
+
+
+@router.put("/{name}", response_model=TemplateOut)
+async def put_template(
+    name: str,
+    body: TemplateFields,
+    request: Request,
+    response: Response,
+    store: TemplatesDep,
+    actor: OperatorDep,
+) -> TemplateOut:
+    """Create or replace the template ``name`` (201 when created)."""
+    stored, created = await _put(store, request, _template(name, body, actor), actor)
+    if created:
+        response.status_code = status.HTTP_201_CREATED
+    return _out(stored)
+
+
+@router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_template(
+    name: str, request: Request, store: TemplatesDep, actor: OperatorDep
+) -> Response:
+    await _events(request).emit(
+        "template.delete", actor=actor, session=None, data={"template": name}
+    )
+    if not await asyncio.to_thread(store.delete, actor.tenant, name):
+        raise NotFoundError(f"no template {name!r}")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

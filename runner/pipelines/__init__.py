@@ -1,0 +1,1 @@
+"""Pipelines: stages (each an unattended session) run in dependency order."""

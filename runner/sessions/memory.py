@@ -1,0 +1,66 @@
+"""A key-value memory shared by the sessions (and orchestrators) of one tenant.
+
+Values are JSON. Each write bumps a version; a writer may pass the version it read
+(``if_version``) so that two orchestrators cannot silently overwrite each other.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from runner.errors import InvalidInputError
+
+_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,199}")
+#: A memory entry is a note between agents, not a file store.
+MAX_VALUE_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class MemoryEntry:
+    tenant: str
+    key: str
+    value: Any
+    version: int
+    updated_by: str
+    updated_at: datetime
+
+
+def check_key(key: str) -> str:
+    """Raises InvalidInputError unless ``key`` is 1-200 of ``A-Za-z0-9._:-``."""
+    if not _KEY.fullmatch(key):
+        raise InvalidInputError(
+            f"memory key {key!r} must be 1-200 characters of A-Z a-z 0-9 . _ : -,"
+            " starting with a letter or digit"
+        )
+    return key
+
+
+def check_value(value: Any) -> Any:
+    """Raises InvalidInputError when the value's JSON is larger than ``MAX_VALUE_BYTES``."""
+    size = len(json.dumps(value, separators=(",", ":")).encode())
+    if size > MAX_VALUE_BYTES:
+        raise InvalidInputError(
+            f"memory value is {size} bytes of JSON; the limit is {MAX_VALUE_BYTES}",
+            details={"size": size, "limit": MAX_VALUE_BYTES},
+        )
+    return value
+
+
+class MemoryStore(Protocol):
+    """Where memory entries are kept (``runner.store.memory``)."""
+
+    def get(self, tenant: str, key: str) -> MemoryEntry | None: ...
+
+    def find(self, tenant: str, prefix: str = "") -> list[MemoryEntry]: ...
+
+    def put(
+        self, tenant: str, key: str, value: Any, actor: str, if_version: int | None
+    ) -> MemoryEntry:
+        """Write; raises ConflictError when ``if_version`` is given and is not current."""
+        ...
+
+    def delete(self, tenant: str, key: str) -> bool: ...
