@@ -28,8 +28,8 @@ from runner.api.schemas import (
 )
 from runner.api.templates import TemplatesDep, templated
 from runner.errors import WardenError
-from runner.sessions.manager import SessionRequest
 from runner.sessions.model import SessionRecord
+from runner.sessions.requests import SessionRequest
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 
@@ -170,14 +170,14 @@ async def escape(session_id: str, manager: ManagerDep, actor: OperatorDep) -> Ac
 @router.get("/{session_id}/pane", response_model=Pane)
 async def pane(session_id: str, manager: ManagerDep, actor: ViewerDep) -> Pane:
     """The screen as text right now."""
-    state, text = await manager.pane(session_id, actor)
+    state, text = await manager.views.pane(session_id, actor)
     return Pane(state=state, text=text)
 
 
 @router.get("/{session_id}/read", response_model=Transcript)
 async def read(session_id: str, manager: ManagerDep, actor: ViewerDep) -> Transcript:
     """The parsed transcript, oldest turn first."""
-    turns = await manager.transcript(session_id, actor)
+    turns = await manager.views.transcript(session_id, actor)
     return Transcript(turns=[TurnOut.model_validate(t, from_attributes=True) for t in turns])
 
 
@@ -191,7 +191,7 @@ async def transcript_page(
     role: Annotated[str | None, Query(pattern="^(user|assistant|system)$")] = None,
 ) -> TranscriptPage:
     """A page of turns older than ``before_id`` (newest page first, turns oldest first)."""
-    page = await manager.transcript_page(
+    page = await manager.views.transcript_page(
         session_id, actor, before_id=before_id, limit=limit, role=role
     )
     return TranscriptPage(
@@ -203,14 +203,14 @@ async def transcript_page(
 @router.get("/{session_id}/recording", response_class=FileResponse)
 async def recording(session_id: str, manager: ManagerDep, actor: ViewerDep) -> FileResponse:
     """The asciicast v2 recording of the session's terminal."""
-    path = await manager.recording(session_id, actor)
+    path = await manager.views.recording(session_id, actor)
     return FileResponse(path, media_type="application/x-asciicast", filename=f"{session_id}.cast")
 
 
 @router.get("/{session_id}/artifacts", response_model=Artifacts)
 async def artifacts(session_id: str, manager: ManagerDep, actor: ViewerDep) -> Artifacts:
     """The workspace patch (live or as collected) and the stored artifact files."""
-    patch, stored = await manager.artifacts(session_id, actor)
+    patch, stored = await manager.views.artifacts(session_id, actor)
     return Artifacts(
         patch=patch,
         artifacts=[
@@ -226,12 +226,12 @@ async def artifacts(session_id: str, manager: ManagerDep, actor: ViewerDep) -> A
 async def artifact_file(
     session_id: str, name: str, manager: ManagerDep, actor: ViewerDep
 ) -> FileResponse:
-    path = await manager.artifact_path(session_id, name, actor)
+    path = await manager.views.artifact_path(session_id, name, actor)
     return FileResponse(path, filename=name)
 
 
 @router.get("/{session_id}/patch", response_class=PlainTextResponse)
 async def patch(session_id: str, manager: ManagerDep, actor: ViewerDep) -> str:
     """The workspace changes as a unified diff (``git apply``-able)."""
-    text, _ = await manager.artifacts(session_id, actor)
+    text, _ = await manager.views.artifacts(session_id, actor)
     return text or ""

@@ -12,9 +12,10 @@ from audit.stores.base import EventFilter
 from runner.ci.events import EventView
 from runner.ci.target import ARTIFACT_NAMES, RunSpec, SessionView
 from runner.events.ledger import translate
-from runner.sessions.manager import SessionManager, SessionRequest
+from runner.sessions.manager import SessionManager
 from runner.sessions.model import SessionRecord
 from runner.sessions.ports import Actor
+from runner.sessions.requests import SessionRequest
 
 _PAGE = 1000
 
@@ -81,7 +82,7 @@ class LocalTarget:
         return view_of(await self._manager.delete(session_id, self._actor))
 
     async def download(self, session_id: str, out: Path) -> list[Path]:
-        _patch, stored = await self._manager.artifacts(session_id, self._actor)
+        _patch, stored = await self._manager.views.artifacts(session_id, self._actor)
         copied: list[Path] = []
         for artifact in stored:
             if is_run_artifact(artifact.name):

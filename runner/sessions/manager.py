@@ -5,16 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from runner.errors import (
     ConflictError,
-    InvalidInputError,
     NotFoundError,
     PolicyDeniedError,
     WardenError,
@@ -22,14 +19,12 @@ from runner.errors import (
 from runner.sandbox.backend import SandboxBackend
 from runner.sessions import prompts
 from runner.sessions.approvals import ApprovalDesk
-from runner.sessions.artifacts import workspace_patch
 from runner.sessions.hooklog import HookLog
 from runner.sessions.launcher import Launcher
 from runner.sessions.live import Observed, StateCallback
 from runner.sessions.model import (
     FINAL_STATES,
     STATES,
-    ArtifactRecord,
     SessionRecord,
     SessionStore,
     StateChange,
@@ -37,36 +32,11 @@ from runner.sessions.model import (
 )
 from runner.sessions.policy_gate import PolicyGate
 from runner.sessions.ports import Actor, EventSink
-from runner.sessions.runtime import SANDBOX_WORKDIR, Running, SessionPaths
-from runner.sessions.transcript import Page, TranscriptReader, Turn, transcript_path
-from runner.terminal.replay import replay_pane
+from runner.sessions.requests import SessionRequest, check_request, summary
+from runner.sessions.runtime import Running, SessionPaths
+from runner.sessions.views import SessionViews
 
 log = logging.getLogger(__name__)
-
-PERMISSION_MODES = frozenset(
-    {"default", "acceptEdits", "plan", "bypassPermissions", "dontAsk", "auto"}
-)
-WORKSPACE_MODES = frozenset({"copy", "ro", "rw"})
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
-# The sandbox sets these itself; letting a client override them could point Claude Code
-# at another endpoint or key, or change which binary runs.
-_RESERVED_ENV_PREFIXES = ("ANTHROPIC_", "CLAUDE_", "WARDEN_")
-_RESERVED_ENV = frozenset({"HOME", "PATH", "USER", "SHELL", "DISABLE_AUTOUPDATER", "LD_PRELOAD"})
-
-
-@dataclass(frozen=True)
-class SessionRequest:
-    """What a client asks for when it creates a session."""
-
-    work_dir: str
-    prompt: str | None = None
-    policy: str = "default"
-    image: str | None = None
-    permission_mode: str = "default"
-    model: str | None = None
-    env: Mapping[str, str] = field(default_factory=dict)
-    workspace_mode: str = "copy"
-    unattended: bool = False
 
 
 class SessionManager:
@@ -96,7 +66,7 @@ class SessionManager:
         self._running: dict[str, Running] = {}
         self._starting: dict[str, asyncio.Task[None]] = {}
         self._create_lock = asyncio.Lock()
-        self._readers: dict[str, TranscriptReader] = {}
+        self.views = SessionViews(self, store)
         self._briefing: set[str] = set()
 
     # -- queries -----------------------------------------------------------------
@@ -127,6 +97,10 @@ class SessionManager:
         current = [self._current(r) for r in records]
         return [r for r in current if states is None or r.state in states]
 
+    def live(self, session_id: str) -> Running | None:
+        """The session's live parts, if this controller is watching it."""
+        return self._running.get(session_id)
+
     def running(self, session_id: str) -> Running:
         running = self._running.get(session_id)
         if running is None:
@@ -141,7 +115,7 @@ class SessionManager:
         Returns:
             The record and whether an existing idle session was reused.
         """
-        work_dir = _check_request(request)
+        work_dir = check_request(request)
         async with self._create_lock:
             # An unattended (CI) run gets a session of its own: reusing an interactive one
             # would hand its prompts to whoever watches that one, under another policy.
@@ -178,12 +152,12 @@ class SessionManager:
                     "session.denied",
                     actor=actor,
                     session=None,
-                    data={**_summary(record), "rule": exc.rule, "reason": exc.message},
+                    data={**summary(record), "rule": exc.rule, "reason": exc.message},
                 )
                 raise
             # Recorded before anything runs: if the ledger cannot write, nothing starts.
             await self._events.emit(
-                "session.created", actor=actor, session=record.id, data=_summary(record)
+                "session.created", actor=actor, session=record.id, data=summary(record)
             )
             await asyncio.to_thread(self._store.add, record)
         # Clients see ``starting`` until the first prompt is in: an ``idle`` before it
@@ -368,64 +342,6 @@ class SessionManager:
         running = self.running(session_id)
         await prompts.escape(running, self._events, session_id, actor, interrupt=interrupt)
 
-    async def pane(self, session_id: str, actor: Actor) -> tuple[str, str]:
-        """The live screen text, or the screen replayed from the recording once ended."""
-        record = await self.get(session_id, actor)
-        running = self._running.get(session_id)
-        if running is not None:
-            return running.live.observed.state, running.live.pane()
-        recording = self.paths(session_id).recording
-        if not recording.is_file():
-            return record.state, ""
-        return record.state, await asyncio.to_thread(replay_pane, recording)
-
-    def _transcript(self, record: SessionRecord) -> TranscriptReader:
-        reader = self._readers.get(record.id)
-        if reader is None:
-            path = transcript_path(self.paths(record.id).home, SANDBOX_WORKDIR, record.id)
-            reader = self._readers[record.id] = TranscriptReader(path)
-        return reader
-
-    async def transcript(self, session_id: str, actor: Actor) -> list[Turn]:
-        record = await self.get(session_id, actor)
-        return await asyncio.to_thread(self._transcript(record).turns)
-
-    async def transcript_page(
-        self, session_id: str, actor: Actor, *, before_id: int | None, limit: int, role: str | None
-    ) -> Page:
-        record = await self.get(session_id, actor)
-        reader = self._transcript(record)
-        return await asyncio.to_thread(reader.page, before_id=before_id, limit=limit, role=role)
-
-    async def recording(self, session_id: str, actor: Actor) -> Path:
-        await self.get(session_id, actor)
-        path = self.paths(session_id).recording
-        if not path.is_file():
-            raise NotFoundError(f"session {session_id} has no recording yet")
-        return path
-
-    async def artifacts(
-        self, session_id: str, actor: Actor
-    ) -> tuple[str | None, list[ArtifactRecord]]:
-        """The workspace patch (computed now while running) and the collected artifacts."""
-        record = await self.get(session_id, actor)
-        stored = await asyncio.to_thread(self._store.artifacts, session_id)
-        patch_file = self.paths(session_id).artifacts / "changes.patch"
-        if patch_file.is_file():
-            return patch_file.read_text(encoding="utf-8"), stored
-        if record.workspace_mode != "copy":
-            return None, stored
-        workspace = self.paths(session_id).workspace
-        patch = await asyncio.to_thread(workspace_patch, Path(record.work_dir), workspace)
-        return patch, stored
-
-    async def artifact_path(self, session_id: str, name: str, actor: Actor) -> Path:
-        await self.get(session_id, actor)
-        for artifact in await asyncio.to_thread(self._store.artifacts, session_id):
-            if artifact.name == name:
-                return Path(artifact.path)
-        raise NotFoundError(f"session {session_id} has no artifact {name!r}")
-
     async def close(self) -> None:
         """Stop watching sessions; their containers keep running for re-adoption."""
         for task in list(self._starting.values()):
@@ -474,40 +390,3 @@ def _require(running: Running, states: set[str], action: str) -> None:
         raise ConflictError(
             f"cannot {action}: {hint}", details={"state": state, "allowed": sorted(states)}
         )
-
-
-def _check_request(request: SessionRequest) -> Path:
-    path = Path(request.work_dir)
-    if not path.is_absolute():
-        raise InvalidInputError("workDir must be an absolute path on the controller host")
-    if not path.is_dir():
-        raise InvalidInputError(f"workDir {request.work_dir} is not a directory")
-    if request.permission_mode not in PERMISSION_MODES:
-        raise InvalidInputError(
-            f"permissionMode must be one of {sorted(PERMISSION_MODES)}",
-        )
-    for name in request.env:
-        if (
-            not _ENV_NAME.fullmatch(name)
-            or name.startswith(_RESERVED_ENV_PREFIXES)
-            or name in _RESERVED_ENV
-        ):
-            raise InvalidInputError(
-                f"env name {name!r} is not allowed: names must be shell identifiers and may not"
-                " set ANTHROPIC_*, CLAUDE_*, WARDEN_*, HOME or PATH (the sandbox owns those)",
-                details={"env": name},
-            )
-    if request.workspace_mode not in WORKSPACE_MODES:
-        raise InvalidInputError(f"workspaceMode must be one of {sorted(WORKSPACE_MODES)}")
-    return path.resolve()
-
-
-def _summary(record: SessionRecord) -> dict[str, Any]:
-    return {
-        "workDir": record.work_dir,
-        "policy": record.policy,
-        "image": record.image,
-        "model": record.model,
-        "permissionMode": record.permission_mode,
-        "workspaceMode": record.workspace_mode,
-    }

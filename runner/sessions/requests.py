@@ -1,0 +1,80 @@
+"""What a client may ask for when it creates a session, and the checks on it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runner.errors import InvalidInputError
+from runner.sessions.model import SessionRecord
+
+PERMISSION_MODES = frozenset(
+    {"default", "acceptEdits", "plan", "bypassPermissions", "dontAsk", "auto"}
+)
+WORKSPACE_MODES = frozenset({"copy", "ro", "rw"})
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+# The sandbox sets these itself; letting a client override them could point Claude Code
+# at another endpoint or key, or change which binary runs.
+_RESERVED_ENV_PREFIXES = ("ANTHROPIC_", "CLAUDE_", "WARDEN_")
+_RESERVED_ENV = frozenset({"HOME", "PATH", "USER", "SHELL", "DISABLE_AUTOUPDATER", "LD_PRELOAD"})
+
+
+@dataclass(frozen=True)
+class SessionRequest:
+    """What a client asks for when it creates a session."""
+
+    work_dir: str
+    prompt: str | None = None
+    policy: str = "default"
+    image: str | None = None
+    permission_mode: str = "default"
+    model: str | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    workspace_mode: str = "copy"
+    unattended: bool = False
+
+
+def check_request(request: SessionRequest) -> Path:
+    """The resolved work dir, once the request is known to be possible.
+
+    Raises:
+        InvalidInputError: what to fix, in words.
+    """
+    path = Path(request.work_dir)
+    if not path.is_absolute():
+        raise InvalidInputError("workDir must be an absolute path on the controller host")
+    if not path.is_dir():
+        raise InvalidInputError(f"workDir {request.work_dir} is not a directory")
+    if request.permission_mode not in PERMISSION_MODES:
+        raise InvalidInputError(
+            f"permissionMode must be one of {sorted(PERMISSION_MODES)}",
+        )
+    for name in request.env:
+        if (
+            not _ENV_NAME.fullmatch(name)
+            or name.startswith(_RESERVED_ENV_PREFIXES)
+            or name in _RESERVED_ENV
+        ):
+            raise InvalidInputError(
+                f"env name {name!r} is not allowed: names must be shell identifiers and may not"
+                " set ANTHROPIC_*, CLAUDE_*, WARDEN_*, HOME or PATH (the sandbox owns those)",
+                details={"env": name},
+            )
+    if request.workspace_mode not in WORKSPACE_MODES:
+        raise InvalidInputError(f"workspaceMode must be one of {sorted(WORKSPACE_MODES)}")
+    return path.resolve()
+
+
+def summary(record: SessionRecord) -> dict[str, Any]:
+    """The request's fields as recorded in the audit log."""
+    return {
+        "workDir": record.work_dir,
+        "policy": record.policy,
+        "image": record.image,
+        "model": record.model,
+        "permissionMode": record.permission_mode,
+        "workspaceMode": record.workspace_mode,
+    }
