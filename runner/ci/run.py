@@ -81,7 +81,7 @@ async def execute(
             report, patch = await _collect(target, spec, outcome, session_id, view, events, out)
             report = replace(report, seconds=seconds, started_at=started_at)
     if out is not None:
-        _write_reports(out, report)
+        await asyncio.to_thread(write_reports, out, report)
     return RunResult(report, patch)
 
 
@@ -147,6 +147,11 @@ def _read_artifacts(report: RunReport, out: Path) -> tuple[RunReport, str | None
     return report, patch
 
 
+def report_without_session(spec: RunSpec, outcome: Outcome) -> RunReport:
+    """The report of a run that ended before it had a session (e.g. Docker was down)."""
+    return _report(spec, outcome, datetime.now(UTC), 0.0, None, EventLog())
+
+
 def _report(
     spec: RunSpec,
     outcome: Outcome,
@@ -169,7 +174,8 @@ def _report(
     )
 
 
-def _write_reports(out: Path, report: RunReport) -> None:
+def write_reports(out: Path, report: RunReport) -> None:
+    """``summary.md`` and ``junit.xml`` into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.md").write_text(render_summary(report), encoding="utf-8")
     (out / "junit.xml").write_text(render_junit(report), encoding="utf-8")

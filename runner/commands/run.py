@@ -26,7 +26,7 @@ from runner.ci.follow import Listener
 from runner.ci.local import LocalTarget
 from runner.ci.outcome import ExitCode, Outcome, Rules, ToolCheck, outcome_for_error
 from runner.ci.remote import RemoteTarget
-from runner.ci.run import RunResult, execute
+from runner.ci.run import RunResult, execute, report_without_session, write_reports
 from runner.ci.target import RunSpec, RunTarget, SessionView
 from runner.errors import WardenError
 from runner.policy.units import parse_duration
@@ -172,6 +172,9 @@ def run(
         # --apply needs the patch even when the artifacts are not kept.
         folder = out or (Path(scratch) if apply else None)
         result = asyncio.run(_run(spec, rules, server, token, folder, listener))
+    if isinstance(result, Outcome) and out is not None:
+        # Nothing ran (no Docker, no database…): still leave a report for the CI job.
+        write_reports(out, report_without_session(spec, result))
     outcome = result.report.outcome if isinstance(result, RunResult) else result
     console.print(f"exit {int(outcome.code)} ({outcome.code.name.lower()}): {outcome.reason}",
                   markup=False, highlight=False)  # fmt: skip
