@@ -18,7 +18,7 @@ from typing import Any
 
 import pyte
 from pyte import modes
-from pyte.screens import Char, StaticDefaultDict
+from pyte.screens import Char, Margins, StaticDefaultDict
 from wcwidth import wcwidth
 
 _CELLS: dict[str, Char] = {}
@@ -52,6 +52,11 @@ class TextScreen(pyte.Screen):  # type: ignore[misc]
         # pyte builds a fresh default Char for every new line; without attributes one
         # shared blank does (its text is the same " ").
         self.buffer = defaultdict(partial(StaticDefaultDict, _BLANK))
+        # pyte's insert_characters can push a cell past the last column. pyte never
+        # shows it, but keeps it through line erases (they write blanks over the
+        # visible cells only) and delete_characters pulls it back. Once that may have
+        # happened, erases here must keep such cells too.
+        self._has_offscreen_cells = False
 
     def select_graphic_rendition(self, *attrs: int, **kwargs: Any) -> None:
         """Ignore SGR: the classifier reads text only."""
@@ -127,6 +132,42 @@ class TextScreen(pyte.Screen):  # type: ignore[misc]
         cursor.x = min((column or 1) - 1, self.columns - 1)
         cursor.y = min((line or 1) - 1, self.lines - 1)
 
+    def cursor_to_line(self, line: int | None = None) -> None:
+        """Move to 1-based ``line`` (VPA), as pyte does.
+
+        In origin mode without margins pyte fails an assert. The stream comes from the
+        sandbox, so a crash here would end the session's screen reading: count from the
+        top of the screen instead (the margins are the whole screen).
+        """
+        if _DECOM in self.mode and self.margins is None:
+            self.cursor.y = (line or 1) - 1
+            self.ensure_vbounds()
+            return
+        super().cursor_to_line(line)
+
+    def delete_lines(self, count: int | None = None) -> None:
+        """Delete ``count`` lines at the cursor; the lines below move up (DL).
+
+        pyte's version leaves a line in place when the one moving onto it was never
+        written. Here erased lines are dropped from the buffer, so a missing line is
+        a blank one and moves up like any other.
+        """
+        count = count or 1
+        top, bottom = self.margins or Margins(0, self.lines - 1)
+        if not top <= self.cursor.y <= bottom:
+            return
+        buffer = self.buffer
+        self.dirty.update(range(self.cursor.y, self.lines))
+        for y in range(self.cursor.y, bottom + 1):
+            if y + count <= bottom and y + count in buffer:
+                buffer[y] = buffer.pop(y + count)
+            else:
+                buffer.pop(y, None)
+        self.carriage_return()
+
+    def report_device_status(self, mode: int) -> None:
+        """Ignore status queries: answers are dropped, and pyte's can fail an assert."""
+
     def cursor_forward(self, count: int | None = None) -> None:
         """Move right ``count`` cells (at least one), stopping at the last column."""
         cursor = self.cursor
@@ -152,6 +193,8 @@ class TextScreen(pyte.Screen):  # type: ignore[misc]
             if cursor.x:
                 self.erase_in_line()
                 cursor.x = 0
+            elif self._has_offscreen_cells:
+                self.erase_in_line()
             else:
                 dirty.add(y)
                 buffer.pop(y, None)
@@ -216,14 +259,26 @@ class TextScreen(pyte.Screen):  # type: ignore[misc]
         """Erase to the end (0), from the start (1) or all (2) of the cursor's line."""
         self.dirty.add(self.cursor.y)
         line, x = self.buffer[self.cursor.y], self.cursor.x
-        if how == 2 or (how == 0 and x == 0):
-            line.clear()
-        elif how == 0:
-            for key in [key for key in line if key >= x]:
-                del line[key]
+        if how == 0:
+            self._erase_cells(line, x, self.columns)
         elif how == 1:
-            for key in [key for key in line if key <= x]:
+            self._erase_cells(line, 0, x + 1)
+        elif how == 2:
+            self._erase_cells(line, 0, self.columns)
+
+    def _erase_cells(self, line: dict[int, Char], start: int, stop: int) -> None:
+        # Deleting a cell reads the same as pyte's blank without attributes.
+        columns = self.columns
+        if start == 0 and (stop > columns or (stop == columns and not self._has_offscreen_cells)):
+            line.clear()  # no cell at or past ``stop`` (see _has_offscreen_cells)
+        else:
+            for key in [key for key in line if start <= key < stop]:
                 del line[key]
+
+    def insert_characters(self, count: int | None = None) -> None:
+        """Insert blank cells at the cursor, shifting the rest right (pyte's ICH)."""
+        self._has_offscreen_cells = True
+        super().insert_characters(count)
 
     def erase_in_display(self, how: int = 0, *args: Any, **kwargs: Any) -> None:
         """Erase below (0), above (1) or all (2, 3) of the screen."""

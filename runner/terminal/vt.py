@@ -153,7 +153,7 @@ class FastStream:
 def _parameter(digits: str) -> int:
     # As pyte: missing is 0, above 9999 is 9999 (and no int() of a huge digit string).
     digits = digits.lstrip("0")
-    return int(digits) if len(digits) <= 4 else 9999
+    return int(digits or 0) if len(digits) <= 4 else 9999
 
 
 def _bind(screen: pyte.Screen, table: dict[str, str]) -> dict[str, Callable[..., Any]]:

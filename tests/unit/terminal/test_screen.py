@@ -60,14 +60,13 @@ def test_version_counts_only_real_changes() -> None:
 
 
 def test_resize_keeps_text_and_changes_size() -> None:
-    """Resizing keeps the visible rows, clips columns, and bumps the version."""
+    """Resizing clips rows at the top and columns at the right, as pyte, and bumps the version."""
     screen = TerminalScreen(20, 5)
-    screen.feed(b"first line here\r\nsecond")
+    screen.feed(b"first line here\r\nsecond\r\nthird row, long\r\nfourth\r\nfifth")
     version = screen.version
     screen.resize(10, 3)
     assert (screen.columns, screen.rows) == (10, 3)
-    assert len(screen.lines()) == 3
-    assert screen.lines()[0] == "first line"
+    assert screen.lines() == ("third row,", "fourth", "fifth")
     assert screen.version > version
     screen.resize(30, 6)
     assert len(screen.lines()) == 6
