@@ -167,7 +167,10 @@ class PipelineService:
         except asyncio.CancelledError:
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            ended = await asyncio.gather(*tasks, return_exceptions=True)
+            for name, result in zip(tasks.values(), ended, strict=True):
+                if isinstance(result, StageRun):  # the stage removed its session and said so
+                    runs[name] = result
             for name, run in runs.items():
                 if not run.is_final:
                     runs[name] = replace(

@@ -131,3 +131,34 @@ def test_stage_that_never_idles_fails_by_timeout_and_skips_dependents(
     assert stages["after"]["state"] == "skipped" and stages["after"]["sessionId"] is None
     assert "hang did not succeed" in stages["after"]["reason"]
     assert _no_containers(docker_client, stages["hang"]["sessionId"])
+
+
+def test_stopping_the_controller_fails_the_pipeline_and_removes_its_container(
+    server: WardenServer, project: Path, docker_client: docker.DockerClient
+) -> None:
+    """A running stage at shutdown: its container goes, and after a restart it reads failed."""
+    body = {
+        "name": "interrupted",
+        "workDir": str(project),
+        "stages": [{"name": "long", "prompt": "[[slow: 600]]", "timeout": "10m"}],
+    }
+    created = server.client.post("/v1/pipelines", json=body)
+    assert created.status_code == 201, created.text
+    pipeline_id = created.json()["id"]
+    deadline = time.monotonic() + 90
+    session_id = None
+    while session_id is None and time.monotonic() < deadline:
+        stage = server.client.get(f"/v1/pipelines/{pipeline_id}").json()["stages"][0]
+        if stage["sessionId"] and server.session(stage["sessionId"])["state"] == "working":
+            session_id = stage["sessionId"]
+        time.sleep(0.5)
+    assert session_id is not None, "the stage never started working"
+    server.stop()
+    assert _no_containers(docker_client, session_id)
+    server.start()
+    pipeline = server.client.get(f"/v1/pipelines/{pipeline_id}").json()
+    assert pipeline["state"] == "failed"
+    assert pipeline["error"] == "the controller shut down while it ran"
+    stage = pipeline["stages"][0]
+    assert (stage["state"], stage["exitCode"], stage["sessionId"]) == ("failed", 5, session_id)
+    assert "cancelled" in stage["reason"]
