@@ -188,13 +188,23 @@ class TextScreen(pyte.Screen):  # type: ignore[misc]
         """
         cursor, buffer, dirty = self.cursor, self.buffer, self.dirty
         bottom = self.lines - 1 if self.margins is None else self.margins.bottom
-        for _ in range(count):
-            y = cursor.y
+        y = cursor.y
+        if y + count <= bottom and not self._has_offscreen_cells:
+            # No row reaches the bottom margin, so nothing scrolls: erase the rest of
+            # this row, drop the rows below it, and land ``count`` rows down.
             if cursor.x:
                 self.erase_in_line()
-                cursor.x = 0
-            elif self._has_offscreen_cells:
+                y += 1
+            for row in range(y, cursor.y + count):
+                buffer.pop(row, None)
+            dirty.update(range(cursor.y, cursor.y + count))
+            cursor.x, cursor.y = 0, cursor.y + count
+            return
+        for _ in range(count):
+            y = cursor.y
+            if cursor.x or self._has_offscreen_cells:
                 self.erase_in_line()
+                cursor.x = 0
             else:
                 dirty.add(y)
                 buffer.pop(y, None)

@@ -8,6 +8,7 @@ changes so callers classify only when something changed.
 
 from __future__ import annotations
 
+from collections import deque
 from operator import attrgetter
 
 from pyte.screens import Char
@@ -114,10 +115,16 @@ def _render(line: dict[int, Char], columns: int) -> str:
     if keys == in_order and len(keys) <= columns:
         # Cells 0..n-1 stored left to right (the usual case): one C-level join.
         return "".join(map(_DATA, line.values())).rstrip()
+    # Cells with gaps or out of order: place them in C (the deque consumes the map).
+    # A wide character's second cell holds "" (pyte's stub).
     cells = [" "] * columns
-    for x, char in line.items():
-        if x < columns:
-            cells[x] = char.data  # a wide character's second cell holds "" (pyte's stub)
+    try:
+        deque(map(cells.__setitem__, keys, map(_DATA, line.values())), maxlen=0)
+    except IndexError:  # pyte's off-screen cell past the last column: not shown
+        cells = [" "] * columns
+        for x, char in line.items():
+            if x < columns:
+                cells[x] = char.data
     return "".join(cells).rstrip()
 
 
