@@ -30,12 +30,7 @@ _COMMANDS: tuple[tuple[str, str | None], ...] = (
 
 def _register() -> None:
     for module_name, group in _COMMANDS:
-        try:
-            module = importlib.import_module(f"runner.commands.{module_name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"runner.commands.{module_name}":
-                continue  # that command group is not built yet
-            raise
+        module = importlib.import_module(f"runner.commands.{module_name}")
         sub: typer.Typer = module.app
         if group is None:
             for command in sub.registered_commands:
