@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from typing import Annotated
 
@@ -10,19 +9,11 @@ import typer
 import uvicorn
 
 from runner.app import create_app
+from runner.auth.config import is_loopback
 from runner.settings import Settings
 
 app = typer.Typer()
 log = logging.getLogger("runner.serve")
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @app.command()

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from runner.auth.config import is_loopback
 from runner.cli import app as cli
-from runner.commands.serve import is_loopback
 
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104 (the address the test expects to be refused)
 
