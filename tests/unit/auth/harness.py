@@ -20,26 +20,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine
 
-from audit.ledger import Ledger
-from runner.app import create_app
 from runner.auth.authenticator import Authenticator
 from runner.auth.config import IssuerConfig
 from runner.auth.oidc import OidcValidator
 from runner.auth.tokens import ApiTokens
-from runner.events.bus import Event, EventBus
-from runner.events.ledger import LedgerAppender, open_ledger
-from runner.events.sink import EventRecorder
-from runner.pipelines.executor import PipelineService
-from runner.sessions.hooklog import HookLog
-from runner.sessions.manager import SessionManager
-from runner.sessions.policy_gate import PolicyGate
+from runner.events.bus import Event
 from runner.settings import Settings
-from runner.store.database import create_database_engine, migrate
-from runner.store.pipelines import SqlPipelineStore
 from runner.store.sessions import SqlSessionStore
 from runner.store.tokens import SqlTokenStore
+from tests.offline_app import client_for, offline_app
 from tests.oidc_provider import OidcProvider
 
 AUDIENCE = "warden-api"
@@ -96,19 +86,6 @@ class Clock:
 
 
 @dataclass
-class AppServices:
-    """What the API reaches through ``app.state.services`` in these tests."""
-
-    auth: Authenticator
-    recorder: EventRecorder
-    manager: SessionManager
-    ledger: Ledger
-    gate: PolicyGate
-    engine: Engine
-    pipelines: PipelineService
-
-
-@dataclass
 class Harness:
     client: httpx.AsyncClient
     provider: OidcProvider
@@ -138,35 +115,16 @@ async def running_app(
     """The Warden API with authentication enforced, trusting ``provider``."""
     config = config or issuer_config(provider)
     settings = Settings(data_dir=tmp_path / "data", auth_issuers=[config])
-    database_url = f"sqlite:///{tmp_path / 'warden.db'}"
-    engine = create_database_engine(database_url)
-    migrate(engine)
-    ledger = open_ledger(database_url, tmp_path / "keys")
-    bus = EventBus()
-    recorder = EventRecorder(bus, LedgerAppender(ledger))
-    sessions, tokens = SqlSessionStore(engine), SqlTokenStore(engine)
-    gate = PolicyGate(None)
-    manager = SessionManager(
-        store=sessions,
-        backend=None,  # type: ignore[arg-type]  # reads never reach a container
-        launcher=None,  # type: ignore[arg-type]
-        events=recorder,
-        gate=gate,
-        hooks=HookLog(),
-        sessions_dir=settings.sessions_dir,
-        default_image=settings.image,
-    )
     clock = Clock()
-    app = create_app(settings)
-    async with httpx.AsyncClient() as idp_http, bus.subscribe() as queue:
+    async with (
+        offline_app(settings, tmp_path) as (app, services),
+        httpx.AsyncClient() as idp_http,
+        services.bus.subscribe() as queue,
+    ):
         oidc = OidcValidator([config], idp_http, monotonic=clock)
-        auth = Authenticator(enforced=True, tokens=ApiTokens(tokens, recorder), oidc=oidc)
-        pipelines = PipelineService(
-            store=SqlPipelineStore(engine), manager=manager, ledger=ledger, events=recorder
+        tokens = SqlTokenStore(services.engine)
+        services.auth = Authenticator(
+            enforced=True, tokens=ApiTokens(tokens, services.recorder), oidc=oidc
         )
-        app.state.services = AppServices(auth, recorder, manager, ledger, gate, engine, pipelines)
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://warden") as client:
-            yield Harness(client, provider, clock, sessions, tokens, queue)
-    ledger.close()
-    engine.dispose()
+        async with client_for(app) as client:
+            yield Harness(client, provider, clock, services.sessions, tokens, queue)

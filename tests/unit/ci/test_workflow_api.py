@@ -5,87 +5,35 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine
 
-from audit.ledger import Ledger
 from audit.stores.base import EventFilter
 from runner.api.schemas import CreateSession
 from runner.api.templates import templated
-from runner.app import create_app
 from runner.errors import InvalidInputError
-from runner.events.bus import EventBus
-from runner.events.ledger import LedgerAppender, open_ledger
-from runner.events.sink import EventRecorder
-from runner.pipelines.executor import PipelineService
-from runner.sessions.hooklog import HookLog
-from runner.sessions.manager import SessionManager
 from runner.sessions.model import utcnow
-from runner.sessions.policy_gate import PolicyGate
 from runner.sessions.ports import Actor
 from runner.sessions.templates import SessionTemplate
 from runner.settings import Settings
 from runner.store.database import create_database_engine, migrate
 from runner.store.memory import SqlMemoryStore
-from runner.store.pipelines import SqlPipelineStore
-from runner.store.sessions import SqlSessionStore
 from runner.store.templates import SqlTemplateStore
-
-
-@dataclass
-class _Services:
-    """What the routers reach through ``app.state.services`` (no auth: the local user)."""
-
-    engine: Engine
-    recorder: EventRecorder
-    manager: SessionManager
-    ledger: Ledger
-    gate: PolicyGate
-    pipelines: PipelineService
-    auth: None = None
+from tests.offline_app import OfflineServices, client_for, offline_app
 
 
 @asynccontextmanager
-async def _client(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, _Services]]:
+async def _client(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, OfflineServices]]:
     settings = Settings(data_dir=tmp_path / "data")
-    url = f"sqlite:///{tmp_path / 'warden.db'}"
-    engine = create_database_engine(url)
-    migrate(engine)
-    ledger = open_ledger(url, tmp_path / "keys")
-    recorder = EventRecorder(EventBus(), LedgerAppender(ledger))
-    gate = PolicyGate(None)
-    manager = SessionManager(
-        store=SqlSessionStore(engine),
-        backend=None,  # type: ignore[arg-type]  # these requests never reach a container
-        launcher=None,  # type: ignore[arg-type]
-        events=recorder,
-        gate=gate,
-        hooks=HookLog(),
-        sessions_dir=settings.sessions_dir,
-        default_image=settings.image,
-    )
-    pipelines = PipelineService(
-        store=SqlPipelineStore(engine), manager=manager, ledger=ledger, events=recorder
-    )
-    services = _Services(engine, recorder, manager, ledger, gate, pipelines)
-    app = create_app(settings)
-    app.state.services = services
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://warden") as client:
-            yield client, services
-    finally:
-        ledger.close()
-        engine.dispose()
+    async with offline_app(settings, tmp_path) as (app, services), client_for(app) as client:
+        yield client, services
 
 
 def _run(
     tmp_path: Path,
-    scenario: Callable[[httpx.AsyncClient, _Services], Coroutine[Any, Any, None]],
+    scenario: Callable[[httpx.AsyncClient, OfflineServices], Coroutine[Any, Any, None]],
 ) -> None:
     async def main() -> None:
         async with _client(tmp_path) as (client, services):
@@ -97,7 +45,7 @@ def _run(
 def test_template_crud(tmp_path: Path) -> None:
     """Create (409 on a taken name), read, replace (keeps its author), list, delete."""
 
-    async def scenario(client: httpx.AsyncClient, _s: _Services) -> None:
+    async def scenario(client: httpx.AsyncClient, _s: OfflineServices) -> None:
         body = {"name": "review", "prompt": "review it", "policy": "ci", "model": "claude-x"}
         created = await client.post("/v1/templates", json=body)
         assert created.status_code == 201, created.text
@@ -160,7 +108,7 @@ def test_session_fields_come_from_the_template_unless_given(tmp_path: Path) -> N
 def test_memory_versions_prefixes_and_audit(tmp_path: Path) -> None:
     """Writes bump versions, ifVersion guards races (409), the ledger keeps a digest only."""
 
-    async def scenario(client: httpx.AsyncClient, services: _Services) -> None:
+    async def scenario(client: httpx.AsyncClient, services: OfflineServices) -> None:
         first = await client.put("/v1/memory/plan.step", json={"value": {"done": ["a"]}})
         assert first.status_code == 200 and first.json()["version"] == 1
         second = await client.put(
@@ -205,7 +153,7 @@ def test_pipeline_graph_errors_are_422(tmp_path: Path) -> None:
     """Cycles, unknown dependencies, missing prompts and work dirs are refused up front."""
     work = str(tmp_path)
 
-    async def scenario(client: httpx.AsyncClient, _s: _Services) -> None:
+    async def scenario(client: httpx.AsyncClient, _s: OfflineServices) -> None:
         cycle = await client.post(
             "/v1/pipelines",
             json={
