@@ -4,7 +4,10 @@ Colours and other graphic renditions are ignored, so every cell holds the defaul
 attributes. That makes an erased cell the same as an absent one (erasing deletes
 cells instead of writing 120 fresh ones), and lets ``draw`` reuse one immutable
 ``Char`` per character and write a run of narrow characters in one C-level update.
-Everything else (cursor motion, scrolling, margins, modes) is pyte's own code.
+A few more methods are rewritten for speed (cursor moves, blank-row runs) or where
+pyte fails an assert or depends on which blank rows it happens to store (DL, VPA);
+everything else (scrolling, margins, modes, insert/delete) is pyte's own code. The
+text and cursor stay what plain pyte shows (tests/unit/terminal checks it).
 """
 
 from __future__ import annotations
@@ -172,14 +175,6 @@ class TextScreen(pyte.Screen):  # type: ignore[misc]
         """Move right ``count`` cells (at least one), stopping at the last column."""
         cursor = self.cursor
         cursor.x = min(cursor.x + (count or 1), self.columns - 1)
-
-    def show_cursor(self, visible: bool) -> None:
-        """Set or reset DECTCEM (``CSI ? 25 h`` / ``l``) as pyte's mode methods do."""
-        if visible:
-            self.mode.add(modes.DECTCEM)
-        else:
-            self.mode.discard(modes.DECTCEM)
-        self.cursor.hidden = not visible
 
     def erase_line_feeds(self, count: int) -> None:
         """``count`` times: erase to the end of the line, carriage return, line feed.

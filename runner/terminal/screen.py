@@ -9,7 +9,7 @@ changes so callers classify only when something changed.
 from __future__ import annotations
 
 from collections import deque
-from operator import attrgetter
+from operator import itemgetter
 
 from pyte.screens import Char
 
@@ -101,7 +101,7 @@ class TerminalScreen:
         return changed
 
 
-_DATA = attrgetter("data")
+_DATA = itemgetter(0)  # Char.data: a namedtuple's first field, read faster by index
 _IN_ORDER: dict[int, list[int]] = {}
 
 

@@ -31,25 +31,25 @@ _TOKEN = re.compile(
     r"|(\r\n)"  # 9: CR LF
     r"|(\x1b\[K)"  # 10: erase to end of line
     r"|(\x1b\[([0-9]{0,4})C)"  # 11 (12): cursor forward
-    r"|(\x1b\[\?25([hl]))"  # 13 (14): show / hide the cursor
-    r"|\x1b\[([<=>?]?)([0-9;:]*)([ -/]*)([@-~])"  # 15-18: CSI private, params, intermed., final
-    r"|\x1b\]([^\x07\x1b]*)(?:\x07|\x1b\\)"  # 19: OSC, up to BEL or ST
+    r"|\x1b\[([<=>?]?)([0-9;:]*)([ -/]*)([@-~])"  # 13-16: CSI private, params, intermed., final
+    r"|\x1b\]([^\x07\x1b]*)(?:\x07|\x1b\\)"  # 17: OSC, up to BEL or ST
     r"|\x1b[P_^X][^\x1b]*\x1b\\"  # DCS / APC / PM / SOS strings: ignored
-    r"|\x1b#(.)"  # 20: ESC # n
-    r"|\x1b([^\[\]P_^X()*+%#])"  # 21: two-character escape
-    r"|([\x00-\x1a\x1c-\x1f\x7f\x9b\x9d])"  # 22: a control character other than ESC
-    r"|(\x1b)"  # 23: an ESC that starts no whole sequence (cut short, or malformed)
+    r"|\x1b#(.)"  # 18: ESC # n
+    r"|\x1b([^\[\]P_^X()*+%#])"  # 19: two-character escape
+    r"|([\x00-\x1a\x1c-\x1f\x7f\x9b\x9d])"  # 20: a control character other than ESC
+    r"|(\x1b)"  # 21: an ESC that starts no whole sequence (cut short, or malformed)
 )
 _GAP = re.compile(r"\x1b\[([0-9]{0,4})C")
 # Sequences that change neither the text nor the cursor, cut out before tokenising so
 # the text around them is drawn in one run (a TUI sets a colour every few characters):
 # colours and attributes (SGR); charset designations, which pyte ignores in UTF-8 mode
 # too; and private modes pyte only records in ``Screen.mode`` without acting on them
-# (cursor keys, blinking, mouse reporting, bracketed paste, alternate screen, ...).
+# (cursor keys, blinking, mouse reporting, bracketed paste, alternate screen, ...), and
+# cursor visibility (DECTCEM), which only sets ``cursor.hidden``: nothing here reads it.
 _INERT = re.compile(
     r"\x1b\[[0-9;:]*m"
     r"|\x1b[()*+%][^\n]"
-    r"|\x1b\[\?(?:1|12|1000|1002|1003|1004|1005|1006|1015|1049|2004|2026|7727)[hl]"
+    r"|\x1b\[\?(?:1|12|25|1000|1002|1003|1004|1005|1006|1015|1049|2004|2026|7727)[hl]"
 )
 # A possibly unfinished sequence at the very end of a chunk.
 _PARTIAL = re.compile(
@@ -102,11 +102,9 @@ class FastStream:
                 screen.erase_in_line()
             elif kind == 11:
                 screen.cursor_forward(int(token.group(12) or 0))
-            elif kind == 13:
-                screen.show_cursor(token.group(14) == "h")
-            elif kind == 18:
-                self._csi_sequence(*token.group(15, 16, 17, 18))
-            elif kind == 23:
+            elif kind == 16:
+                self._csi_sequence(*token.group(13, 14, 15, 16))
+            elif kind == 21:
                 start = token.start()
                 if _PARTIAL.match(text, start) and len(text) - start < _MAX_PENDING:
                     self._pending = text[start:]  # completed by the next chunk
@@ -117,20 +115,20 @@ class FastStream:
 
     def _dispatch_rare(self, token: re.Match[str]) -> None:
         kind = token.lastindex
-        if kind == 22:
-            control = self._controls.get(token.group(22))
+        if kind == 20:
+            control = self._controls.get(token.group(20))
             if control is not None:
                 control()
-        elif kind == 21:
-            escape = self._escapes.get(token.group(21))
+        elif kind == 19:
+            escape = self._escapes.get(token.group(19))
             if escape is not None:
                 escape()
-        elif kind == 19:
-            code, _, title = token.group(19).partition(";")
+        elif kind == 17:
+            code, _, title = token.group(17).partition(";")
             if code in ("0", "2"):
                 self._screen.set_title(title)
-        elif kind == 20:
-            sharp = self._sharp.get(token.group(20))
+        elif kind == 18:
+            sharp = self._sharp.get(token.group(18))
             if sharp is not None:
                 sharp()
 
