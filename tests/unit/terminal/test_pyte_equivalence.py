@@ -90,3 +90,10 @@ def test_sequences_that_crash_pyte_do_not_stop_the_screen() -> None:
     screen = TerminalScreen(10, 5)
     screen.feed(b"\x1b[2;4r\x1b[?6h\x1b7\x1b[r\x1b8\x1b[3d\x1b[6nx")
     assert screen.lines()[2] == "x"
+
+
+def test_huge_parameters_are_clamped_not_fatal() -> None:
+    """A parameter of thousands of digits counts as 9999, as in pyte, instead of raising."""
+    screen = TerminalScreen(10, 5)
+    screen.feed(b"\x1b[" + b"9" * 5000 + b";" + b"0" * 5000 + b"3Hx")
+    assert screen.lines()[4] == "  x"
