@@ -40,7 +40,9 @@ def _operation(method: str, path: str, op: dict[str, Any]) -> list[str]:
         lines.append("|---|---|---|---|")
         for p in params:
             kind = _ref(p.get("schema", {}))
-            lines.append(f"| `{p['name']}` | {p['in']} | {kind} | {'yes' if p.get('required') else 'no'} |")
+            lines.append(
+                f"| `{p['name']}` | {p['in']} | {kind} | {'yes' if p.get('required') else 'no'} |"
+            )
         lines.append("")
     body = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
     if body:
@@ -65,7 +67,9 @@ def _schemas(components: dict[str, Any]) -> list[str]:
         lines += ["| field | type | required | description |", "|---|---|---|---|"]
         for field, spec in props.items():
             desc = (spec.get("description") or "").replace("\n", " ")
-            lines.append(f"| `{field}` | {_ref(spec)} | {'yes' if field in required else 'no'} | {desc} |")
+            lines.append(
+                f"| `{field}` | {_ref(spec)} | {'yes' if field in required else 'no'} | {desc} |"
+            )
         lines.append("")
     return lines
 
@@ -76,7 +80,7 @@ def render() -> str:
         "# REST API reference",
         "",
         "Generated from the OpenAPI document (`GET /openapi.json`) by `scripts/gen_api_docs.py`;",
-        "do not edit by hand. Errors are always JSON `{\"error\": {\"code\", \"message\", \"details\"}}`:",
+        'do not edit by hand. Errors are always JSON `{"error": {"code", "message", "details"}}`:',
         "422 for malformed input (with `details.fields`), 404 for unknown or other-tenant ids,",
         "409 when the session's state forbids the action, 403 for policy or role refusals (with",
         "`details.rule`), 503 when the audit ledger cannot record (the action did not happen).",

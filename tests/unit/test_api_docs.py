@@ -10,7 +10,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_api_reference_is_current() -> None:
     """Regenerate with `python scripts/gen_api_docs.py` when this fails."""
-    spec = importlib.util.spec_from_file_location("gen_api_docs", ROOT / "scripts" / "gen_api_docs.py")
+    spec = importlib.util.spec_from_file_location(
+        "gen_api_docs", ROOT / "scripts" / "gen_api_docs.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
