@@ -99,48 +99,88 @@ CREATE OR REPLACE FUNCTION {s}.audit_append(
 RETURNS TABLE (seq bigint, canonical bytea, leaf_hash bytea, prev_hash bytea, chain_hash bytea)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = {s}, pg_catalog, pg_temp AS $$
 DECLARE
-    v_size bigint; v_head bytea; v_leaf bytea; v_chain bytea; v_old record; r record;
-    v_any_old boolean;
-    -- Rows to insert, built with array_append (in place, O(1)); subscripting the
-    -- parameter arrays inside the loop would cost O(n) per access.
-    a_seq bigint[] := '{{}}'; a_id text[] := '{{}}'; a_canonical bytea[] := '{{}}';
-    a_ts text[] := '{{}}'; a_actor text[] := '{{}}'; a_tenant text[] := '{{}}';
-    a_session text[] := '{{}}'; a_type text[] := '{{}}'; a_leaf bytea[] := '{{}}';
-    a_prev bytea[] := '{{}}'; a_chain bytea[] := '{{}}';
+    v_size bigint; v_start bytea; v_head bytea; v_leaf bytea; v_constraint text;
+    a_leaf bytea[]; a_prev bytea[] := '{{}}'; a_chain bytea[] := '{{}}';
 BEGIN
-    SELECT h.size, h.chain_hash INTO v_size, v_head FROM audit_head h WHERE h.id = 1 FOR UPDATE;
-    v_any_old := EXISTS (SELECT 1 FROM audit_events e WHERE e.event_id = ANY (p_ids));
-    FOR r IN SELECT * FROM unnest(p_ids, p_canonical, p_ts, p_actor, p_tenant, p_session, p_type)
-             WITH ORDINALITY AS u(id, canonical, ts, actor, tenant, session, type, pos)
-             ORDER BY u.pos LOOP
-        IF v_any_old THEN
-            SELECT e.seq, e.canonical, e.leaf_hash, e.prev_hash, e.chain_hash INTO v_old
-                FROM audit_events e WHERE e.event_id = r.id;
-            IF FOUND THEN  -- a retried append: answer with what is stored, insert nothing
-                seq := v_old.seq; canonical := v_old.canonical; leaf_hash := v_old.leaf_hash;
-                prev_hash := v_old.prev_hash; chain_hash := v_old.chain_hash;
-                RETURN NEXT;
-                CONTINUE;
-            END IF;
+    -- The head-row lock serialises every writer: the chain cannot fork.
+    SELECT h.size, h.chain_hash INTO v_size, v_start FROM audit_head h WHERE h.id = 1 FOR UPDATE;
+    -- The hashes are computed here, from the bytes given, never taken from the caller:
+    -- leaf hashes in one set-based pass, then the chain, which is sequential by nature.
+    a_leaf := ARRAY(SELECT sha256('\\x00'::bytea || u.c)
+                    FROM unnest(p_canonical) WITH ORDINALITY AS u(c, pos) ORDER BY u.pos);
+    v_head := v_start;
+    FOREACH v_leaf IN ARRAY a_leaf LOOP
+        a_prev := array_append(a_prev, v_head);  -- in place on plpgsql variables: O(1)
+        v_head := sha256(v_head || v_leaf);
+        a_chain := array_append(a_chain, v_head);
+    END LOOP;
+    BEGIN
+        -- The usual case: no id is stored yet. UNIQUE (event_id) checks that as it inserts,
+        -- so no lookup runs first (a cached generic plan for one turned into a sequential
+        -- scan per batch on a table whose statistics predate its growth).
+        INSERT INTO audit_events (seq, event_id, canonical, ts, actor, tenant, session, type,
+                                  leaf_hash, prev_hash, chain_hash)
+        SELECT v_size + u.pos - 1, u.id, u.canonical, u.ts, u.actor, u.tenant, u.session,
+               u.type, u.leaf, u.prev, u.chain
+        FROM unnest(p_ids, p_canonical, p_ts, p_actor, p_tenant, p_session, p_type,
+                    a_leaf, a_prev, a_chain)
+             WITH ORDINALITY AS u(id, canonical, ts, actor, tenant, session, type,
+                                  leaf, prev, chain, pos);
+    EXCEPTION WHEN unique_violation THEN
+        GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
+        IF v_constraint IS DISTINCT FROM 'audit_events_event_id_key' THEN
+            RAISE;  -- the fork guard (prev_hash) or seq: never papered over
+        END IF;
+        RETURN QUERY SELECT * FROM audit_append_retried(
+            p_ids, p_canonical, p_ts, p_actor, p_tenant, p_session, p_type, v_size, v_start);
+        RETURN;
+    END;
+    UPDATE audit_head SET size = v_size + cardinality(a_leaf), chain_hash = v_head WHERE id = 1;
+    RETURN QUERY
+        SELECT v_size + u.pos - 1, u.c, u.l, u.p, u.h
+        FROM unnest(p_canonical, a_leaf, a_prev, a_chain) WITH ORDINALITY AS u(c, l, p, h, pos);
+END $$;
+
+-- A batch some of whose ids are stored already (a retry after a lost commit): answer those
+-- with what is stored, chain only the rest, one row at a time. Rare, so kept simple. Called
+-- only from audit_append, which holds the head-row lock and passes the head it read; no
+-- role may execute it directly (REVOKE below, no GRANT).
+CREATE OR REPLACE FUNCTION {s}.audit_append_retried(
+    p_ids text[], p_canonical bytea[], p_ts text[], p_actor text[],
+    p_tenant text[], p_session text[], p_type text[], p_size bigint, p_head bytea)
+RETURNS TABLE (seq bigint, canonical bytea, leaf_hash bytea, prev_hash bytea, chain_hash bytea)
+LANGUAGE plpgsql SET search_path = {s}, pg_catalog, pg_temp AS $$
+DECLARE
+    v_size bigint := p_size; v_head bytea := p_head; v_leaf bytea; v_chain bytea; r record;
+BEGIN
+    -- Dynamic SQL is planned for each call with the table's real size (no stale plan).
+    FOR r IN EXECUTE
+        'SELECT u.id, u.canonical, u.ts, u.actor, u.tenant, u.session, u.type, '
+        '       e.seq AS old_seq, e.canonical AS old_canonical, e.leaf_hash AS old_leaf, '
+        '       e.prev_hash AS old_prev, e.chain_hash AS old_chain '
+        'FROM unnest($1, $2, $3, $4, $5, $6, $7) WITH ORDINALITY '
+        '     AS u(id, canonical, ts, actor, tenant, session, type, pos) '
+        'LEFT JOIN audit_events e ON e.event_id = u.id ORDER BY u.pos'
+        USING p_ids, p_canonical, p_ts, p_actor, p_tenant, p_session, p_type
+    LOOP
+        IF r.old_seq IS NOT NULL THEN
+            seq := r.old_seq; canonical := r.old_canonical; leaf_hash := r.old_leaf;
+            prev_hash := r.old_prev; chain_hash := r.old_chain;
+            RETURN NEXT;
+            CONTINUE;
         END IF;
         v_leaf := sha256('\\x00'::bytea || r.canonical);
         v_chain := sha256(v_head || v_leaf);
-        a_seq := array_append(a_seq, v_size); a_id := array_append(a_id, r.id);
-        a_canonical := array_append(a_canonical, r.canonical); a_ts := array_append(a_ts, r.ts);
-        a_actor := array_append(a_actor, r.actor); a_tenant := array_append(a_tenant, r.tenant);
-        a_session := array_append(a_session, r.session); a_type := array_append(a_type, r.type);
-        a_leaf := array_append(a_leaf, v_leaf); a_prev := array_append(a_prev, v_head);
-        a_chain := array_append(a_chain, v_chain);
+        INSERT INTO audit_events (seq, event_id, canonical, ts, actor, tenant, session, type,
+                                  leaf_hash, prev_hash, chain_hash)
+        VALUES (v_size, r.id, r.canonical, r.ts, r.actor, r.tenant, r.session, r.type,
+                v_leaf, v_head, v_chain);
         seq := v_size; canonical := r.canonical; leaf_hash := v_leaf;
         prev_hash := v_head; chain_hash := v_chain;
         RETURN NEXT;
         v_head := v_chain;
         v_size := v_size + 1;
     END LOOP;
-    INSERT INTO audit_events (seq, event_id, canonical, ts, actor, tenant, session, type,
-                              leaf_hash, prev_hash, chain_hash)
-    SELECT * FROM unnest(a_seq, a_id, a_canonical, a_ts, a_actor, a_tenant, a_session, a_type,
-                         a_leaf, a_prev, a_chain);
     UPDATE audit_head SET size = v_size, chain_hash = v_head WHERE id = 1;
 END $$;
 
@@ -177,6 +217,10 @@ _FUNCTION_SIGNATURES = (
     "audit_add_key(text, bytea)",
     "audit_add_checkpoint(bigint, bytea, bytea, text, text, bytea)",
 )
+# Internal helpers: revoked from PUBLIC and granted to nobody; only the functions above call them.
+_INTERNAL_SIGNATURES = (
+    "audit_append_retried(text[], bytea[], text[], text[], text[], text[], text[], bigint, bytea)",
+)
 _TABLE_NAMES = ("audit_events", "audit_head", "audit_checkpoints", "audit_keys")
 
 
@@ -195,7 +239,7 @@ def schema_sql(schema: str = "public", app_role: str | None = None) -> list[str]
     statements += [_HEAD_TRIGGERS.format(s=s), _FUNCTIONS.format(s=s)]
     tables = ", ".join(f"{s}.{t}" for t in _TABLE_NAMES)
     statements.append(f"REVOKE ALL ON {tables} FROM PUBLIC")
-    for signature in _FUNCTION_SIGNATURES:
+    for signature in _FUNCTION_SIGNATURES + _INTERNAL_SIGNATURES:
         statements.append(f"REVOKE ALL ON FUNCTION {s}.{signature} FROM PUBLIC")
     if app_role is not None:
         role = _ident(app_role)

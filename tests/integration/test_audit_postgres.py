@@ -18,8 +18,11 @@ import psycopg
 import pytest
 
 from audit import Ledger, LedgerUnavailableError, SequencerConfig
-from audit.chain import GENESIS, chain_hash
+from audit.chain import GENESIS, chain_hash, leaf_hash
+from audit.event import Event
+from audit.stores.base import Pending
 from audit.stores.pg_schema import install_schema
+from audit.stores.postgres import PostgresStore
 from tests.conftest import require
 
 pytestmark = pytest.mark.postgres
@@ -91,6 +94,9 @@ def test_app_role_can_only_append_through_the_function(
         f"TRUNCATE {schema}.audit_events",
         f"UPDATE {schema}.audit_head SET size = 0",
         f"DELETE FROM {schema}.audit_checkpoints",
+        # The retry helper would insert without the head lock taken by audit_append.
+        f"SELECT * FROM {schema}.audit_append_retried('{{}}', '{{}}', '{{}}', '{{}}', '{{}}',"
+        " '{}', '{}', 0, decode(repeat('00', 32), 'hex'))",
     ]
     with psycopg.connect(app_url, autocommit=True) as conn:
         for statement in statements:
@@ -182,6 +188,39 @@ def test_64_producers_make_one_unbroken_chain(
         assert result.ok and result.events == 12_800, result.describe()
     finally:
         ledger.close()
+
+
+def _pending(n: int) -> list[Pending]:
+    events = [Event(type="t", actor="user:alice", data={"i": i}) for i in range(n)]
+    return [Pending(event, event.canonical()) for event in events]
+
+
+def test_retried_batches_are_answered_from_stored_rows(
+    postgres_url: str, app_role: str, schema: str
+) -> None:
+    """A batch resent after a lost commit inserts nothing again; a mixed one chains only the new."""
+    store = PostgresStore(
+        _as_role(postgres_url, app_role, APP_PASSWORD), schema=schema, install=False
+    )
+    try:
+        first, fresh = _pending(3), _pending(2)
+        stored = store.append(first)
+        assert store.append(first) == stored  # same seqs and hashes, nothing inserted
+        mixed = store.append([first[1], fresh[0], first[2], fresh[1]])
+        assert [r.seq for r in mixed] == [1, 3, 2, 4]
+        assert mixed[0] == stored[1] and mixed[2] == stored[2]
+        assert mixed[1].prev_hash == stored[2].chain_hash
+        assert mixed[3].prev_hash == mixed[1].chain_hash
+        for record in mixed:
+            assert record.leaf_hash == leaf_hash(record.canonical)
+            assert record.chain_hash == chain_hash(record.prev_hash, record.leaf_hash)
+        twice = _pending(1) * 2  # one new id twice in a batch: refused, nothing stored
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            store.append(twice)
+        assert store.head() == (5, mixed[3].chain_hash)
+        assert [r.seq for r in store.records()] == list(range(5))
+    finally:
+        store.close()
 
 
 def _postmaster_start(url: str) -> object:
