@@ -28,6 +28,7 @@ from typing import Any
 
 import rfc8785
 
+from audit import jcs
 from audit.errors import InvalidEventError
 
 #: Version of the canonical event layout; bumped only with a documented migration.
@@ -98,7 +99,7 @@ class Event:
     def canonical(self) -> bytes:
         """RFC 8785 bytes of the event; raises ``InvalidEventError`` on non-JCS values."""
         try:
-            return rfc8785.dumps(self.body())
+            return jcs.dumps(self.body())
         except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
             raise InvalidEventError(f"event {self.id} cannot be canonicalised: {exc}") from exc
 
@@ -138,6 +139,6 @@ def is_canonical(canonical: bytes) -> bool:
     """True when the bytes are a valid event already in RFC 8785 form (re-encodes identically)."""
     try:
         event = decode_event(canonical)
-        return rfc8785.dumps(event.body()) == canonical
+        return jcs.dumps(event.body()) == canonical
     except (InvalidEventError, rfc8785.CanonicalizationError, TypeError, ValueError):
         return False

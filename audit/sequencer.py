@@ -1,9 +1,9 @@
 """The single writer: one thread per database that appends events in group commits.
 
-Producers (any thread; asyncio via ``append_async``) hand an encoded event to
-``submit`` and get a future. The writer takes everything queued (up to ``max_batch``,
-lingering ``max_wait_ms`` for more once the queue drains), appends it in one
-transaction under the head-row lock, and resolves each future with the stored record,
+Producers (any thread; asyncio via ``append_async``) queue an encoded event with a
+``Ticket`` (``audit.ticket``) and wait on it. The writer takes everything queued (up to
+``max_batch``, lingering ``max_wait_ms`` for more once the queue drains), appends it in one
+transaction under the head-row lock, and answers each ticket with the stored record,
 or with ``LedgerUnavailableError`` when the write failed: the caller must then refuse
 the action it wanted to record (fail closed). Transient faults (a restarting
 PostgreSQL) are retried for ``retry_seconds``; appends are idempotent by event id, so
@@ -21,7 +21,7 @@ import queue
 import threading
 import time
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from audit.chain import GENESIS, Record, leaf_hash
 from audit.checkpoint import Checkpoint, WormDirectory, sign_checkpoint
@@ -31,6 +31,7 @@ from audit.merkle import Frontier
 from audit.resume import resume_state
 from audit.signing import KeyRing
 from audit.stores.base import Pending, Store
+from audit.ticket import Ticket
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +44,6 @@ class SequencerConfig:
     max_wait_ms: float = 0.0
     checkpoint_interval: float = 1.0
     retry_seconds: float = 20.0
-
-
-@dataclass
-class _Item:
-    pending: Pending
-    future: Future[Record] = field(default_factory=Future)
 
 
 class _Control:
@@ -76,7 +71,7 @@ class Sequencer:
         self._config = config or SequencerConfig()
         self._worm = worm
         self._transient = is_transient
-        self._queue: queue.SimpleQueue[_Item | _Control] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Ticket | _Control] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._closed = False
         self._frontier = Frontier()
@@ -103,12 +98,15 @@ class Sequencer:
 
     def submit(self, pending: Pending) -> Future[Record]:
         """Queue an event; the future resolves to its stored record."""
-        item = _Item(pending)
+        future: Future[Record] = Future()
+        self._enqueue(Ticket(pending, future))
+        return future
+
+    def _enqueue(self, ticket: Ticket) -> None:
         with self._lock:
             if self._closed:
                 raise LedgerUnavailableError("the audit ledger is closed")
-            self._queue.put(item)
-        return item.future
+            self._queue.put(ticket)
 
     def append(self, pending: Pending, timeout: float | None = None) -> Record:
         """Queue an event and wait for it to be committed.
@@ -117,9 +115,10 @@ class Sequencer:
             LedgerUnavailableError: it was not recorded (or not within ``timeout``).
         """
         wait = timeout if timeout is not None else self._config.retry_seconds + 10
-        future = self.submit(pending)
+        ticket = Ticket(pending)
+        self._enqueue(ticket)
         try:
-            return future.result(wait)
+            return ticket.wait(wait)
         except TimeoutError as exc:
             raise LedgerUnavailableError(f"audit append not committed within {wait}s") from exc
 
@@ -184,8 +183,8 @@ class Sequencer:
                 if isinstance(exc, LedgerUnavailableError)
                 else LedgerUnavailableError(f"the audit writer failed: {exc}")
             )
-            if isinstance(item, _Item):
-                item.future.set_exception(error)
+            if isinstance(item, Ticket):
+                item.fail(error)
             else:
                 item.future.set_result(None)
 
@@ -223,7 +222,7 @@ class Sequencer:
         due = self._last_cp_time + self._config.checkpoint_interval - time.monotonic()
         return max(due, 0.0)
 
-    def _gather(self, first: _Item | _Control) -> tuple[list[_Item], _Control | None]:
+    def _gather(self, first: Ticket | _Control) -> tuple[list[Ticket], _Control | None]:
         """Everything queued now, up to ``max_batch``; stops at a control request."""
         if isinstance(first, _Control):
             return [], first
@@ -245,7 +244,7 @@ class Sequencer:
             batch.append(item)
         return batch, None
 
-    def _commit(self, batch: list[_Item]) -> None:
+    def _commit(self, batch: list[Ticket]) -> None:
         unique: dict[str, Pending] = {}
         for item in batch:
             unique.setdefault(item.pending.event.id, item.pending)
@@ -258,18 +257,18 @@ class Sequencer:
             error = LedgerUnavailableError(f"the audit ledger could not record the event: {exc}")
             error.__cause__ = exc
             for item in batch:
-                item.future.set_exception(error)
+                item.fail(error)
             return
         for item in batch:
             record = by_id[item.pending.event.id]
             if record.leaf_hash != leaf_hash(item.pending.canonical):
-                item.future.set_exception(
+                item.fail(
                     InvalidEventError(
                         f"event id {item.pending.event.id} was used for another event"
                     )
                 )
             else:
-                item.future.set_result(record)
+                item.resolve(record)
 
     def _append_with_retry(self, pendings: list[Pending]) -> list[Record]:
         deadline = time.monotonic() + self._config.retry_seconds

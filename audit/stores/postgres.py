@@ -68,12 +68,16 @@ class PostgresStore:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def append(self, batch: Sequence[Pending]) -> list[Record]:
-        columns: list[list[Any]] = [[], [], [], [], [], [], []]
-        for pending in batch:
-            event = pending.event
-            values = (event.id, pending.canonical, event.ts, event.actor, event.tenant)
-            for column, value in zip(columns, (*values, event.session, event.type), strict=True):
-                column.append(value)
+        events = [pending.event for pending in batch]
+        columns = [
+            [e.id for e in events],
+            [pending.canonical for pending in batch],
+            [e.ts for e in events],
+            [e.actor for e in events],
+            [e.tenant for e in events],
+            [e.session for e in events],
+            [e.type for e in events],
+        ]
         with self._wlock:
             # One statement in autocommit mode is one transaction: the function's head-row
             # lock, inserts and head update commit together, in a single round trip.

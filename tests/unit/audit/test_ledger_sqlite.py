@@ -67,6 +67,29 @@ def test_append_async_from_asyncio(tmp_path: Path) -> None:
         ledger.close()
 
 
+def test_cancelled_async_appends_leave_the_writer_running(tmp_path: Path) -> None:
+    """Cancelling coroutines that await their append does not stop the ledger's writer."""
+    ledger = open_ledger(tmp_path, max_wait_ms=20)  # the batch waits: cancels land first
+
+    async def main() -> int | None:
+        tasks = [
+            asyncio.create_task(ledger.append_async("t", actor="system", data={"i": i}))
+            for i in range(50)
+        ]
+        await asyncio.sleep(0)  # every task has queued its event and is awaiting
+        for task in tasks:
+            task.cancel()
+        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+        assert any(isinstance(o, asyncio.CancelledError) for o in outcomes)
+        return (await ledger.append_async("t", actor="system", data={"after": True})).seq
+
+    try:
+        assert asyncio.run(main()) == 50  # the cancelled events were still recorded first
+        assert ledger.verify_db().ok
+    finally:
+        ledger.close()
+
+
 def test_retried_event_id_is_stored_once(tmp_path: Path) -> None:
     """The same id and content again return the first seq; the id reused elsewhere fails."""
     ledger = open_ledger(tmp_path)
