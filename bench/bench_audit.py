@@ -128,6 +128,8 @@ def main() -> None:
     parser.add_argument("--verify-events", type=int, default=1_000_000)
     args = parser.parse_args()
     schema = "audit_bench_" + secrets.token_hex(4)
+    # The machine is shared: say how busy it was, so figures can be read in context.
+    print("load average (1, 5, 15 min) at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     with tempfile.TemporaryDirectory() as tmp:
         ledger = Ledger.open(args.url, Path(tmp) / "keys", schema=schema, config=SequencerConfig())
         try:
@@ -145,6 +147,7 @@ def main() -> None:
                 conn.execute(f"DROP SCHEMA {schema} CASCADE")
     print("Proof sizes:")
     proof_sizes()
+    print("load average (1, 5, 15 min) at end:   {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
 
 if __name__ == "__main__":

@@ -60,7 +60,8 @@ class PostgresStore:
                 if self._reader is None or self._reader.closed or self._reader.broken:
                     self._reader = self._connect()
                 try:
-                    return self._reader.execute(sql, params).fetchall()  # type: ignore[arg-type]
+                    cursor = self._reader.cursor(binary=True)
+                    return cursor.execute(sql, params).fetchall()  # type: ignore[arg-type]
                 except psycopg.OperationalError:
                     if attempt == 2:
                         raise
