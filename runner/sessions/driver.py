@@ -7,12 +7,10 @@ box, so a prompt is never submitted twice.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Sequence
-
 from runner.errors import ConflictError, SandboxError
 from runner.sandbox.backend import SandboxBackend
 from runner.sessions.live import LiveSession, Observed
+from runner.terminal.keys import Key, send_keys_argv
 
 TMUX_TARGET = "main"
 _SUBMIT_ATTEMPTS = 3
@@ -25,14 +23,14 @@ class Driver:
         self._backend = backend
         self._live = live
 
-    async def keys(self, *names: str) -> None:
-        """Press tmux key names (``Enter``, ``Escape``, ``Down``, ``2`` …)."""
-        await self._tmux("send-keys", "-t", TMUX_TARGET, *names)
+    async def keys(self, *names: Key) -> None:
+        """Press keys (``Key.ENTER``, ``Key.ESCAPE``, ``Key.DOWN`` …)."""
+        await self._run(send_keys_argv(TMUX_TARGET, *names))
 
     async def paste(self, text: str) -> None:
         """Put ``text`` into the input as one bracketed paste (newlines do not submit)."""
-        await self._tmux("set-buffer", "-b", "warden", "--", text)
-        await self._tmux("paste-buffer", "-p", "-d", "-b", "warden", "-t", TMUX_TARGET)
+        await self._run(["tmux", "set-buffer", "-b", "warden", "--", text])
+        await self._run(["tmux", "paste-buffer", "-p", "-d", "-b", "warden", "-t", TMUX_TARGET])
 
     async def submit(self, text: str, *, within: float = 15.0) -> None:
         """Type ``text`` and press Enter, verifying the agent took it.
@@ -44,7 +42,7 @@ class Driver:
         await self.paste(text)
         await self._live.wait_for(lambda _o, pane: probe in pane, seconds=3.0)
         for _attempt in range(_SUBMIT_ATTEMPTS):
-            await self.keys("Enter")
+            await self.keys(Key.ENTER)
             if await self._live.wait_for(_left_idle, seconds=within / _SUBMIT_ATTEMPTS):
                 return
             draft = str(self._live.observed.details.get("draft") or "")
@@ -55,11 +53,11 @@ class Driver:
             details={"state": self._live.observed.state},
         )
 
-    async def _tmux(self, *argv: str) -> None:
-        result = await self._backend.exec(self._live.container_id, ["tmux", *argv])
+    async def _run(self, argv: list[str]) -> None:
+        result = await self._backend.exec(self._live.container_id, argv)
         if result.exit_code != 0:
             raise SandboxError(
-                f"tmux {argv[0]} failed in the sandbox",
+                f"tmux {argv[1]} failed in the sandbox",
                 details={"exitCode": result.exit_code, "output": result.output[-500:]},
             )
 
@@ -72,10 +70,3 @@ def _probe(text: str) -> str:
     """A short piece of the text that will be visible in the input box once typed."""
     first = next((line for line in text.splitlines() if line.strip()), text)
     return first.strip()[:40]
-
-
-async def press_sequence(driver: Driver, keys: Sequence[str], pause: float = 0.05) -> None:
-    """Press keys one at a time, giving the TUI a moment to redraw between them."""
-    for key in keys:
-        await driver.keys(key)
-        await asyncio.sleep(pause)

@@ -157,9 +157,6 @@ class Launcher:
         await running.live.close()
         await running.gateway.close()
 
-    async def stop(self, running: Running) -> None:
-        await self.detach(running)
-
     async def remove_container(self, session_id: str, container_id: str | None) -> None:
         """Remove the session's container(s), found by id and by label: always gone."""
         ids = {info.id for info in await self._backend.list({"warden.session": session_id})}

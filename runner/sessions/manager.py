@@ -281,7 +281,7 @@ class SessionManager:
             await self._launcher.collect(record, self.paths(session_id), self._store)
         finally:
             if running is not None:
-                await self._launcher.stop(running)
+                await self._launcher.detach(running)
             await self._launcher.remove_container(session_id, record.container_id)
         state = record.state if record.state in FINAL_STATES else "exited"
         updated = await asyncio.to_thread(

@@ -20,6 +20,7 @@ from runner.sessions.choices import (
 from runner.sessions.live import Observed
 from runner.sessions.ports import Actor, EventSink
 from runner.sessions.runtime import Running
+from runner.terminal.keys import Key
 
 _MOVE_ON_SECONDS = 10.0
 _RETRY_SECONDS = 1.5
@@ -59,7 +60,7 @@ async def reject(
         )
         if option is None:
             await _let_dialog_settle(running)
-            await running.driver.keys("Escape")
+            await running.driver.keys(Key.ESCAPE)
             await _await_move_on(running, details)
         else:
             await _choose(running, details, option)
@@ -97,7 +98,7 @@ async def answer(
         await _let_dialog_settle(running)
         await _select(running, details, chosen)
         await running.driver.paste(text)
-        await running.driver.keys("Enter")
+        await running.driver.keys(Key.ENTER)
         await _await_move_on(running, details)
 
 
@@ -117,7 +118,7 @@ async def escape(
             session=session,
             data={"key": "Escape", "interrupt": interrupt},
         )
-        await running.driver.keys("Escape")
+        await running.driver.keys(Key.ESCAPE)
 
 
 def _current(running: Running, state: str, action: str) -> Mapping[str, Any]:
@@ -133,7 +134,7 @@ def _current(running: Running, state: str, action: str) -> Mapping[str, Any]:
 async def _select(running: Running, details: Mapping[str, Any], option: int) -> None:
     """Move the cursor to ``option`` with the arrow keys (no submit)."""
     selected = int(details.get("selected") or 1)
-    key = "Down" if option > selected else "Up"
+    key = Key.DOWN if option > selected else Key.UP
     for _ in range(abs(option - selected)):
         await running.driver.keys(key)
 
@@ -148,13 +149,13 @@ async def _choose(running: Running, details: Mapping[str, Any], option: int) -> 
     await _let_dialog_settle(running)
     await _select(running, details, option)
     for _attempt in range(_ENTER_ATTEMPTS - 1):
-        await running.driver.keys("Enter")
+        await running.driver.keys(Key.ENTER)
         if await _moved_on(running, details, _RETRY_SECONDS):
             return
         if _identity(running.live.observed.details) != _identity(details):
             break
         await _select(running, running.live.observed.details, option)
-    await running.driver.keys("Enter")
+    await running.driver.keys(Key.ENTER)
     await _await_move_on(running, details)
 
 
