@@ -232,7 +232,7 @@ class PipelineService:
             if source is None:
                 raise NotFoundError(f"stage {stage.workspace_from!r} left no session")
             # The copy the earlier stage's agent worked on, kept after its session ended.
-            return self._manager.paths(source).workspace
+            return self._manager.paths(source).workspace_copy
         return Path(stage.work_dir or spec.work_dir or "")
 
     async def _save(

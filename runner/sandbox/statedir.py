@@ -28,6 +28,32 @@ _APPROVED_KEY_SUFFIX = 20
 
 
 @dataclass(frozen=True)
+class SessionLayout:
+    """Where things are in a session's host directory ``root``."""
+
+    root: Path
+
+    @property
+    def home(self) -> Path:
+        """The agent's HOME (mounted at /home/warden)."""
+        return self.root / "home"
+
+    @property
+    def run(self) -> Path:
+        """Holds the gateway socket (mounted at /run/warden)."""
+        return self.root / "run"
+
+    @property
+    def socket(self) -> Path:
+        return self.run / "gateway.sock"
+
+    @property
+    def workspace_copy(self) -> Path:
+        """The copy of the user's directory in ``copy`` mode."""
+        return self.root / "workspace"
+
+
+@dataclass(frozen=True)
 class SessionDir:
     root: Path
     home: Path
@@ -36,7 +62,7 @@ class SessionDir:
 
     @property
     def socket(self) -> Path:
-        return self.run / "gateway.sock"
+        return SessionLayout(self.root).socket
 
 
 def new_session_token() -> str:
@@ -85,7 +111,8 @@ def prepare_session_dir(
     owner = owner or ((SANDBOX_UID, SANDBOX_GID) if os.geteuid() == 0 else None)
     root.mkdir(parents=True, exist_ok=True)
     root.chmod(0o700)  # the token and recordings live here: the controller's eyes only
-    home, run = root / "home", root / "run"
+    layout = SessionLayout(root)
+    home, run = layout.home, layout.run
     home.mkdir(mode=0o700, exist_ok=True)
     # run/ stays ours (mounted read-only inside); the socket's own mode lets the agent in.
     run.mkdir(mode=0o755, exist_ok=True)
@@ -94,7 +121,7 @@ def prepare_session_dir(
         config.write_text(json.dumps(claude_config(token), indent=2), encoding="utf-8")
     workspace = work_dir.resolve()
     if workspace_mode == "copy":
-        workspace = root / "workspace"
+        workspace = layout.workspace_copy
         if not workspace.exists():
             shutil.copytree(work_dir, workspace, symlinks=True)
     if owner is not None:

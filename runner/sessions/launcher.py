@@ -85,7 +85,9 @@ class Launcher:
         on_state: StateCallback,
     ) -> Running:
         """Re-attach to a container that survived a controller restart."""
-        workspace = paths.workspace if record.workspace_mode == "copy" else Path(record.work_dir)
+        workspace = (
+            paths.workspace_copy if record.workspace_mode == "copy" else Path(record.work_dir)
+        )
         gateway = self._gateways(
             record=record, socket_path=paths.socket, token=paths.token(), workspace=workspace
         )
@@ -173,15 +175,15 @@ class Launcher:
         out.mkdir(parents=True, exist_ok=True)
         files: list[Path] = []
         with contextlib.suppress(FileNotFoundError):
-            if record.workspace_mode == "copy" and paths.workspace.is_dir():
+            if record.workspace_mode == "copy" and paths.workspace_copy.is_dir():
                 patch = await asyncio.to_thread(
-                    workspace_patch, Path(record.work_dir), paths.workspace
+                    workspace_patch, Path(record.work_dir), paths.workspace_copy
                 )
                 (out / "changes.patch").write_text(patch, encoding="utf-8")
                 files.append(out / "changes.patch")
                 files.append(
                     await asyncio.to_thread(
-                        workspace_archive, paths.workspace, out / "workspace.tar.gz"
+                        workspace_archive, paths.workspace_copy, out / "workspace.tar.gz"
                     )
                 )
             transcript = transcript_path(paths.home, SANDBOX_WORKDIR, record.id)

@@ -327,7 +327,7 @@ class SessionManager:
     def _workspace(self, record: SessionRecord) -> Path:
         """The host directory the agent works in (for judging its paths)."""
         if record.workspace_mode == "copy":
-            return self.paths(record.id).workspace
+            return self.paths(record.id).workspace_copy
         return Path(record.work_dir)
 
     async def answer(

@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runner.sandbox.statedir import new_session_token
+from runner.sandbox.statedir import SessionLayout, new_session_token
 from runner.sessions.driver import Driver
 from runner.sessions.live import LiveSession
 from runner.sessions.ports import GatewayHandle
@@ -26,26 +26,8 @@ class Running:
 
 
 @dataclass(frozen=True)
-class SessionPaths:
-    """The per-session host directory (DESIGN.md step 3)."""
-
-    root: Path
-
-    @property
-    def home(self) -> Path:
-        return self.root / "home"
-
-    @property
-    def run(self) -> Path:
-        return self.root / "run"
-
-    @property
-    def socket(self) -> Path:
-        return self.run / "gateway.sock"
-
-    @property
-    def workspace(self) -> Path:
-        return self.root / "workspace"
+class SessionPaths(SessionLayout):
+    """The per-session host directory (DESIGN.md step 3), with the controller's own files."""
 
     @property
     def recording(self) -> Path:

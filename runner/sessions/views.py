@@ -75,7 +75,9 @@ class SessionViews:
             return patch_file.read_text(encoding="utf-8"), stored
         if record.workspace_mode != "copy":
             return None, stored
-        patch = await asyncio.to_thread(workspace_patch, Path(record.work_dir), paths.workspace)
+        patch = await asyncio.to_thread(
+            workspace_patch, Path(record.work_dir), paths.workspace_copy
+        )
         return patch, stored
 
     async def artifact_path(self, session_id: str, name: str, actor: Actor) -> Path:
