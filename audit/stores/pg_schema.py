@@ -9,7 +9,9 @@ Hardening, and why:
   ``SECURITY DEFINER`` function that takes the head row lock, computes the leaf and
   chain hashes itself from the bytes it is given, and inserts; so a compromised
   application can add events but never forge a broken or forked chain.
-  ``UNIQUE (prev_hash)`` is a second fork guard.
+  ``UNIQUE (prev_hash)`` is a second fork guard. A resent batch (its commit was lost with
+  the connection) trips ``UNIQUE (event_id)`` and is answered by ``audit_append_retried``
+  with the stored rows; that helper is granted to no role, only ``audit_append`` calls it.
 * Every function pins ``search_path`` so a caller cannot shadow the tables it uses.
 
 Only someone who can disable triggers (a superuser, or the owner via ALTER TABLE) can

@@ -103,18 +103,27 @@ class PostgresStore:
         return int(size), bytes(head)
 
     def records(self, start: int = 0, stop: int | None = None) -> Iterator[Record]:
+        # Read in windows of _CHUNK seqs, not "seq >= start ORDER BY seq LIMIT n": the
+        # planner saw that as nearly the whole table and sorted all of it for every page.
         upper = stop if stop is not None else 2**63 - 1
         while start < upper:
+            end = min(upper, start + _CHUNK)
             rows = self._read(
-                f"SELECT {_COLUMNS} FROM audit_events WHERE seq >= %s AND seq < %s"  # noqa: S608
-                " ORDER BY seq LIMIT %s",
-                (start, upper, _CHUNK),
+                f"SELECT {_COLUMNS} FROM audit_events"  # noqa: S608
+                " WHERE seq >= %s AND seq < %s ORDER BY seq",
+                (start, end),
             )
             for row in rows:
                 yield Record(*row)
-            if len(rows) < _CHUNK:
-                return
-            start = rows[-1][0] + 1
+            start = end
+            if not rows:  # a gap (or the end): jump to the next stored seq, if any
+                (following,) = self._read(
+                    "SELECT min(seq) FROM audit_events WHERE seq >= %s AND seq < %s",
+                    (start, upper),
+                )[0]
+                if following is None:
+                    return
+                start = following
 
     def leaf_hashes(self, start: int, stop: int) -> bytes:
         rows = self._read(

@@ -159,6 +159,25 @@ def test_deleted_tail_is_caught_by_the_last_checkpoint(
     assert "truncated" in (result.reason or "")
 
 
+def test_deleted_middle_event_is_named_and_reads_skip_gaps(
+    postgres_url: str, app_role: str, schema: str, tmp_path: Path
+) -> None:
+    """A row deleted mid-log fails verify at its seq; reads step over gaps of any width."""
+    ledger = open_as_app(postgres_url, app_role, schema, tmp_path)
+    _fill(ledger, 20)
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("SET session_replication_role = replica")
+        conn.execute(f"DELETE FROM {schema}.audit_events WHERE seq = 7")
+    try:
+        result = ledger.verify_db()
+        assert (result.ok, result.first_bad_seq) == (False, 7), result.describe()
+        seqs = [r.seq for r in ledger.store.records(0, 10**15)]  # ~2e11 empty windows
+        assert seqs == [*range(7), *range(8, 20)]
+        assert [r.seq for r in ledger.store.records(5)] == [5, 6, *range(8, 20)]
+    finally:
+        ledger.close()
+
+
 def test_64_producers_make_one_unbroken_chain(
     postgres_url: str, app_role: str, schema: str, tmp_path: Path
 ) -> None:
