@@ -1,5 +1,49 @@
-"""Fixtures shared by the integration tests (the built sandbox image, above all)."""
+"""Fixtures shared by the integration tests: the built sandbox image, and real servers."""
 
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import docker
+import pytest
+
+from runner.sandbox.image import BuildResult
 from tests.integration.sandbox_support import sandbox_image
+from tests.integration.server import WardenServer
 
-__all__ = ["sandbox_image"]
+__all__ = ["sandbox_image", "start_warden"]
+
+StartWarden = Callable[..., WardenServer]
+
+
+@pytest.fixture
+def start_warden(
+    tmp_path: Path, sandbox_image: BuildResult, docker_client: docker.DockerClient
+) -> Iterator[StartWarden]:
+    """Start real ``warden serve`` processes (scripted model); all are stopped afterwards.
+
+    ``start(database_url=None, *, data_dir=None, port=None, extra_env=None)``: SQLite in
+    ``tmp_path`` unless a URL is given.
+    """
+    started: list[WardenServer] = []
+
+    def start(
+        database_url: str | None = None,
+        *,
+        data_dir: Path | None = None,
+        port: int | None = None,
+        extra_env: dict[str, str] | None = None,
+    ) -> WardenServer:
+        warden = WardenServer(
+            data_dir or tmp_path / "data",
+            database_url or f"sqlite:///{tmp_path / 'warden.db'}",
+            port=port,
+            extra_env=extra_env,
+        )
+        started.append(warden)
+        return warden.start()
+
+    yield start
+    for warden in started:
+        warden.stop()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ import pytest
 
 from audit.checkpoint import Checkpoint
 from audit.merkle import verify_inclusion
-from runner.sandbox.image import BuildResult
+from tests.integration.conftest import StartWarden
 from tests.integration.server import WardenServer
 
 BREAK_LEDGER = """
@@ -29,15 +28,8 @@ MEND_LEDGER = "DROP TRIGGER warden_test_refuse ON audit_events; DROP FUNCTION wa
 
 
 @pytest.fixture
-def server(
-    fresh_postgres_url: str,
-    tmp_path: Path,
-    sandbox_image: BuildResult,
-    docker_client: docker.DockerClient,
-) -> Iterator[WardenServer]:
-    warden = WardenServer(tmp_path / "data", fresh_postgres_url).start()
-    yield warden
-    warden.stop()
+def server(fresh_postgres_url: str, start_warden: StartWarden) -> WardenServer:
+    return start_warden(fresh_postgres_url)
 
 
 def _events(warden: WardenServer, **params: Any) -> list[dict[str, Any]]:

@@ -14,7 +14,6 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from pathlib import Path
 
 import docker
@@ -23,6 +22,7 @@ import pytest
 from runner.policy import shipped_policies_dir
 from runner.sandbox.image import BuildResult
 from tests.conftest import TEST_LABELS
+from tests.integration.conftest import StartWarden
 from tests.integration.sandbox_support import sandbox_image  # noqa: F401 (fixture)
 from tests.integration.server import WardenServer
 
@@ -202,14 +202,12 @@ def test_model_errors_exit_4(
 
 
 @pytest.fixture
-def server(tmp_path: Path, policies: Path, env: dict[str, str]) -> Iterator[WardenServer]:
-    warden_server = WardenServer(
-        tmp_path / "server",
+def server(tmp_path: Path, policies: Path, start_warden: StartWarden) -> WardenServer:
+    return start_warden(
         f"sqlite:///{tmp_path / 'server.db'}",
+        data_dir=tmp_path / "server",
         extra_env={"WARDEN_POLICIES_DIR": str(policies)},
-    ).start()
-    yield warden_server
-    warden_server.stop()
+    )
 
 
 def test_run_through_a_server_downloads_artifacts_and_audit(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,28 +11,18 @@ import docker
 import pytest
 
 from runner.policy import shipped_policies_dir
-from runner.sandbox.image import BuildResult
+from tests.integration.conftest import StartWarden
 from tests.integration.sandbox_support import sandbox_image  # noqa: F401 (fixture)
 from tests.integration.server import WardenServer
 from tests.integration.test_ci_run import RUN_TESTS, ci_with_tests
 
 
 @pytest.fixture
-def server(
-    tmp_path: Path,
-    sandbox_image: BuildResult,  # noqa: F811
-    docker_client: docker.DockerClient,
-) -> Iterator[WardenServer]:
+def server(tmp_path: Path, start_warden: StartWarden) -> WardenServer:
     policies = tmp_path / "policies"
     shutil.copytree(shipped_policies_dir(), policies)
     (policies / "ci-tests.yaml").write_text(ci_with_tests())
-    warden = WardenServer(
-        tmp_path / "data",
-        f"sqlite:///{tmp_path / 'warden.db'}",
-        extra_env={"WARDEN_POLICIES_DIR": str(policies)},
-    ).start()
-    yield warden
-    warden.stop()
+    return start_warden(extra_env={"WARDEN_POLICIES_DIR": str(policies)})
 
 
 @pytest.fixture

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import docker
 import pytest
 
 from runner.policy import shipped_policies_dir
-from runner.sandbox.image import BuildResult
+from tests.integration.conftest import StartWarden
 from tests.integration.server import WardenServer
 
 QUICK_POLICY = """\
@@ -32,22 +30,12 @@ tests:
 
 
 @pytest.fixture
-def server(
-    tmp_path: Path,
-    sandbox_image: BuildResult,
-    docker_client: docker.DockerClient,
-) -> Iterator[WardenServer]:
+def server(tmp_path: Path, start_warden: StartWarden) -> WardenServer:
     """A controller whose policy directory holds the shipped policies plus ``quick``."""
     policies = tmp_path / "policies"
     shutil.copytree(shipped_policies_dir(), policies)
     (policies / "quick.yaml").write_text(QUICK_POLICY)
-    warden = WardenServer(
-        tmp_path / "data",
-        f"sqlite:///{tmp_path / 'warden.db'}",
-        extra_env={"WARDEN_POLICIES_DIR": str(policies)},
-    ).start()
-    yield warden
-    warden.stop()
+    return start_warden(extra_env={"WARDEN_POLICIES_DIR": str(policies)})
 
 
 @pytest.fixture

@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import docker
-import pytest
 
-from runner.sandbox.image import BuildResult
-from tests.integration.server import WardenServer
-
-
-@pytest.fixture
-def data_dir(
-    tmp_path: Path, sandbox_image: BuildResult, docker_client: docker.DockerClient
-) -> Path:
-    return tmp_path / "data"
+from tests.integration.conftest import StartWarden
 
 
 def _project(tmp_path: Path, name: str) -> Path:
@@ -26,21 +16,12 @@ def _project(tmp_path: Path, name: str) -> Path:
     return project
 
 
-@pytest.fixture
-def servers(data_dir: Path, database_url: str) -> Iterator[list[WardenServer]]:
-    started: list[WardenServer] = []
-    yield started
-    for warden in started:
-        warden.stop()
-
-
 def test_sigkilled_controller_readopts_three_sessions(
-    servers: list[WardenServer], data_dir: Path, database_url: str, tmp_path: Path,
+    start_warden: StartWarden, database_url: str, tmp_path: Path,
     docker_client: docker.DockerClient,
 ) -> None:  # fmt: skip
     """After SIGKILL and restart: idle, prompting and working sessions are back, and finish."""
-    first = WardenServer(data_dir, database_url).start()
-    servers.append(first)
+    first = start_warden(database_url)
     idle = first.create(_project(tmp_path, "a"), prompt="stay idle")["id"]
     prompting = first.create(_project(tmp_path, "b"))["id"]
     working = first.create(_project(tmp_path, "c"))["id"]
@@ -59,8 +40,7 @@ def test_sigkilled_controller_readopts_three_sessions(
     assert {c.labels["warden.session"] for c in containers} >= {idle, prompting, working}
 
     # Same address and data: clients and containers keep working against it.
-    second = WardenServer(data_dir, database_url, port=first.port)
-    servers.append(second.start())
+    second = start_warden(database_url, port=first.port)
     assert second.wait_state(idle, "idle", timeout=20)["state"] == "idle"
     back = second.wait_state(prompting, "permission_prompt", timeout=20)
     assert "echo adopted > proof.txt" in back["details"]["command"]

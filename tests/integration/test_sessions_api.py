@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -13,21 +13,14 @@ from typing import Any
 import docker
 import pytest
 
-from runner.sandbox.image import BuildResult
+from tests.integration.conftest import StartWarden
 from tests.integration.server import WardenServer
 
 
 @pytest.fixture
-def server(
-    database_url: str,
-    tmp_path: Path,
-    sandbox_image: BuildResult,
-    docker_client: docker.DockerClient,
-) -> Iterator[WardenServer]:
+def server(database_url: str, start_warden: StartWarden) -> WardenServer:
     """A running controller on a fresh database."""
-    warden = WardenServer(tmp_path / "data", database_url).start()
-    yield warden
-    warden.stop()
+    return start_warden(database_url)
 
 
 def _project(tmp_path: Path, name: str = "project") -> Path:

@@ -6,31 +6,20 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import docker
 import pytest
 
-from runner.sandbox.image import BuildResult
+from tests.integration.conftest import StartWarden
 from tests.integration.server import WardenServer
 
 
 @pytest.fixture
-def server(
-    tmp_path: Path,
-    sandbox_image: BuildResult,
-    docker_client: docker.DockerClient,
-) -> Iterator[WardenServer]:
+def server(start_warden: StartWarden) -> WardenServer:
     """A controller that calls a session stalled after 3 s without a screen change."""
-    warden = WardenServer(
-        tmp_path / "data",
-        f"sqlite:///{tmp_path / 'warden.db'}",
-        extra_env={"WARDEN_STALL_SECONDS": "3"},
-    ).start()
-    yield warden
-    warden.stop()
+    return start_warden(extra_env={"WARDEN_STALL_SECONDS": "3"})
 
 
 def _dir(tmp_path: Path, name: str) -> Path:
