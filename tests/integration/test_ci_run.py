@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -19,47 +18,22 @@ from pathlib import Path
 import docker
 import pytest
 
-from runner.policy import shipped_policies_dir
 from runner.sandbox.image import BuildResult
 from tests.conftest import TEST_LABELS
+from tests.integration.ci_support import calc_project, ci_policies_dir
 from tests.integration.conftest import StartWarden
 from tests.integration.sandbox_support import sandbox_image  # noqa: F401 (fixture)
 from tests.integration.server import WardenServer
 
 
-def ci_with_tests() -> str:
-    """ci.yaml, plus the project's shell test script (the image has no python or make).
-
-    A copy, not ``extends: ci``: an extending policy may only tighten its base.
-    """
-    text = (shipped_policies_dir() / "ci.yaml").read_text()
-    text = text.replace("\nname: ci\n", "\nname: ci-tests\n", 1)
-    return text.replace("    - Task\n", "    - Task\n    - Bash(sh run_tests.sh)\n", 1)
-
-
-RUN_TESTS = """\
-#!/bin/sh
-# The project's test suite: add() must add.
-if grep -q "return a + b" calc.py; then echo "1 passed"; else echo "1 failed"; exit 1; fi
-"""
-
-
 @pytest.fixture
 def policies(tmp_path: Path) -> Path:
-    folder = tmp_path / "policies"
-    shutil.copytree(shipped_policies_dir(), folder)
-    (folder / "ci-tests.yaml").write_text(ci_with_tests())
-    return folder
+    return ci_policies_dir(tmp_path)
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    """A small project whose add() is wrong and whose test script says so."""
-    path = tmp_path / "project"
-    path.mkdir()
-    (path / "calc.py").write_text("def add(a, b):\n    return a - b\n")
-    (path / "run_tests.sh").write_text(RUN_TESTS)
-    return path
+    return calc_project(tmp_path)
 
 
 @pytest.fixture

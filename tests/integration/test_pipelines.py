@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -10,28 +9,21 @@ from typing import Any
 import docker
 import pytest
 
-from runner.policy import shipped_policies_dir
+from tests.integration.ci_support import calc_project, ci_policies_dir
 from tests.integration.conftest import StartWarden
 from tests.integration.sandbox_support import sandbox_image  # noqa: F401 (fixture)
 from tests.integration.server import WardenServer
-from tests.integration.test_ci_run import RUN_TESTS, ci_with_tests
 
 
 @pytest.fixture
 def server(tmp_path: Path, start_warden: StartWarden) -> WardenServer:
-    policies = tmp_path / "policies"
-    shutil.copytree(shipped_policies_dir(), policies)
-    (policies / "ci-tests.yaml").write_text(ci_with_tests())
+    policies = ci_policies_dir(tmp_path)
     return start_warden(extra_env={"WARDEN_POLICIES_DIR": str(policies)})
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    path = tmp_path / "project"
-    path.mkdir()
-    (path / "calc.py").write_text("def add(a, b):\n    return a - b\n")
-    (path / "run_tests.sh").write_text(RUN_TESTS)
-    return path
+    return calc_project(tmp_path)
 
 
 def _finished(server: WardenServer, pipeline_id: str, timeout: float = 240) -> dict[str, Any]:
