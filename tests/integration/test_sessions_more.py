@@ -82,8 +82,18 @@ def test_cli_drives_a_session(server: WardenServer, tmp_path: Path) -> None:
     approved = _cli(server, "sessions", "approve", sid)
     assert approved.returncode == 0, approved.stderr
     server.wait_state(sid, "idle")
+    env = {**os.environ, "WARDEN_SERVER": server.url}
+    watch = subprocess.Popen(
+        [sys.executable, "-m", "runner.cli", "sessions", "watch", sid, "--interval", "0.2"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     killed = _cli(server, "sessions", "kill", sid)
     assert killed.returncode == 0, killed.stderr
+    watched, _ = watch.communicate(timeout=30)  # watch ends by itself once the session ends
+    assert watch.returncode == 0
+    assert "idle" in watched and "exited" in watched
     patch = server.client.get(f"/v1/sessions/{sid}/artifacts/changes.patch").text
     assert "from-cli.txt" in patch
     missing = _cli(server, "sessions", "show", "no-such-session")
