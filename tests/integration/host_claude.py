@@ -16,6 +16,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from tests.polling import wait_for_text
+
 TEST_API_KEY = "test-key-scripted-0123456789abcdef"
 
 
@@ -77,14 +79,7 @@ class HostClaude:
 
     def wait_for(self, text: str, timeout: float = 30.0) -> str:
         """Wait until ``text`` is on screen; return the screen (fail with it shown)."""
-        deadline = time.monotonic() + timeout
-        screen = ""
-        while time.monotonic() < deadline:
-            screen = self.screen()
-            if text in screen:
-                return screen
-            time.sleep(0.2)
-        raise AssertionError(f"{text!r} did not appear within {timeout}s; screen:\n{screen}")
+        return wait_for_text(self.screen, text, timeout=timeout, interval=0.2)
 
     def submit(self, prompt: str, expect: str, timeout: float = 30.0) -> str:
         """Type ``prompt``, press Enter until it is taken, and wait for ``expect``."""

@@ -7,7 +7,6 @@ removes it even when a test fails; each factory also removes its own at teardown
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from runner.sandbox.image import BuildResult, build_image
 from runner.sandbox.statedir import SessionDir, new_session_token, prepare_session_dir
 from runner.settings import Settings
 from tests.conftest import TEST_LABELS
+from tests.polling import wait_for_text
 
 T = TypeVar("T")
 
@@ -58,14 +58,7 @@ class Sandbox:
 
     def wait_for_pane(self, text: str, timeout: float = 60.0) -> str:
         """Poll the pane until ``text`` shows; fail the test with the pane if it never does."""
-        deadline = time.monotonic() + timeout
-        pane = ""
-        while time.monotonic() < deadline:
-            pane = self.pane()
-            if text in pane:
-                return pane
-            time.sleep(0.5)
-        raise AssertionError(f"{text!r} never appeared; the pane shows:\n{pane}")
+        return wait_for_text(self.pane, text, timeout=timeout, interval=0.5)
 
 
 SandboxFactory = Callable[..., Sandbox]
