@@ -147,7 +147,10 @@ def build_image(
     steps.start("docker build")
     context = _stage_context(settings.cache_dir, image_dir, binary)
     buildargs = {"BASE": base_ref, "CONTENT_HASH": chash, "CLAUDE_VERSION": claude_version}
-    image_id = _docker_build(client, context, hash_tag, buildargs, steps)
+    try:
+        image_id = _docker_build(client, context, hash_tag, buildargs, steps)
+    finally:
+        shutil.rmtree(context, ignore_errors=True)
     image = client.images.get(image_id)
     _tag(image, tag)
     steps.finish("docker build", f"{hash_tag} ({image_id[:19]})")
@@ -179,9 +182,10 @@ def _ensure_base(
 
 def _stage_context(cache_dir: Path, image_dir: Path, binary: Path) -> Path:
     """Copy the image files and the binary into a build context under the cache."""
-    context = cache_dir / "image-context"
-    shutil.rmtree(context, ignore_errors=True)
-    context.mkdir(parents=True)
+    # A directory of its own per build: two builds at once (two checkouts, one cache)
+    # must not empty each other's context.
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    context = Path(tempfile.mkdtemp(dir=cache_dir, prefix="image-context-"))
     for path in image_dir.iterdir():
         if path.is_file():
             shutil.copyfile(path, context / path.name)

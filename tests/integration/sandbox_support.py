@@ -7,6 +7,7 @@ removes it even when a test fails; each factory also removes its own at teardown
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
@@ -34,8 +35,14 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 @pytest.fixture(scope="session")
 def sandbox_image(docker_client: docker.DockerClient, claude_binary: Path) -> BuildResult:
-    """The real sandbox image, built through ``build_image`` (a cache hit once built)."""
-    return build_image(docker_client, Settings())
+    """The real sandbox image, built through ``build_image`` (a cache hit once built).
+
+    Servers and runs the tests start use it by its content-hash tag (``WARDEN_IMAGE``),
+    so two checkouts testing on one Docker engine never run each other's image.
+    """
+    result = build_image(docker_client, Settings())
+    os.environ["WARDEN_IMAGE"] = result.hash_tag
+    return result
 
 
 @dataclass(frozen=True)

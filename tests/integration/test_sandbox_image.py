@@ -44,12 +44,13 @@ def test_second_build_is_a_cache_hit(
 ) -> None:
     """Building again with nothing changed is skipped, fast, and names the same image."""
     started = time.monotonic()
-    again = build_image(docker_client, Settings())
+    latest = Settings(image="warden-sandbox:latest")
+    again = build_image(docker_client, latest)
     elapsed = time.monotonic() - started
     assert again.is_skipped
     assert again.image_id == docker_client.images.get(sandbox_image.hash_tag).id
     assert elapsed < 10, f"a cached build took {elapsed:.1f}s"
-    status = image_status(docker_client, Settings())
+    status = image_status(docker_client, latest)
     assert status.is_built and status.is_tagged
     assert status.content_hash == sandbox_image.content_hash
 
