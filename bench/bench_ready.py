@@ -25,7 +25,7 @@ from pathlib import Path
 
 import httpx
 
-from runner.gateway.scripted import ScriptedModelServer
+from runner.scripted.server import ScriptedModelServer
 from runner.sandbox.claude_binary import ensure_claude_binary
 from runner.sandbox.statedir import claude_config
 from runner.settings import Settings

@@ -25,9 +25,11 @@ from runner.api import (
     tokens,
     whoami,
 )
+from runner.api.context import SERVICES
 from runner.api.schemas import ErrorResponse
 from runner.api.security import authenticate
 from runner.services import Services, build_services
+from runner.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -132,16 +134,16 @@ def _openapi_with_error_bodies(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def create_app(settings: Any, *, services: Services | None = None) -> FastAPI:
+def create_app(settings: Settings, *, services: Services | None = None) -> FastAPI:
     """The Warden API. ``services`` may be given (tests); otherwise the lifespan builds them."""
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Services]]:
         built = services or await build_services(settings)
-        app.state.services = built
         try:
             await built.start()
-            yield
+            # Starlette hands this state to every request (runner.api.context).
+            yield {SERVICES: built}
         finally:
             await built.close()
 
@@ -153,7 +155,6 @@ def create_app(settings: Any, *, services: Services | None = None) -> FastAPI:
         # Every route authenticates (public ones are listed in runner.api.security).
         dependencies=[Depends(authenticate)],
     )
-    app.state.settings = settings
     _install_error_handlers(app)
     _openapi_with_error_bodies(app)
     app.include_router(health.router)

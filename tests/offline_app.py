@@ -1,90 +1,60 @@
-"""The real Warden app and its services over SQLite, in-process, without a sandbox.
+"""The real Warden app and its services over SQLite, in-process, with in-memory sandboxes.
 
-For API tests whose requests never reach a container (auth, templates, memory,
-validation): every piece is the project's own (``create_app``, the routers, the
-``SessionManager`` over SQLite, the event recorder, the audit ledger); only the
-sandbox backend and launcher are absent, because nothing here starts a session.
+For API tests whose requests never need a real container (auth, templates, memory,
+validation): the services come from the project's own ``build_services`` (the same
+wiring as ``warden serve``), with the ``MemoryBackend`` in place of the Docker engine.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import Engine
 
-from audit.ledger import Ledger
 from runner.app import create_app
-from runner.auth.authenticator import Authenticator
-from runner.events.bus import EventBus
-from runner.events.ledger import LedgerAppender, open_ledger
-from runner.events.sink import EventRecorder
-from runner.pipelines.executor import PipelineService
-from runner.sessions.hooklog import HookLog
-from runner.sessions.manager import SessionManager
-from runner.sessions.policy_gate import PolicyGate
+from runner.sandbox.memory import MemoryBackend
+from runner.services import Services, build_services
 from runner.settings import Settings
-from runner.store.database import create_database_engine, migrate
-from runner.store.pipelines import SqlPipelineStore
-from runner.store.sessions import SqlSessionStore
 
-
-@dataclass
-class OfflineServices:
-    """What the routers reach through ``app.state.services``."""
-
-    engine: Engine
-    bus: EventBus
-    recorder: EventRecorder
-    manager: SessionManager
-    ledger: Ledger
-    gate: PolicyGate
-    pipelines: PipelineService
-    sessions: SqlSessionStore
-    auth: Authenticator | None = None
+#: The services the routers see (one ``build_services`` result).
+OfflineServices = Services
 
 
 @asynccontextmanager
 async def offline_app(
-    settings: Settings, root: Path
-) -> AsyncIterator[tuple[FastAPI, OfflineServices]]:
-    """The app with services over ``root/warden.db``; set ``services.auth`` to enforce auth."""
-    url = f"sqlite:///{root / 'warden.db'}"
-    engine = create_database_engine(url)
-    migrate(engine)
-    ledger = open_ledger(url, root / "keys")
-    bus = EventBus()
-    recorder = EventRecorder(bus, LedgerAppender(ledger))
-    gate = PolicyGate(None)
-    sessions = SqlSessionStore(engine)
-    manager = SessionManager(
-        store=sessions,
-        backend=None,  # type: ignore[arg-type]  # no request here reaches a container
-        launcher=None,  # type: ignore[arg-type]
-        events=recorder,
-        gate=gate,
-        hooks=HookLog(),
-        sessions_dir=settings.sessions_dir,
-        default_image=settings.image,
-    )
-    pipelines = PipelineService(
-        store=SqlPipelineStore(engine), manager=manager, ledger=ledger, events=recorder
-    )
-    services = OfflineServices(engine, bus, recorder, manager, ledger, gate, pipelines, sessions)
-    app = create_app(settings)
-    app.state.services = services
-    try:
-        yield app, services
-    finally:
-        ledger.close()
-        engine.dispose()
+    settings: Settings, backend: MemoryBackend | None = None
+) -> AsyncIterator[tuple[Any, Services]]:
+    """The app, its lifespan running, over ``settings.data_dir``.
+
+    Yields an ASGI app that hands each request the lifespan's state, as a server does
+    (httpx's ASGI transport runs no lifespan), and the services; replace
+    ``services.auth`` to enforce authentication.
+    """
+    services = await build_services(settings, backend=backend or MemoryBackend())
+    app = create_app(settings, services=services)
+    async with app.router.lifespan_context(app) as state:
+        yield _WithState(app, dict(state or {})), services
 
 
-def client_for(app: FastAPI) -> httpx.AsyncClient:
+class _WithState:
+    """The app, handing each request the lifespan state as uvicorn does."""
+
+    def __init__(self, app: FastAPI, state: dict[str, Any]) -> None:
+        self._app = app
+        self._state = state
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        scope["state"] = dict(self._state)
+        await self._app(scope, receive, send)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._app, name)  # the FastAPI app's own API (routes, openapi…)
+
+
+def client_for(app: FastAPI | Any) -> httpx.AsyncClient:
     """An HTTP client that calls the app in-process."""
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     return httpx.AsyncClient(transport=transport, base_url="http://warden")

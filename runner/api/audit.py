@@ -12,17 +12,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import Field
 
 from audit.errors import AuditError
-from audit.ledger import Ledger
 from audit.stores.base import EventFilter
-from runner.api.deps import AuditorDep, SettingsDep
+from runner.api.deps import AuditorDep, EventsDep, LedgerDep, SettingsDep
 from runner.api.schemas import Schema
+from runner.core import Actor
 from runner.errors import NotFoundError
 from runner.events.ledger import translate
-from runner.sessions.ports import Actor
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 _EXPORT_ID = re.compile(r"[0-9a-f]{12}")
@@ -59,11 +58,6 @@ class ExportResult(Schema):
     manifest: dict[str, Any]
 
 
-def _ledger(request: Request) -> Ledger:
-    ledger: Ledger = request.app.state.services.ledger
-    return ledger
-
-
 def _tenant(actor: Actor) -> str | None:
     # Auditors and admins see their own tenant's events; only a global admin sees all.
     return None if actor.sees_all_tenants else actor.tenant
@@ -82,7 +76,7 @@ async def _run(fn: Any, *args: Any, **kwargs: Any) -> Any:
 
 @router.get("", response_model=AuditPage)
 async def list_events(
-    request: Request,
+    ledger: LedgerDep,
     actor: AuditorDep,
     session: str | None = None,
     subject: Annotated[str | None, Query(alias="actor")] = None,
@@ -101,7 +95,7 @@ async def list_events(
         since=_ts(since),
         until=_ts(until),
     )
-    page = await _run(_ledger(request).query, flt, after_seq=after, limit=limit)
+    page = await _run(ledger.query, flt, after_seq=after, limit=limit)
     events = [
         AuditEvent(
             seq=e.record.seq,
@@ -120,16 +114,15 @@ async def list_events(
 
 
 @router.get("/checkpoints")
-async def checkpoints(request: Request, actor: AuditorDep) -> dict[str, Any]:
+async def checkpoints(ledger: LedgerDep, actor: AuditorDep) -> dict[str, Any]:
     """Signed checkpoints (size, Merkle root, chain head, time, key id, signature)."""
-    found = await _run(_ledger(request).checkpoints)
+    found = await _run(ledger.checkpoints)
     return {"checkpoints": [c.to_json() for c in found]}
 
 
 @router.get("/{seq}/proof")
-async def proof(seq: int, request: Request, actor: AuditorDep) -> dict[str, Any]:
+async def proof(seq: int, ledger: LedgerDep, actor: AuditorDep) -> dict[str, Any]:
     """RFC 6962 inclusion proof of event ``seq`` against the latest checkpoint covering it."""
-    ledger = _ledger(request)
     page = await _run(
         ledger.query, EventFilter(from_seq=seq, to_seq=seq, tenant=_tenant(actor)), limit=1
     )
@@ -142,7 +135,11 @@ async def proof(seq: int, request: Request, actor: AuditorDep) -> dict[str, Any]
 
 @router.post("/exports", response_model=ExportResult, status_code=201)
 async def export(
-    body: ExportRequest, request: Request, actor: AuditorDep, settings: SettingsDep
+    body: ExportRequest,
+    ledger: LedgerDep,
+    events: EventsDep,
+    actor: AuditorDep,
+    settings: SettingsDep,
 ) -> ExportResult:
     """Write an export directory (events, checkpoints, keys, manifest) on the controller host."""
     export_id = uuid.uuid4().hex[:12]
@@ -155,8 +152,8 @@ async def export(
         from_seq=body.from_seq,
         to_seq=body.to_seq,
     )
-    manifest = await _run(_ledger(request).export, out, flt)
-    await request.app.state.services.recorder.emit(
+    manifest = await _run(ledger.export, out, flt)
+    await events.emit(
         "audit.exported",
         actor=actor,
         session=body.session,

@@ -1,11 +1,17 @@
-"""FastAPI dependencies: the services the lifespan built, and the calling actor."""
+"""FastAPI dependencies: the services the lifespan built, and the calling actor.
+
+Routers declare what they need with these ``Annotated`` aliases (``SessionsDep``,
+``ViewsDep``, …) and never reach into the app or the request for it.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
+from audit.ledger import Ledger
+from runner.api.context import get_services
 from runner.api.security import (
     LOCAL_ACTOR,
     AdminDep,
@@ -16,8 +22,15 @@ from runner.api.security import (
     authenticate,
     require_roles,
 )
+from runner.auth.tokens import ApiTokens
+from runner.core import Actor, EventSink
+from runner.pipelines.executor import PipelineService
+from runner.services import Services
 from runner.sessions.manager import SessionManager
-from runner.sessions.ports import Actor
+from runner.sessions.memory import MemoryStore
+from runner.sessions.policy_gate import PolicyGate
+from runner.sessions.templates import TemplateStore
+from runner.sessions.views import SessionViews
 from runner.settings import Settings
 
 __all__ = [
@@ -26,26 +39,63 @@ __all__ = [
     "AdminDep",
     "ApproverDep",
     "AuditorDep",
+    "EventsDep",
+    "LedgerDep",
     "ManagerDep",
+    "MemoryDep",
     "OperatorDep",
+    "PipelinesDep",
+    "PoliciesDep",
+    "ServicesDep",
     "SettingsDep",
+    "TemplatesDep",
+    "TokensDep",
     "ViewerDep",
+    "ViewsDep",
     "require_roles",
 ]
 
-
-def _services(request: Request) -> Any:
-    return request.app.state.services
+ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_manager(request: Request) -> SessionManager:
-    manager: SessionManager = _services(request).manager
-    return manager
+def _manager(services: ServicesDep) -> SessionManager:
+    return services.manager
 
 
-def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+def _views(services: ServicesDep) -> SessionViews:
+    return services.views
+
+
+def _settings(services: ServicesDep) -> Settings:
+    return services.settings
+
+
+def _templates(services: ServicesDep) -> TemplateStore:
+    return services.templates
+
+
+def _memory(services: ServicesDep) -> MemoryStore:
+    return services.memory
+
+
+def _pipelines(services: ServicesDep) -> PipelineService:
+    return services.pipelines
+
+
+def _policies(services: ServicesDep) -> PolicyGate:
+    return services.gate
+
+
+def _tokens(services: ServicesDep) -> ApiTokens:
+    return services.auth.tokens
+
+
+def _ledger(services: ServicesDep) -> Ledger:
+    return services.ledger
+
+
+def _events(services: ServicesDep) -> EventSink:
+    return services.recorder
 
 
 async def get_actor(actor: Annotated[Actor, Depends(authenticate)]) -> Actor:
@@ -53,6 +103,14 @@ async def get_actor(actor: Annotated[Actor, Depends(authenticate)]) -> Actor:
     return actor
 
 
-ManagerDep = Annotated[SessionManager, Depends(get_manager)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+ManagerDep = Annotated[SessionManager, Depends(_manager)]
+ViewsDep = Annotated[SessionViews, Depends(_views)]
+SettingsDep = Annotated[Settings, Depends(_settings)]
+TemplatesDep = Annotated[TemplateStore, Depends(_templates)]
+MemoryDep = Annotated[MemoryStore, Depends(_memory)]
+PipelinesDep = Annotated[PipelineService, Depends(_pipelines)]
+PoliciesDep = Annotated[PolicyGate, Depends(_policies)]
+TokensDep = Annotated[ApiTokens, Depends(_tokens)]
+LedgerDep = Annotated[Ledger, Depends(_ledger)]
+EventsDep = Annotated[EventSink, Depends(_events)]
 ActorDep = Annotated[Actor, Depends(get_actor)]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
 from runner import __version__
+from runner.api.deps import ServicesDep
 from runner.api.schemas import Handshake, HandshakeOut, Health
 from runner.errors import ConflictError
 
@@ -23,8 +24,8 @@ CAPABILITIES = [
 
 
 @router.get("/health", response_model=Health)
-async def health(request: Request) -> Health:
-    checks = await request.app.state.services.health()
+async def health(services: ServicesDep) -> Health:
+    checks = await services.health()
     healthy = all(v == "ok" for v in checks.values())
     return Health(status="ok" if healthy else "degraded", version=__version__, checks=checks)
 

@@ -8,14 +8,13 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import Field
 
-from runner.api.deps import OperatorDep, ViewerDep
+from runner.api.deps import EventsDep, MemoryDep, OperatorDep, ViewerDep
 from runner.api.schemas import Schema
 from runner.errors import NotFoundError
-from runner.sessions.memory import MemoryEntry, MemoryStore, check_key, check_value
-from runner.store.memory import SqlMemoryStore
+from runner.sessions.memory import MemoryEntry, check_key, check_value
 
 router = APIRouter(prefix="/v1/memory", tags=["memory"])
 
@@ -37,13 +36,6 @@ class MemoryOut(Schema):
 
 class MemoryList(Schema):
     entries: list[MemoryOut]
-
-
-def get_memory(request: Request) -> MemoryStore:
-    return SqlMemoryStore(request.app.state.services.engine)
-
-
-MemoryDep = Annotated[MemoryStore, Depends(get_memory)]
 
 
 def _out(entry: MemoryEntry) -> MemoryOut:
@@ -77,7 +69,7 @@ async def get_entry(key: str, store: MemoryDep, actor: ViewerDep) -> MemoryOut:
 
 @router.put("/{key}", response_model=MemoryOut)
 async def put_entry(
-    key: str, body: PutMemory, request: Request, store: MemoryDep, actor: OperatorDep
+    key: str, body: PutMemory, store: MemoryDep, events: EventsDep, actor: OperatorDep
 ) -> MemoryOut:
     """Write an entry; with ``ifVersion``, 409 unless it is still at that version."""
     value = check_value(body.value)
@@ -86,7 +78,7 @@ async def put_entry(
     # The ledger gets a digest, not the value: memory may hold notes the audit trail
     # should not copy, while the digest still proves what was written.
     digest = hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
-    await request.app.state.services.recorder.emit(
+    await events.emit(
         "memory.write",
         actor=actor,
         session=None,
@@ -100,12 +92,10 @@ async def put_entry(
 
 @router.delete("/{key}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_entry(
-    key: str, request: Request, store: MemoryDep, actor: OperatorDep
+    key: str, store: MemoryDep, events: EventsDep, actor: OperatorDep
 ) -> Response:
     key = check_key(key)
-    await request.app.state.services.recorder.emit(
-        "memory.delete", actor=actor, session=None, data={"key": key}
-    )
+    await events.emit("memory.delete", actor=actor, session=None, data={"key": key})
     if not await asyncio.to_thread(store.delete, actor.tenant, key):
         raise NotFoundError(f"no memory entry {key!r}")
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, status
 from pydantic import Field
 
-from runner.api.deps import OperatorDep, ViewerDep
+from runner.api.deps import OperatorDep, PipelinesDep, TemplatesDep, ViewerDep
 from runner.api.schemas import Schema
-from runner.api.templates import TemplatesDep
-from runner.errors import InvalidInputError, WardenError
-from runner.pipelines.executor import PipelineService
+from runner.core import Actor
+from runner.errors import InvalidInputError
 from runner.pipelines.model import PipelineRecord
 from runner.pipelines.spec import DEFAULT_STAGE_TIMEOUT, PipelineSpec, StageSpec
 from runner.policy.units import parse_duration
-from runner.sessions.ports import Actor
 from runner.sessions.templates import TemplateStore
 
 router = APIRouter(prefix="/v1/pipelines", tags=["pipelines"])
@@ -78,16 +76,6 @@ class PipelineOut(Schema):
 
 class PipelineList(Schema):
     pipelines: list[PipelineOut]
-
-
-def get_pipelines(request: Request) -> PipelineService:
-    service: PipelineService | None = getattr(request.app.state.services, "pipelines", None)
-    if service is None:
-        raise WardenError("pipelines are not available on this controller")
-    return service
-
-
-PipelinesDep = Annotated[PipelineService, Depends(get_pipelines)]
 
 
 def _out(record: PipelineRecord) -> PipelineOut:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import Field
 
-from runner.api.deps import ViewerDep
+from runner.api.deps import PoliciesDep, ViewerDep
 from runner.api.schemas import Schema
-from runner.sessions.policy_gate import PolicyGate
 
 router = APIRouter(prefix="/v1/policies", tags=["policies"])
 
@@ -40,15 +39,9 @@ class ExplainResult(Schema):
     trace: list[dict[str, Any]]
 
 
-def _gate(request: Request) -> PolicyGate:
-    gate: PolicyGate = request.app.state.services.gate
-    return gate
-
-
 @router.get("", response_model=PolicyList)
-async def list_policies(request: Request, actor: ViewerDep) -> PolicyList:
+async def list_policies(gate: PoliciesDep, actor: ViewerDep) -> PolicyList:
     """Every policy a session may name."""
-    gate = _gate(request)
     policies = [gate.policy(name) for name in gate.names()]
     return PolicyList(
         policies=[
@@ -61,16 +54,15 @@ async def list_policies(request: Request, actor: ViewerDep) -> PolicyList:
 
 
 @router.get("/{name}")
-async def get_policy(name: str, request: Request, actor: ViewerDep) -> dict[str, Any]:
+async def get_policy(name: str, gate: PoliciesDep, actor: ViewerDep) -> dict[str, Any]:
     """The policy as its file says it (before ``extends`` is applied)."""
-    return _gate(request).document(name)
+    return gate.document(name)
 
 
 @router.post("/{name}/explain", response_model=ExplainResult)
 async def explain(
-    name: str, body: ExplainRequest, request: Request, actor: ViewerDep
+    name: str, body: ExplainRequest, gate: PoliciesDep, actor: ViewerDep
 ) -> ExplainResult:
     """What the policy decides for one tool call, the deciding rule, and the rules considered."""
-    gate = _gate(request)
     decision = await asyncio.to_thread(gate.explain, name, body.tool, body.input, body.workspace)
     return ExplainResult.model_validate(decision.to_json())

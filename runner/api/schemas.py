@@ -8,6 +8,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
+from runner.core import PermissionMode, SessionState, WorkspaceMode
+
 
 class Schema(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
@@ -30,12 +32,10 @@ class CreateSession(Schema):
     prompt: str | None = Field(default=None, description="First prompt, sent once Claude is ready.")
     policy: str = Field(default="default", description="Policy name or path.")
     image: str | None = None
-    permission_mode: Literal[
-        "default", "acceptEdits", "plan", "bypassPermissions", "dontAsk", "auto"
-    ] = "default"
+    permission_mode: PermissionMode = PermissionMode.DEFAULT
     model: str | None = None
     env: dict[str, str] = Field(default_factory=dict)
-    workspace_mode: Literal["copy", "ro", "rw"] = "copy"
+    workspace_mode: WorkspaceMode = WorkspaceMode.COPY
     unattended: bool = Field(
         default=False,
         description="No person watches (CI): prompts get the policy's CI fallback at once.",
@@ -48,14 +48,14 @@ class CreateSession(Schema):
 
 class SessionOut(Schema):
     id: str
-    state: str
+    state: SessionState
     details: dict[str, Any]
     work_dir: str
-    workspace_mode: str
+    workspace_mode: WorkspaceMode
     policy: str
     image: str
     model: str | None
-    permission_mode: str
+    permission_mode: PermissionMode
     tenant: str
     owner: str
     container: str | None
@@ -89,12 +89,12 @@ class Answer(Schema):
 
 class ActionResult(Schema):
     ok: bool = True
-    state: str
+    state: SessionState
     option: int | None = None
 
 
 class Pane(Schema):
-    state: str
+    state: SessionState
     text: str
 
 

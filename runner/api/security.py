@@ -14,7 +14,7 @@ from fastapi import Depends, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
-from runner.auth.authenticator import Authenticator
+from runner.api.context import get_services
 from runner.auth.roles import (
     ADMIN,
     APPROVER,
@@ -24,8 +24,8 @@ from runner.auth.roles import (
     VIEWER,
     has_any_role,
 )
+from runner.core import Actor
 from runner.errors import AuthenticationError, AuthorizationError, WardenError
-from runner.sessions.ports import Actor
 
 #: With no authentication configured the server only listens on loopback (see
 #: ``runner.commands.serve``), so the caller is the local user, with every role.
@@ -38,8 +38,8 @@ PUBLIC_PATHS = frozenset({"/v1/health", "/v1/handshake"})
 
 async def authenticate(request: Request) -> Actor:
     """The caller, or 401/403 (audited). The local user when no auth is configured."""
-    auth: Authenticator | None = getattr(request.app.state.services, "auth", None)
-    if auth is None or not auth.enforced:
+    auth = get_services(request).auth
+    if not auth.enforced:
         return LOCAL_ACTOR
     route = request.scope.get("route")
     path = route.path if isinstance(route, APIRoute) else request.url.path
@@ -108,7 +108,7 @@ async def _audit(request: Request, kind: str, actor: Actor, exc: WardenError) ->
     data.setdefault("subject", actor.subject)
     # Fail closed: if the ledger cannot record the refusal, the emit raises (503) and
     # the request is refused all the same.
-    await request.app.state.services.recorder.emit(kind, actor=actor, session=None, data=data)
+    await get_services(request).recorder.emit(kind, actor=actor, session=None, data=data)
 
 
 def require_roles(*roles: str) -> Any:

@@ -7,7 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import FileResponse, PlainTextResponse
 
-from runner.api.deps import ApproverDep, ManagerDep, OperatorDep, ViewerDep
+from runner.api.deps import (
+    ApproverDep,
+    ManagerDep,
+    OperatorDep,
+    TemplatesDep,
+    ViewerDep,
+    ViewsDep,
+)
 from runner.api.schemas import (
     ActionResult,
     Answer,
@@ -26,7 +33,8 @@ from runner.api.schemas import (
     TranscriptPage,
     TurnOut,
 )
-from runner.api.templates import TemplatesDep, templated
+from runner.api.templates import templated
+from runner.core import SessionState
 from runner.errors import WardenError
 from runner.sessions.model import SessionRecord
 from runner.sessions.requests import SessionRequest
@@ -108,7 +116,9 @@ async def create_batch(
 
 @router.get("", response_model=SessionList)
 async def list_sessions(
-    manager: ManagerDep, actor: ViewerDep, state: Annotated[list[str] | None, Query()] = None
+    manager: ManagerDep,
+    actor: ViewerDep,
+    state: Annotated[list[SessionState] | None, Query()] = None,
 ) -> SessionList:
     return SessionList(sessions=[_out(r) for r in await manager.list_sessions(actor, state)])
 
@@ -130,20 +140,20 @@ async def send(
 ) -> ActionResult:
     """Send a prompt; 409 unless the session is idle."""
     await manager.send(session_id, body.text, actor)
-    return ActionResult(state=manager.running(session_id).live.observed.state)
+    return ActionResult(state=manager.live_state(session_id))
 
 
 @router.post("/{session_id}/approve", response_model=ActionResult)
 async def approve(session_id: str, manager: ManagerDep, actor: ApproverDep) -> ActionResult:
     """Approve the permission prompt on screen once (the narrowest "Yes")."""
     option = await manager.approve(session_id, actor)
-    return ActionResult(state=manager.running(session_id).live.observed.state, option=option)
+    return ActionResult(state=manager.live_state(session_id), option=option)
 
 
 @router.post("/{session_id}/reject", response_model=ActionResult)
 async def reject(session_id: str, manager: ManagerDep, actor: ApproverDep) -> ActionResult:
     option = await manager.reject(session_id, actor)
-    return ActionResult(state=manager.running(session_id).live.observed.state, option=option)
+    return ActionResult(state=manager.live_state(session_id), option=option)
 
 
 @router.post("/{session_id}/answer", response_model=ActionResult)
@@ -152,46 +162,46 @@ async def answer(
 ) -> ActionResult:
     """Answer a question: ``{"option": N}`` (1-based) or ``{"text": "…"}``."""
     await manager.answer(session_id, actor, option=body.option, text=body.text)
-    return ActionResult(state=manager.running(session_id).live.observed.state, option=body.option)
+    return ActionResult(state=manager.live_state(session_id), option=body.option)
 
 
 @router.post("/{session_id}/interrupt", response_model=ActionResult)
 async def interrupt(session_id: str, manager: ManagerDep, actor: OperatorDep) -> ActionResult:
     await manager.escape(session_id, actor, interrupt=True)
-    return ActionResult(state=manager.running(session_id).live.observed.state)
+    return ActionResult(state=manager.live_state(session_id))
 
 
 @router.post("/{session_id}/escape", response_model=ActionResult)
 async def escape(session_id: str, manager: ManagerDep, actor: OperatorDep) -> ActionResult:
     await manager.escape(session_id, actor, interrupt=False)
-    return ActionResult(state=manager.running(session_id).live.observed.state)
+    return ActionResult(state=manager.live_state(session_id))
 
 
 @router.get("/{session_id}/pane", response_model=Pane)
-async def pane(session_id: str, manager: ManagerDep, actor: ViewerDep) -> Pane:
+async def pane(session_id: str, views: ViewsDep, actor: ViewerDep) -> Pane:
     """The screen as text right now."""
-    state, text = await manager.views.pane(session_id, actor)
+    state, text = await views.pane(session_id, actor)
     return Pane(state=state, text=text)
 
 
 @router.get("/{session_id}/read", response_model=Transcript)
-async def read(session_id: str, manager: ManagerDep, actor: ViewerDep) -> Transcript:
+async def read(session_id: str, views: ViewsDep, actor: ViewerDep) -> Transcript:
     """The parsed transcript, oldest turn first."""
-    turns = await manager.views.transcript(session_id, actor)
+    turns = await views.transcript(session_id, actor)
     return Transcript(turns=[TurnOut.model_validate(t, from_attributes=True) for t in turns])
 
 
 @router.get("/{session_id}/transcript/cursor", response_model=TranscriptPage)
 async def transcript_page(
     session_id: str,
-    manager: ManagerDep,
+    views: ViewsDep,
     actor: ViewerDep,
     before_id: Annotated[int | None, Query(ge=1)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     role: Annotated[str | None, Query(pattern="^(user|assistant|system)$")] = None,
 ) -> TranscriptPage:
     """A page of turns older than ``before_id`` (newest page first, turns oldest first)."""
-    page = await manager.views.transcript_page(
+    page = await views.transcript_page(
         session_id, actor, before_id=before_id, limit=limit, role=role
     )
     return TranscriptPage(
@@ -201,16 +211,16 @@ async def transcript_page(
 
 
 @router.get("/{session_id}/recording", response_class=FileResponse)
-async def recording(session_id: str, manager: ManagerDep, actor: ViewerDep) -> FileResponse:
+async def recording(session_id: str, views: ViewsDep, actor: ViewerDep) -> FileResponse:
     """The asciicast v2 recording of the session's terminal."""
-    path = await manager.views.recording(session_id, actor)
+    path = await views.recording(session_id, actor)
     return FileResponse(path, media_type="application/x-asciicast", filename=f"{session_id}.cast")
 
 
 @router.get("/{session_id}/artifacts", response_model=Artifacts)
-async def artifacts(session_id: str, manager: ManagerDep, actor: ViewerDep) -> Artifacts:
+async def artifacts(session_id: str, views: ViewsDep, actor: ViewerDep) -> Artifacts:
     """The workspace patch (live or as collected) and the stored artifact files."""
-    patch, stored = await manager.views.artifacts(session_id, actor)
+    patch, stored = await views.artifacts(session_id, actor)
     return Artifacts(
         patch=patch,
         artifacts=[
@@ -224,14 +234,14 @@ async def artifacts(session_id: str, manager: ManagerDep, actor: ViewerDep) -> A
 
 @router.get("/{session_id}/artifacts/{name}", response_class=FileResponse)
 async def artifact_file(
-    session_id: str, name: str, manager: ManagerDep, actor: ViewerDep
+    session_id: str, name: str, views: ViewsDep, actor: ViewerDep
 ) -> FileResponse:
-    path = await manager.views.artifact_path(session_id, name, actor)
+    path = await views.artifact_path(session_id, name, actor)
     return FileResponse(path, filename=name)
 
 
 @router.get("/{session_id}/patch", response_class=PlainTextResponse)
-async def patch(session_id: str, manager: ManagerDep, actor: ViewerDep) -> str:
+async def patch(session_id: str, views: ViewsDep, actor: ViewerDep) -> str:
     """The workspace changes as a unified diff (``git apply``-able)."""
-    text, _ = await manager.views.artifacts(session_id, actor)
+    text, _ = await views.artifacts(session_id, actor)
     return text or ""

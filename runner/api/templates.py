@@ -4,23 +4,20 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Response, status
 from pydantic import Field
 
-from runner.api.deps import OperatorDep, ViewerDep
+from runner.api.deps import EventsDep, OperatorDep, TemplatesDep, ViewerDep
 from runner.api.schemas import CreateSession, Schema
+from runner.core import Actor, EventSink, PermissionMode, WorkspaceMode, utcnow
 from runner.errors import ConflictError, InvalidInputError, NotFoundError
-from runner.sessions.model import utcnow
-from runner.sessions.ports import Actor, EventSink
 from runner.sessions.templates import (
     SessionTemplate,
     TemplateStore,
     check_template_name,
     merge_template,
 )
-from runner.store.templates import SqlTemplateStore
 
 router = APIRouter(prefix="/v1/templates", tags=["templates"])
 
@@ -31,10 +28,8 @@ class TemplateFields(Schema):
     policy: str | None = None
     image: str | None = None
     model: str | None = None
-    permission_mode: (
-        Literal["default", "acceptEdits", "plan", "bypassPermissions", "dontAsk", "auto"] | None
-    ) = None
-    workspace_mode: Literal["copy", "ro", "rw"] | None = None
+    permission_mode: PermissionMode | None = None
+    workspace_mode: WorkspaceMode | None = None
     env: dict[str, str] = Field(default_factory=dict)
 
 
@@ -53,18 +48,6 @@ class TemplateList(Schema):
     templates: list[TemplateOut]
 
 
-def get_templates(request: Request) -> TemplateStore:
-    return SqlTemplateStore(request.app.state.services.engine)
-
-
-def _events(request: Request) -> EventSink:
-    sink: EventSink = request.app.state.services.recorder
-    return sink
-
-
-TemplatesDep = Annotated[TemplateStore, Depends(get_templates)]
-
-
 def _out(template: SessionTemplate) -> TemplateOut:
     return TemplateOut(
         name=template.name,
@@ -73,8 +56,8 @@ def _out(template: SessionTemplate) -> TemplateOut:
         policy=template.policy,
         image=template.image,
         model=template.model,
-        permission_mode=template.permission_mode,  # type: ignore[arg-type]
-        workspace_mode=template.workspace_mode,  # type: ignore[arg-type]
+        permission_mode=template.permission_mode,
+        workspace_mode=template.workspace_mode,
         env=dict(template.env),
         created_by=template.created_by,
         created_at=template.created_at,
@@ -116,10 +99,10 @@ async def templated(body: CreateSession, store: TemplateStore, actor: Actor) -> 
 
 
 async def _put(
-    store: TemplateStore, request: Request, template: SessionTemplate, actor: Actor
+    store: TemplateStore, events: EventSink, template: SessionTemplate, actor: Actor
 ) -> tuple[SessionTemplate, bool]:
     # Recorded first: if the ledger cannot record the change, it is not made.
-    await _events(request).emit(
+    await events.emit(
         "template.saved",
         actor=actor,
         session=None,
@@ -136,13 +119,13 @@ async def _put(
 
 @router.post("", response_model=TemplateOut, status_code=status.HTTP_201_CREATED)
 async def create_template(
-    body: CreateTemplate, request: Request, store: TemplatesDep, actor: OperatorDep
+    body: CreateTemplate, store: TemplatesDep, events: EventsDep, actor: OperatorDep
 ) -> TemplateOut:
     """Save a new template (409 if the name is taken: use PUT to replace)."""
     name = check_template_name(body.name)
     if await asyncio.to_thread(store.get, actor.tenant, name) is not None:
         raise ConflictError(f"template {name!r} exists; PUT /v1/templates/{name} replaces it")
-    stored, _ = await _put(store, request, _template(name, body, actor), actor)
+    stored, _ = await _put(store, events, _template(name, body, actor), actor)
     return _out(stored)
 
 
@@ -164,13 +147,13 @@ async def get_template(name: str, store: TemplatesDep, actor: ViewerDep) -> Temp
 async def put_template(
     name: str,
     body: TemplateFields,
-    request: Request,
     response: Response,
     store: TemplatesDep,
+    events: EventsDep,
     actor: OperatorDep,
 ) -> TemplateOut:
     """Create or replace the template ``name`` (201 when created)."""
-    stored, created = await _put(store, request, _template(name, body, actor), actor)
+    stored, created = await _put(store, events, _template(name, body, actor), actor)
     if created:
         response.status_code = status.HTTP_201_CREATED
     return _out(stored)
@@ -178,11 +161,9 @@ async def put_template(
 
 @router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_template(
-    name: str, request: Request, store: TemplatesDep, actor: OperatorDep
+    name: str, store: TemplatesDep, events: EventsDep, actor: OperatorDep
 ) -> Response:
-    await _events(request).emit(
-        "template.delete", actor=actor, session=None, data={"template": name}
-    )
+    await events.emit("template.delete", actor=actor, session=None, data={"template": name})
     if not await asyncio.to_thread(store.delete, actor.tenant, name):
         raise NotFoundError(f"no template {name!r}")
     return Response(status_code=status.HTTP_204_NO_CONTENT)

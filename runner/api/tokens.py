@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, status
 from pydantic import Field
 
+from runner.api.deps import AdminDep, TokensDep
 from runner.api.schemas import Schema
-from runner.api.security import AdminDep
-from runner.auth.tokens import MAX_LIFETIME_DAYS, ApiToken, ApiTokens
+from runner.auth.tokens import MAX_LIFETIME_DAYS, ApiToken
 
 router = APIRouter(prefix="/v1/tokens", tags=["tokens"])
 
@@ -43,11 +43,6 @@ class TokenList(Schema):
     tokens: list[TokenOut]
 
 
-def _tokens(request: Request) -> ApiTokens:
-    tokens: ApiTokens = request.app.state.services.auth.tokens
-    return tokens
-
-
 def _out(token: ApiToken) -> dict[str, object]:
     return {
         "id": token.id,
@@ -65,9 +60,9 @@ def _out(token: ApiToken) -> dict[str, object]:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=CreatedToken)
-async def create_token(body: CreateToken, request: Request, actor: AdminDep) -> CreatedToken:
+async def create_token(body: CreateToken, tokens: TokensDep, actor: AdminDep) -> CreatedToken:
     """Create a token; the response is the only place its secret ever appears."""
-    token, secret = await _tokens(request).create(
+    token, secret = await tokens.create(
         actor,
         name=body.name,
         roles=body.roles,
@@ -78,13 +73,13 @@ async def create_token(body: CreateToken, request: Request, actor: AdminDep) -> 
 
 
 @router.get("", response_model=TokenList)
-async def list_tokens(request: Request, actor: AdminDep) -> TokenList:
+async def list_tokens(tokens: TokensDep, actor: AdminDep) -> TokenList:
     """The tenant's tokens (never their secrets)."""
-    tokens = await _tokens(request).list(actor)
-    return TokenList(tokens=[TokenOut.model_validate(_out(t)) for t in tokens])
+    found = await tokens.list(actor)
+    return TokenList(tokens=[TokenOut.model_validate(_out(t)) for t in found])
 
 
 @router.delete("/{token_id}", response_model=TokenOut)
-async def revoke_token(token_id: str, request: Request, actor: AdminDep) -> TokenOut:
+async def revoke_token(token_id: str, tokens: TokensDep, actor: AdminDep) -> TokenOut:
     """Revoke at once: the next request with it is refused."""
-    return TokenOut.model_validate(_out(await _tokens(request).revoke(actor, token_id)))
+    return TokenOut.model_validate(_out(await tokens.revoke(actor, token_id)))

@@ -13,7 +13,7 @@ from runner.auth.jwt_checks import refuse
 from runner.auth.oidc import OidcValidator
 from runner.auth.token_secret import PREFIX
 from runner.auth.tokens import ApiTokens
-from runner.sessions.ports import Actor
+from runner.core import Actor
 
 #: Discovery and JWKS requests must not hang a user's request for long.
 _IDP_TIMEOUT = httpx.Timeout(5.0)

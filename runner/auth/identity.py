@@ -8,8 +8,8 @@ from typing import Any
 from runner.auth.config import IssuerConfig
 from runner.auth.jwt_checks import refuse
 from runner.auth.roles import effective_roles
+from runner.core import Actor
 from runner.errors import AuthorizationError
-from runner.sessions.ports import Actor
 
 
 def claim_at(claims: Mapping[str, Any], path: str) -> Any:

@@ -12,14 +12,13 @@ from typing import Protocol
 from runner.auth import token_secret
 from runner.auth.jwt_checks import refuse
 from runner.auth.roles import GLOBAL_ADMIN, GRANTABLE_ROLES, effective_roles
+from runner.core import Actor, EventSink, utcnow
 from runner.errors import (
     AuthenticationError,
     AuthorizationError,
     InvalidInputError,
     NotFoundError,
 )
-from runner.sessions.model import utcnow
-from runner.sessions.ports import Actor, EventSink
 
 MAX_LIFETIME_DAYS = 366
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")

@@ -10,6 +10,7 @@ from typing import Protocol
 from runner.ci.events import EventLog
 from runner.ci.outcome import Outcome, Progress, Rules, ToolCheck, judge
 from runner.ci.target import RunTarget, SessionView
+from runner.core import SessionState
 
 
 class Listener(Protocol):
@@ -72,7 +73,7 @@ async def follow(
         if view.state != last_state:
             listener.state(view, now - started)
             last_state = view.state
-        idle_since = (idle_since or now) if view.state == "idle" else None
+        idle_since = (idle_since or now) if view.state == SessionState.IDLE else None
         progress = Progress(
             state=view.state,
             details=view.details,

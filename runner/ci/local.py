@@ -11,11 +11,12 @@ from audit.ledger import Ledger
 from audit.stores.base import EventFilter
 from runner.ci.events import EventView
 from runner.ci.target import ARTIFACT_NAMES, RunSpec, SessionView
+from runner.core import Actor
 from runner.events.ledger import translate
 from runner.sessions.manager import SessionManager
 from runner.sessions.model import SessionRecord
-from runner.sessions.ports import Actor
 from runner.sessions.requests import SessionRequest
+from runner.sessions.views import SessionViews
 
 _PAGE = 1000
 
@@ -38,8 +39,11 @@ def is_run_artifact(name: str) -> bool:
 class LocalTarget:
     """Sessions of this process's manager; audit events read from its ledger."""
 
-    def __init__(self, manager: SessionManager, ledger: Ledger, actor: Actor) -> None:
+    def __init__(
+        self, manager: SessionManager, views: SessionViews, ledger: Ledger, actor: Actor
+    ) -> None:
         self._manager = manager
+        self._views = views
         self._ledger = ledger
         self._actor = actor
 
@@ -82,7 +86,7 @@ class LocalTarget:
         return view_of(await self._manager.delete(session_id, self._actor))
 
     async def download(self, session_id: str, out: Path) -> list[Path]:
-        _patch, stored = await self._manager.views.artifacts(session_id, self._actor)
+        _patch, stored = await self._views.artifacts(session_id, self._actor)
         copied: list[Path] = []
         for artifact in stored:
             if is_run_artifact(artifact.name):

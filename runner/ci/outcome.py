@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
+from runner.core import SessionState
 from runner.errors import (
     AuthenticationError,
     AuthorizationError,
@@ -18,9 +19,6 @@ from runner.errors import (
     PolicyDeniedError,
     WardenError,
 )
-
-#: Screen states in which the agent is still busy with the prompt.
-BUSY_STATES = frozenset({"working", "stalled", "permission_prompt", "asking"})
 
 
 class ExitCode(IntEnum):
@@ -68,7 +66,7 @@ class ModelCall:
 class Progress:
     """Everything the judge needs about a run at one moment."""
 
-    state: str
+    state: SessionState
     details: Mapping[str, Any] = field(default_factory=dict)
     error: str | None = None
     prompt_delivered: bool = False
@@ -110,7 +108,11 @@ def judge(progress: Progress, rules: Rules) -> Outcome | None:
     ended = _ended(progress)
     if ended is not None:
         return ended
-    if progress.state == "idle" and progress.worked and progress.idle_for >= rules.settle:
+    if (
+        progress.state == SessionState.IDLE
+        and progress.worked
+        and progress.idle_for >= rules.settle
+    ):
         return _finished(progress)
     if progress.elapsed >= rules.timeout:
         return Outcome(
@@ -123,13 +125,13 @@ def judge(progress: Progress, rules: Rules) -> Outcome | None:
 
 def _ended(progress: Progress) -> Outcome | None:
     """A session that can no longer work: it failed to start, errored or exited."""
-    if progress.state == "error":
+    if progress.state == SessionState.ERROR:
         message = progress.error or str(progress.details.get("message") or "unknown error")
         if not progress.prompt_delivered:
             # It never got as far as the agent: the sandbox, image or store failed.
             return Outcome(ExitCode.INFRASTRUCTURE, f"the session could not start: {message}")
         return Outcome(ExitCode.AGENT_ERROR, f"the agent failed: {message}")
-    if progress.state == "exited":
+    if progress.state == SessionState.EXITED:
         return Outcome(ExitCode.AGENT_ERROR, "Claude Code exited before the run was done")
     return None
 

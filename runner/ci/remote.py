@@ -14,6 +14,7 @@ from runner import errors
 from runner.ci.events import EventView
 from runner.ci.local import is_run_artifact
 from runner.ci.target import RunSpec, SessionView
+from runner.core import SessionState
 
 #: The API's error codes (``{"error": {"code": …}}``) back to the errors that made them.
 _ERRORS: dict[str, type[errors.WardenError]] = {
@@ -49,7 +50,7 @@ def api_error(response: httpx.Response) -> errors.WardenError:
 def view_from(body: dict[str, Any]) -> SessionView:
     return SessionView(
         id=str(body["id"]),
-        state=str(body["state"]),
+        state=SessionState(body["state"]),
         details=dict(body.get("details") or {}),
         error=body.get("error"),
         usage=dict(body.get("usage") or {}),

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from runner.ci.events import EventView
+from runner.core import SessionState
 
 #: The artifact files a run copies into ``--out`` (recording segments are added by name).
 ARTIFACT_NAMES = ("changes.patch", "transcript.jsonl", "recording.cast")
@@ -31,7 +32,7 @@ class RunSpec:
 @dataclass(frozen=True)
 class SessionView:
     id: str
-    state: str
+    state: SessionState
     details: Mapping[str, Any]
     error: str | None = None
     usage: Mapping[str, Any] = field(default_factory=dict)

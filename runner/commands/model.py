@@ -10,8 +10,8 @@ import typer
 from rich.console import Console
 
 from runner.errors import InvalidInputError
-from runner.gateway.script import Script, load_script
-from runner.gateway.scripted import ScriptedModelServer
+from runner.scripted.script import Script, load_script
+from runner.scripted.server import ScriptedModelServer
 
 app = typer.Typer(help="Model endpoints: the scripted model.", no_args_is_help=True)
 

@@ -28,10 +28,10 @@ from runner.ci.outcome import ExitCode, Outcome, Rules, ToolCheck, outcome_for_e
 from runner.ci.remote import RemoteTarget
 from runner.ci.run import RunResult, execute, report_without_session, write_reports
 from runner.ci.target import RunSpec, RunTarget, SessionView
+from runner.core import Actor
 from runner.errors import WardenError
 from runner.policy.units import parse_duration
 from runner.services import build_services
-from runner.sessions.ports import Actor
 from runner.settings import Settings
 
 app = typer.Typer()
@@ -86,7 +86,7 @@ async def _embedded() -> AsyncIterator[RunTarget]:
     # No ``services.start()``: it re-adopts every running session in the store, and a
     # one-shot run must not take over sessions that a server on the same data owns.
     try:
-        yield LocalTarget(services.manager, services.ledger, RUN_ACTOR)
+        yield LocalTarget(services.manager, services.views, services.ledger, RUN_ACTOR)
     finally:
         await services.close()
 

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from runner.commands.client import ApiClient
+from runner.core import PermissionMode
 
 app = typer.Typer(
     help="Create, inspect and drive sessions on a Warden server.", no_args_is_help=True
@@ -38,7 +39,9 @@ def create(
     work_dir: Annotated[Path, typer.Argument(help="Directory to work on.")],
     prompt: Annotated[str | None, typer.Option(help="First prompt.")] = None,
     policy: Annotated[str, typer.Option(help="Policy name or path.")] = "default",
-    permission_mode: Annotated[str, typer.Option(help="Claude Code permission mode.")] = "default",
+    permission_mode: Annotated[
+        PermissionMode, typer.Option(help="Claude Code permission mode.")
+    ] = PermissionMode.DEFAULT,
     model: Annotated[str | None, typer.Option(help="Model name.")] = None,
     server: Server = None,
     token: Token = None,
@@ -49,7 +52,7 @@ def create(
         "workDir": str(work_dir.resolve()),
         "prompt": prompt,
         "policy": policy,
-        "permissionMode": permission_mode,
+        "permissionMode": permission_mode.value,
         "model": model,
     }
     _print_session(ApiClient(server, token).call("POST", "/v1/sessions", json=body), as_json)

@@ -14,10 +14,10 @@ from rich.table import Table
 from runner.auth.roles import ADMIN, GLOBAL_ADMIN, effective_roles
 from runner.auth.tokens import ApiToken, ApiTokens
 from runner.commands.client import ApiClient
+from runner.core import Actor
 from runner.events.bus import EventBus
 from runner.events.ledger import LedgerAppender, open_ledger
 from runner.events.sink import EventRecorder
-from runner.sessions.ports import Actor
 from runner.settings import Settings
 from runner.store.database import create_database_engine, migrate
 from runner.store.tokens import SqlTokenStore

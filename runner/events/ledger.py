@@ -12,8 +12,8 @@ from typing import Any
 
 from audit import errors as audit_errors
 from audit.ledger import Ledger
+from runner.core import Actor
 from runner.errors import AuditUnavailableError, InvalidInputError, NotFoundError
-from runner.sessions.ports import Actor
 
 
 def open_ledger(database_url: str, key_dir: Path, worm_dir: Path | None = None) -> Ledger:

@@ -10,10 +10,9 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from runner.core import Actor, utcnow
 from runner.errors import AuditUnavailableError
 from runner.events.bus import Event, EventBus
-from runner.sessions.model import utcnow
-from runner.sessions.ports import Actor
 
 log = logging.getLogger(__name__)
 

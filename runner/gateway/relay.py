@@ -16,7 +16,7 @@ import anyio
 import httpx
 from starlette.responses import Response, StreamingResponse
 
-from runner.gateway.reply import error_response
+from runner.gateway.anthropic_errors import error_response
 from runner.gateway.sse import SseParser
 from runner.gateway.usage import StreamUsage, Tokens
 

@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from runner.errors import InvalidInputError, WardenError
+from runner.gateway.anthropic_errors import error_response
 from runner.gateway.hooks import (
     NO_POLICY,
     DecideFn,
@@ -34,7 +35,6 @@ from runner.gateway.hooks import (
     json_object,
 )
 from runner.gateway.relay import Exchange, Upstream, relay
-from runner.gateway.reply import error_response
 from runner.gateway.serving import BackgroundServer, bind_unix
 from runner.gateway.usage import Usage
 

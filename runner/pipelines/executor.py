@@ -21,12 +21,12 @@ from runner.ci.local import LocalTarget
 from runner.ci.outcome import Rules
 from runner.ci.run import RunResult, execute
 from runner.ci.target import RunSpec
+from runner.core import Actor, EventSink, utcnow
 from runner.errors import NotFoundError
 from runner.pipelines.model import PipelineRecord, PipelineStore, StageRun
 from runner.pipelines.spec import PipelineSpec, StageSpec, topological_order, validate
 from runner.sessions.manager import SessionManager
-from runner.sessions.model import utcnow
-from runner.sessions.ports import Actor, EventSink
+from runner.sessions.views import SessionViews
 
 log = logging.getLogger(__name__)
 
@@ -65,11 +65,13 @@ class PipelineService:
         *,
         store: PipelineStore,
         manager: SessionManager,
+        views: SessionViews,
         ledger: Ledger,
         events: EventSink,
     ) -> None:
         self._store = store
         self._manager = manager
+        self._views = views
         self._ledger = ledger
         self._events = events
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -218,7 +220,7 @@ class PipelineService:
             await self._save(record, runs)
 
         result = await execute(
-            LocalTarget(self._manager, self._ledger, actor),
+            LocalTarget(self._manager, self._views, self._ledger, actor),
             spec,
             Rules(timeout=stage.timeout_seconds, fail_on_deny=stage.fail_on_deny),
             out=None,

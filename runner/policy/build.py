@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from runner.core import WorkspaceMode
 from runner.errors import InvalidInputError
 from runner.policy.compiled import (
     ApprovalRules,
@@ -33,7 +34,7 @@ ROOT_CONTAINER = ContainerLimits(
     max_duration_seconds=parse_duration("4h"),
     idle_timeout_seconds=parse_duration("30m"),
 )
-ROOT_WORKSPACE = WorkspaceRules(mode="copy", allowed_modes=("copy",))
+ROOT_WORKSPACE = WorkspaceRules(mode=WorkspaceMode.COPY, allowed_modes=(WorkspaceMode.COPY,))
 ROOT_MODEL = ModelLimits(allowed=(), max_tokens=None, budget_usd=None)
 ROOT_APPROVALS = ApprovalRules(
     roles=("approver",), timeout_seconds=300, fallback="deny", ci_fallback="deny"

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from runner.core import WorkspaceMode
 from runner.policy.rules import Effect, Rule
 
-WorkspaceMode = Literal["copy", "ro", "rw"]
 Runtime = Literal["runc", "runsc"]
 
 

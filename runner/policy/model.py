@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from runner.core import WorkspaceMode
+
 SCHEMA_VERSION = 1
 
 Size = Annotated[
@@ -26,7 +28,6 @@ Duration = Annotated[
 ]
 RuleId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 Effect = Literal["allow", "ask", "deny"]
-Mode = Literal["copy", "ro", "rw"]
 
 
 class _Section(BaseModel):
@@ -67,8 +68,10 @@ class Container(_Section):
 
 
 class Workspace(_Section):
-    mode: Mode | None = Field(default=None, description="The mode used when a request names none.")
-    allowed_modes: list[Mode] | None = None
+    mode: WorkspaceMode | None = Field(
+        default=None, description="The mode used when a request names none."
+    )
+    allowed_modes: list[WorkspaceMode] | None = None
 
 
 class ModelSection(_Section):

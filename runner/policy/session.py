@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from runner.policy.compiled import Policy, Runtime, WorkspaceMode
+from runner.core import WorkspaceMode
+from runner.policy.compiled import Policy, Runtime
 from runner.policy.decision import Decision, TraceEntry
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Protocol
 
-WorkspaceMode = Literal["copy", "ro", "rw"]
+from runner.core import WorkspaceMode
 
 #: Label carrying the session id on every sandbox container.
 SESSION_LABEL = "warden.session"
@@ -84,6 +84,14 @@ class ExecResult:
         return self.stdout + self.stderr
 
 
+class TerminalStream(Protocol):
+    """A connected attach stream: iterate for output chunks; ``aclose`` disconnects."""
+
+    def __aiter__(self) -> AsyncIterator[bytes]: ...
+
+    async def aclose(self) -> None: ...
+
+
 class SandboxBackend(Protocol):
     """Creates, drives and removes session containers.
 
@@ -97,8 +105,12 @@ class SandboxBackend(Protocol):
 
     async def start(self, sandbox_id: str) -> None: ...
 
-    def attach(self, sandbox_id: str) -> AsyncIterator[bytes]:
-        """Raw terminal output from now on; ends when the container stops."""
+    async def attach(self, sandbox_id: str) -> TerminalStream:
+        """Connect to the container's terminal; returns once connected.
+
+        The stream carries raw output from that moment on and ends when the container
+        stops. Attached before ``start``, it carries everything the container prints.
+        """
         ...
 
     async def exec(

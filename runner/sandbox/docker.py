@@ -21,7 +21,14 @@ import docker.errors
 import docker.utils.socket
 
 from runner.errors import ImageNotFoundError, SandboxError, SandboxNotFoundError
-from runner.sandbox.backend import GATEWAY_PORT, SESSION_LABEL, ExecResult, SandboxInfo, SandboxSpec
+from runner.sandbox.backend import (
+    GATEWAY_PORT,
+    SESSION_LABEL,
+    ExecResult,
+    SandboxInfo,
+    SandboxSpec,
+    TerminalStream,
+)
 from runner.sandbox.hardening import container_config
 
 T = TypeVar("T")
@@ -62,28 +69,11 @@ class DockerBackend:
     async def start(self, sandbox_id: str) -> None:
         await self._call(sandbox_id, self._client.api.start, sandbox_id)
 
-    async def attach(self, sandbox_id: str) -> AsyncIterator[bytes]:
-        """Raw TTY output from the moment of attaching; ends when the container stops."""
+    async def attach(self, sandbox_id: str) -> TerminalStream:
+        """Connect to the TTY; output flows from the moment this returns."""
         params = {"stdout": 1, "stderr": 1, "stream": 1, "logs": 0}
         sock = await self._call(sandbox_id, self._client.api.attach_socket, sandbox_id, params)
-        raw: socket.socket = getattr(sock, "_sock", sock)
-        # The client's request timeout would end a quiet session's stream: wait forever.
-        raw.settimeout(None)
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[bytes | None] = asyncio.Queue()
-        reader = threading.Thread(
-            target=_pump, args=(sock, loop, queue), name=f"attach-{sandbox_id[:12]}", daemon=True
-        )
-        reader.start()
-        try:
-            while (chunk := await queue.get()) is not None:
-                yield chunk
-        finally:
-            # Wakes the reader thread (blocked in recv) so it ends too.
-            with contextlib.suppress(OSError):
-                raw.shutdown(socket.SHUT_RDWR)
-            with contextlib.suppress(OSError):
-                sock.close()
+        return _AttachStream(sock, asyncio.get_running_loop(), sandbox_id)
 
     async def exec(
         self, sandbox_id: str, argv: Sequence[str], *, user: str | None = None
@@ -155,6 +145,37 @@ class DockerBackend:
             raise SandboxError(
                 f"container runtime error: {message}", details={"sandbox": sandbox_id}
             ) from exc
+
+
+class _AttachStream:
+    """A connected attach socket, read by a dedicated thread into an asyncio queue."""
+
+    def __init__(self, sock: Any, loop: asyncio.AbstractEventLoop, sandbox_id: str) -> None:
+        self._sock = sock
+        self._raw: socket.socket = getattr(sock, "_sock", sock)
+        # The client's request timeout would end a quiet session's stream: wait forever.
+        self._raw.settimeout(None)
+        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        threading.Thread(
+            target=_pump,
+            args=(sock, loop, self._queue),
+            name=f"attach-{sandbox_id[:12]}",
+            daemon=True,
+        ).start()
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            while (chunk := await self._queue.get()) is not None:
+                yield chunk
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        # Wakes the reader thread (blocked in recv) so it ends too.
+        with contextlib.suppress(OSError):
+            self._raw.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):
+            self._sock.close()
 
 
 def _pump(sock: Any, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[bytes | None]) -> None:

@@ -25,12 +25,24 @@ from runner.errors import SandboxError
 from runner.sandbox import base_image
 from runner.sandbox.apt_mirror import host_debian_mirror
 from runner.sandbox.claude_binary import ensure_claude_binary
-from runner.settings import Settings
 
 HASH_REPOSITORY = "warden-sandbox"
 #: Bump when the build procedure changes in a way the hashed files do not show.
 _HASH_SCHEME = "sandbox-v1"
 STEPS = ("claude binary", "base rootfs", "import", "docker build")
+
+
+class ImageSettings(Protocol):
+    """The settings an image build reads (``runner.settings.Settings`` has them)."""
+
+    @property
+    def cache_dir(self) -> Path: ...
+
+    @property
+    def claude_sdk_version(self) -> str: ...
+
+    @property
+    def image(self) -> str: ...
 
 
 class BuildProgress(Protocol):
@@ -90,7 +102,7 @@ def content_hash(image_dir: Path, sdk_version: str, base: str | None = None) -> 
 
 
 def image_status(
-    client: docker.DockerClient, settings: Settings, *, image_dir: Path | None = None,
+    client: docker.DockerClient, settings: ImageSettings, *, image_dir: Path | None = None,
     base: str | None = None,
 ) -> ImageStatus:  # fmt: skip
     """Whether the image for the current definition is built and tagged."""
@@ -108,7 +120,7 @@ def image_status(
 
 def build_image(
     client: docker.DockerClient,
-    settings: Settings,
+    settings: ImageSettings,
     *,
     force: bool = False,
     tag: str | None = None,

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runner.core import WorkspaceMode
 from runner.errors import InvalidInputError
-from runner.sandbox.backend import SANDBOX_WORKSPACE, WorkspaceMode
+from runner.sandbox.backend import SANDBOX_WORKSPACE
 from runner.sandbox.hardening import SANDBOX_GID, SANDBOX_UID
 
 #: How many trailing characters of the API key Claude Code remembers as approved.
@@ -104,8 +105,10 @@ def prepare_session_dir(
     Raises:
         InvalidInputError: an unknown mode, or ``work_dir`` is not a directory.
     """
-    if workspace_mode not in ("copy", "ro", "rw"):
-        raise InvalidInputError(f"unknown workspace mode {workspace_mode!r}")
+    try:
+        mode = WorkspaceMode(workspace_mode)
+    except ValueError:
+        raise InvalidInputError(f"unknown workspace mode {workspace_mode!r}") from None
     if not work_dir.is_dir():
         raise InvalidInputError(f"workDir {work_dir} is not a directory")
     owner = owner or ((SANDBOX_UID, SANDBOX_GID) if os.geteuid() == 0 else None)
@@ -120,13 +123,13 @@ def prepare_session_dir(
     if not config.exists():
         config.write_text(json.dumps(claude_config(token), indent=2), encoding="utf-8")
     workspace = work_dir.resolve()
-    if workspace_mode == "copy":
+    if mode == WorkspaceMode.COPY:
         workspace = layout.workspace_copy
         if not workspace.exists():
             shutil.copytree(work_dir, workspace, symlinks=True)
     if owner is not None:
         _chown_tree(home, owner)
-        if workspace_mode == "copy":
+        if mode == WorkspaceMode.COPY:
             _chown_tree(workspace, owner)
     # root/ may stay 0700: the daemon resolves bind mounts, the agent never walks root/.
     return SessionDir(root=root, home=home, run=run, workspace=workspace)

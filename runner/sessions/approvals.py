@@ -14,12 +14,12 @@ import contextlib
 import logging
 from pathlib import Path
 
+from runner.core import Actor, EventSink, SessionState
 from runner.errors import PolicyDeniedError, WardenError
 from runner.sessions import prompts
 from runner.sessions.live import Observed
 from runner.sessions.model import SessionRecord
 from runner.sessions.policy_gate import PolicyGate
-from runner.sessions.ports import Actor, EventSink
 from runner.sessions.runtime import Running
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ class ApprovalDesk:
     ) -> None:
         """Start (or stop) the clock on a prompt as the session's state changes."""
         self.forget(record.id)
-        if observed.state != "permission_prompt":
+        if observed.state != SessionState.PERMISSION_PROMPT:
             return
         timeout, fallback, ci_fallback = self._gate.approvals(record.policy)
         if record.unattended:

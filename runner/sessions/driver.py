@@ -7,6 +7,7 @@ box, so a prompt is never submitted twice.
 
 from __future__ import annotations
 
+from runner.core import SessionState
 from runner.errors import ConflictError, SandboxError
 from runner.sandbox.backend import SandboxBackend
 from runner.sessions.live import LiveSession, Observed
@@ -46,7 +47,7 @@ class Driver:
             if await self._live.wait_for(_left_idle, seconds=within / _SUBMIT_ATTEMPTS):
                 return
             draft = str(self._live.observed.details.get("draft") or "")
-            if self._live.observed.state != "idle" or probe not in draft:
+            if self._live.observed.state != SessionState.IDLE or probe not in draft:
                 return  # it moved on, or the text left the input box: it was taken
         raise ConflictError(
             "the prompt was typed but the agent did not take it",
@@ -63,7 +64,7 @@ class Driver:
 
 
 def _left_idle(observed: Observed, _pane: str) -> bool:
-    return observed.state not in ("idle", "starting")
+    return observed.state not in (SessionState.IDLE, SessionState.STARTING)
 
 
 def _probe(text: str) -> str:

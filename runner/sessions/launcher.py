@@ -9,18 +9,22 @@ import os
 import shutil
 from pathlib import Path
 
-from runner.sandbox.backend import SandboxBackend, SandboxSpec
+from runner.core import WorkspaceMode, utcnow
+from runner.policy import ContainerProfile
+from runner.sandbox.backend import SESSION_LABEL, SandboxBackend, SandboxSpec
 from runner.sandbox.statedir import prepare_session_dir
 from runner.sessions.artifacts import workspace_archive, workspace_patch
 from runner.sessions.driver import Driver
 from runner.sessions.live import LiveSession, StateCallback
-from runner.sessions.model import ArtifactRecord, SessionRecord, SessionStore, utcnow
-from runner.sessions.policy_gate import PolicyGate
-from runner.sessions.ports import GatewayFactory
+from runner.sessions.model import ArtifactRecord, SessionRecord, SessionStore
+from runner.sessions.ports import GatewayFactory, GatewayHandle
 from runner.sessions.runtime import SANDBOX_WORKDIR, Running, SessionPaths
 from runner.sessions.transcript import transcript_path
 
 log = logging.getLogger(__name__)
+
+#: How long a re-adopted session's tmux gets to repaint at the interim size.
+_REDRAW_SECONDS = 2.0
 
 
 class Launcher:
@@ -34,7 +38,6 @@ class Launcher:
         cols: int,
         rows: int,
         stall_seconds: float,
-        gate: PolicyGate,
         labels: dict[str, str] | None = None,
     ) -> None:
         self._backend = backend
@@ -42,17 +45,20 @@ class Launcher:
         self._cols = cols
         self._rows = rows
         self._stall_seconds = stall_seconds
-        self._gate = gate
         self._labels = labels or {}
 
-    def check_policy(self, record: SessionRecord) -> None:
-        """Raises ``PolicyDeniedError`` (403, with the rule) when the policy refuses it."""
-        self._gate.admit(record)
-
     async def launch(
-        self, record: SessionRecord, paths: SessionPaths, *, on_state: StateCallback
+        self,
+        record: SessionRecord,
+        paths: SessionPaths,
+        profile: ContainerProfile,
+        *,
+        on_state: StateCallback,
     ) -> tuple[Running, str]:
-        """Prepare the state dir, start the gateway, create and start the container."""
+        """Prepare the state dir, start the gateway, create and start the container.
+
+        ``profile`` is what the policy admitted: the container's limits and runtime.
+        """
         token = paths.token()
         prepared = await asyncio.to_thread(
             prepare_session_dir,
@@ -66,11 +72,17 @@ class Launcher:
         )
         await gateway.start()
         try:
-            spec = self._spec(record, paths, prepared.workspace, token)
+            spec = self._spec(record, paths, prepared.workspace, token, profile)
             info = await self._backend.create(spec)
-            await self._backend.start(info.id)
-            running = self._watch(record, info.id, paths, gateway, on_state)
-            await self._redraw(info.id)
+            # Attached before it starts, the screen sees the terminal's very first byte:
+            # nothing is missed, so no redraw is needed.
+            running = await self._watch(info.id, paths, gateway, on_state)
+            try:
+                await self._backend.start(info.id)
+                await self._backend.resize(info.id, self._cols, self._rows)
+            except BaseException:
+                await running.live.close()
+                raise
         except BaseException:
             await gateway.close()
             raise
@@ -85,35 +97,41 @@ class Launcher:
         on_state: StateCallback,
     ) -> Running:
         """Re-attach to a container that survived a controller restart."""
-        workspace = (
-            paths.workspace_copy if record.workspace_mode == "copy" else Path(record.work_dir)
-        )
         gateway = self._gateways(
-            record=record, socket_path=paths.socket, token=paths.token(), workspace=workspace
+            record=record,
+            socket_path=paths.socket,
+            token=paths.token(),
+            workspace=workspace_of(record, paths),
         )
         await gateway.start()
-        running = self._watch(record, container_id, paths, gateway, on_state)
-        await self._redraw(container_id)
+        try:
+            running = await self._watch(container_id, paths, gateway, on_state)
+        except BaseException:
+            await gateway.close()
+            raise
+        await self._redraw(running)
         return running
 
-    async def _redraw(self, container_id: str) -> None:
+    async def _redraw(self, running: Running) -> None:
         """Make tmux repaint the whole screen (attach only carries output from now on).
 
-        A size change makes tmux redraw everything; going back restores the size.
+        A size change makes tmux redraw everything; once it has painted at the interim
+        size, going back restores the size (and paints once more).
         """
-        await asyncio.sleep(0.3)  # let the attach stream connect first
+        container_id = running.live.container_id
+        before = running.live.updates
         await self._backend.resize(container_id, self._cols - 1, self._rows)
-        await asyncio.sleep(0.2)
+        await running.live.wait_for_update(before, _REDRAW_SECONDS)
         await self._backend.resize(container_id, self._cols, self._rows)
 
-    def _watch(
+    async def _watch(
         self,
-        record: SessionRecord,
         container_id: str,
         paths: SessionPaths,
-        gateway: object,
+        gateway: GatewayHandle,
         on_state: StateCallback,
     ) -> Running:
+        """A live screen on the container's terminal (connected when this returns)."""
         live = LiveSession(
             container_id=container_id,
             backend=self._backend,
@@ -123,19 +141,23 @@ class Launcher:
             stall_seconds=self._stall_seconds,
             on_state=on_state,
         )
-        live.start()
-        return Running(live=live, driver=Driver(self._backend, live), gateway=gateway)  # type: ignore[arg-type]
+        await live.start()
+        return Running(live=live, driver=Driver(self._backend, live), gateway=gateway)
 
     def _spec(
-        self, record: SessionRecord, paths: SessionPaths, workspace: Path, token: str
+        self,
+        record: SessionRecord,
+        paths: SessionPaths,
+        workspace: Path,
+        token: str,
+        profile: ContainerProfile,
     ) -> SandboxSpec:
         # The policy decides the container's limits and runtime, not the request.
-        profile = self._gate.admit(record)
         return SandboxSpec(
             session_id=record.id,
             image=record.image,
             workspace=workspace,
-            workspace_mode=record.workspace_mode,  # type: ignore[arg-type]
+            workspace_mode=record.workspace_mode,
             home_dir=paths.home,
             run_dir=paths.run,
             env={**record.env},
@@ -161,7 +183,7 @@ class Launcher:
 
     async def remove_container(self, session_id: str, container_id: str | None) -> None:
         """Remove the session's container(s), found by id and by label: always gone."""
-        ids = {info.id for info in await self._backend.list({"warden.session": session_id})}
+        ids = {info.id for info in await self._backend.list({SESSION_LABEL: session_id})}
         if container_id:
             ids.add(container_id)
         for cid in ids:
@@ -175,7 +197,7 @@ class Launcher:
         out.mkdir(parents=True, exist_ok=True)
         files: list[Path] = []
         with contextlib.suppress(FileNotFoundError):
-            if record.workspace_mode == "copy" and paths.workspace_copy.is_dir():
+            if record.workspace_mode == WorkspaceMode.COPY and paths.workspace_copy.is_dir():
                 patch = await asyncio.to_thread(
                     workspace_patch, Path(record.work_dir), paths.workspace_copy
                 )
@@ -195,3 +217,10 @@ class Launcher:
             store.add_artifact(
                 ArtifactRecord(record.id, path.name, str(path), path.stat().st_size, utcnow())
             )
+
+
+def workspace_of(record: SessionRecord, paths: SessionPaths) -> Path:
+    """The host directory the agent works in (for judging its paths, and for its gateway)."""
+    if record.workspace_mode == WorkspaceMode.COPY:
+        return paths.workspace_copy
+    return Path(record.work_dir)

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runner.sandbox.backend import SandboxBackend
+from runner.core import BUSY_STATES, WAITING_STATES, SessionState
+from runner.sandbox.backend import SandboxBackend, TerminalStream
 from runner.terminal.detector import Detector
 from runner.terminal.recorder import CastWriter
 
@@ -30,7 +31,7 @@ IDLE_SETTLE_SECONDS = 0.75
 class Observed:
     """The state the screen shows now, with its details."""
 
-    state: str
+    state: SessionState
     details: Mapping[str, Any]
 
 
@@ -58,7 +59,7 @@ class LiveSession:
         self._recorder = CastWriter(self._recording_file, cols, rows)
         self._stall_seconds = stall_seconds
         self._on_state = on_state
-        self._observed = Observed("starting", {})
+        self._observed = Observed(SessionState.STARTING, {})
         self._latest = self._observed
         self._state_since = time.monotonic()
         self._settle: asyncio.Task[None] | None = None
@@ -80,9 +81,15 @@ class LiveSession:
         """The current screen as text, one line per row, trailing blanks trimmed."""
         return self._detector.screen.text().rstrip("\n")
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        """Attach to the terminal; returns once the stream is connected.
+
+        Raises:
+            SandboxError: the backend could not attach.
+        """
+        stream = await self._backend.attach(self.container_id)
         self._tasks = [
-            asyncio.create_task(self._pump(), name=f"attach-{self.container_id[:12]}"),
+            asyncio.create_task(self._pump(stream), name=f"attach-{self.container_id[:12]}"),
             asyncio.create_task(self._watch_stall(), name=f"stall-{self.container_id[:12]}"),
         ]
 
@@ -110,9 +117,13 @@ class LiveSession:
                     await asyncio.wait_for(self._changed.wait(), remaining)
             return True
 
-    async def _pump(self) -> None:
+    async def wait_for_update(self, after: int, seconds: float) -> bool:
+        """Wait until the screen changed since it had ``after`` updates; False on timeout."""
+        return await self.wait_for(lambda _o, _p: self.updates > after, seconds)
+
+    async def _pump(self, stream: TerminalStream) -> None:
         try:
-            async for chunk in self._backend.attach(self.container_id):
+            async for chunk in stream:
                 self._recorder.output(chunk)
                 version = self._detector.screen.version
                 result = self._detector.feed(chunk)
@@ -120,20 +131,23 @@ class LiveSession:
                     continue  # no visible change (cursor moves, redraws of the same text)
                 self._last_change = time.monotonic()
                 self.updates += 1
-                await self._screen_says(Observed(str(result.state), dict(result.details)))
+                await self._screen_says(Observed(result.state, dict(result.details)))
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("attach stream of %s failed", self.container_id[:12])
+        finally:
+            await stream.aclose()
         if not self._closing:
-            await self._set(Observed("exited", {}))
+            await self._set(Observed(SessionState.EXITED, {}))
 
     async def _watch_stall(self) -> None:
         while True:
             await asyncio.sleep(min(1.0, self._stall_seconds / 4))
             idle_for = time.monotonic() - self._last_change
-            if self._observed.state == "working" and idle_for >= self._stall_seconds:
-                await self._set(Observed("stalled", {"secondsWithoutChange": round(idle_for)}))
+            if self._observed.state == SessionState.WORKING and idle_for >= self._stall_seconds:
+                stalled = Observed(SessionState.STALLED, {"secondsWithoutChange": round(idle_for)})
+                await self._set(stalled)
 
     async def _screen_says(self, observed: Observed) -> None:
         """Take the classifier's verdict, holding back an ``idle`` that may be a blink.
@@ -147,16 +161,16 @@ class LiveSession:
         if self._settle is not None:
             self._settle.cancel()
             self._settle = None
-        busy = self._observed.state in ("working", "stalled", "permission_prompt", "asking")
-        if observed.state == "idle" and busy:
+        if observed.state == SessionState.IDLE and self._observed.state in BUSY_STATES:
             self._settle = asyncio.create_task(self._settle_idle())
+            await self._notify()  # the screen changed, though the state holds for now
             return
         await self._set(observed)
 
     async def _settle_idle(self) -> None:
         await asyncio.sleep(IDLE_SETTLE_SECONDS)
         self._settle = None
-        if self._latest.state == "idle":
+        if self._latest.state == SessionState.IDLE:
             await self._set(self._latest)
 
     async def _set(self, observed: Observed) -> None:
@@ -164,17 +178,20 @@ class LiveSession:
         self._observed = observed
         if observed.state != previous.state:
             self._state_since = time.monotonic()
-        async with self._changed:
-            self._changed.notify_all()
+        await self._notify()
         if _is_news(previous, observed):
             try:
                 await self._on_state(observed)
             except Exception:
                 log.exception("state callback failed for %s", self.container_id[:12])
 
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
 
 def _is_news(previous: Observed, current: Observed) -> bool:
     """A state change, or a different prompt/question; not a ticking spinner."""
     if current.state != previous.state:
         return True
-    return current.state in ("permission_prompt", "asking") and current.details != previous.details
+    return current.state in WAITING_STATES and current.details != previous.details

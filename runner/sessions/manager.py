@@ -6,37 +6,34 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from runner.errors import (
-    ConflictError,
-    NotFoundError,
-    PolicyDeniedError,
-    WardenError,
+from runner.core import (
+    FINAL_STATES,
+    Actor,
+    EventSink,
+    SessionState,
+    utcnow,
 )
+from runner.errors import ConflictError, PolicyDeniedError, WardenError
+from runner.policy import ContainerProfile
 from runner.sandbox.backend import SandboxBackend
 from runner.sessions import prompts
 from runner.sessions.approvals import ApprovalDesk
 from runner.sessions.hooklog import HookLog
-from runner.sessions.launcher import Launcher
+from runner.sessions.launcher import Launcher, workspace_of
 from runner.sessions.live import Observed, StateCallback
-from runner.sessions.model import (
-    FINAL_STATES,
-    STATES,
-    SessionRecord,
-    SessionStore,
-    StateChange,
-    utcnow,
-)
+from runner.sessions.model import SessionRecord, StateChange
 from runner.sessions.policy_gate import PolicyGate
-from runner.sessions.ports import Actor, EventSink
+from runner.sessions.registry import SessionRegistry
 from runner.sessions.requests import SessionRequest, check_request, summary
 from runner.sessions.runtime import Running, SessionPaths
-from runner.sessions.views import SessionViews
 
 log = logging.getLogger(__name__)
+
+#: How long Claude Code may take to show its input box for the first prompt.
+_READY_SECONDS = 120.0
 
 
 class SessionManager:
@@ -45,67 +42,44 @@ class SessionManager:
     def __init__(
         self,
         *,
-        store: SessionStore,
+        registry: SessionRegistry,
         backend: SandboxBackend,
         launcher: Launcher,
         events: EventSink,
         gate: PolicyGate,
         hooks: HookLog,
-        sessions_dir: Path,
         default_image: str,
     ) -> None:
-        self._store = store
+        self._registry = registry
+        self._store = registry.store
         self._backend = backend
         self._launcher = launcher
         self._events = events
         self._gate = gate
         self._hooks = hooks
         self._desk = ApprovalDesk(gate, events)
-        self._sessions_dir = sessions_dir
         self._default_image = default_image
-        self._running: dict[str, Running] = {}
         self._starting: dict[str, asyncio.Task[None]] = {}
         self._create_lock = asyncio.Lock()
-        self.views = SessionViews(self, store)
-        self._briefing: set[str] = set()
 
     # -- queries -----------------------------------------------------------------
 
-    def paths(self, session_id: str) -> SessionPaths:
-        return SessionPaths(self._sessions_dir / session_id)
-
     async def get(self, session_id: str, actor: Actor) -> SessionRecord:
         """The session, if it exists in the actor's tenant (404 otherwise, never 403)."""
-        record = await asyncio.to_thread(self._store.get, session_id)
-        if record is None or not _visible(record, actor):
-            raise NotFoundError(f"no session {session_id}")
-        return self._current(record)
-
-    def _current(self, record: SessionRecord) -> SessionRecord:
-        """The record with the live screen's state: the store lags it by a write."""
-        running = self._running.get(record.id)
-        if running is None or record.id in self._briefing:
-            return record
-        observed = running.live.observed
-        return replace(record, state=observed.state, details=dict(observed.details))
+        return await self._registry.get(session_id, actor)
 
     async def list_sessions(
-        self, actor: Actor, states: list[str] | None = None
+        self, actor: Actor, states: list[SessionState] | None = None
     ) -> list[SessionRecord]:
-        tenant = None if actor.sees_all_tenants else actor.tenant
-        records = await asyncio.to_thread(self._store.find, tenant=tenant)
-        current = [self._current(r) for r in records]
-        return [r for r in current if states is None or r.state in states]
+        return await self._registry.find(actor, states)
 
-    def live(self, session_id: str) -> Running | None:
-        """The session's live parts, if this controller is watching it."""
-        return self._running.get(session_id)
+    def paths(self, session_id: str) -> SessionPaths:
+        """Where the session's host directory is (it outlives the session)."""
+        return self._registry.paths(session_id)
 
-    def running(self, session_id: str) -> Running:
-        running = self._running.get(session_id)
-        if running is None:
-            raise ConflictError(f"session {session_id} is not running")
-        return running
+    def live_state(self, session_id: str) -> SessionState:
+        """The state the running session's screen shows now (409 if it is not running)."""
+        return self._registry.running(session_id).live.observed.state
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -124,37 +98,8 @@ class SessionManager:
                 if request.prompt:
                     await self.send(reusable.id, request.prompt, actor)
                 return reusable, True
-            image = request.image or self._default_image
-            now = utcnow()
-            record = SessionRecord(
-                id=str(uuid.uuid4()),
-                tenant=actor.tenant,
-                owner=actor.subject,
-                state="starting",
-                details={},
-                work_dir=str(work_dir),
-                workspace_mode=request.workspace_mode,
-                policy=request.policy,
-                image=image,
-                model=request.model,
-                permission_mode=request.permission_mode,
-                unattended=request.unattended,
-                prompt=request.prompt,
-                env=dict(request.env),
-                container_id=None,
-                created_at=now,
-                updated_at=now,
-            )
-            try:
-                self._launcher.check_policy(record)
-            except PolicyDeniedError as exc:
-                await self._events.emit(
-                    "session.denied",
-                    actor=actor,
-                    session=None,
-                    data={**summary(record), "rule": exc.rule, "reason": exc.message},
-                )
-                raise
+            record = _new_record(request, actor, str(work_dir), self._default_image)
+            profile = await self._admit(record, actor)
             # Recorded before anything runs: if the ledger cannot write, nothing starts.
             await self._events.emit(
                 "session.created", actor=actor, session=record.id, data=summary(record)
@@ -162,27 +107,45 @@ class SessionManager:
             await asyncio.to_thread(self._store.add, record)
         # Clients see ``starting`` until the first prompt is in: an ``idle`` before it
         # would invite them to send while the briefing is being typed.
-        self._briefing.add(record.id)
-        self._starting[record.id] = asyncio.create_task(self._launch(record))
+        self._registry.briefing.add(record.id)
+        self._starting[record.id] = asyncio.create_task(self._launch(record, profile))
         return record, False
 
+    async def _admit(self, record: SessionRecord, actor: Actor) -> ContainerProfile:
+        """The policy's container profile for the session, decided once, here."""
+        try:
+            return self._gate.admit(record)
+        except PolicyDeniedError as exc:
+            await self._events.emit(
+                "session.denied",
+                actor=actor,
+                session=None,
+                data={**summary(record), "rule": exc.rule, "reason": exc.message},
+            )
+            raise
+
     async def _find_reusable(self, work_dir: Path, actor: Actor) -> SessionRecord | None:
-        idle = await asyncio.to_thread(self._store.find, tenant=actor.tenant, states=["idle"])
+        idle = await asyncio.to_thread(
+            self._store.find, tenant=actor.tenant, states=[SessionState.IDLE]
+        )
         for record in idle:
             if (
                 record.work_dir == str(work_dir)
-                and record.id in self._running
+                and self._registry.is_running(record.id)
                 and not record.unattended
             ):
                 return record
         return None
 
-    async def _launch(self, record: SessionRecord) -> None:
+    async def _launch(self, record: SessionRecord, profile: ContainerProfile) -> None:
         try:
             running, container_id = await self._launcher.launch(
-                record, self.paths(record.id), on_state=self._state_callback(record)
+                record,
+                self._registry.paths(record.id),
+                profile,
+                on_state=self._state_callback(record),
             )
-            self._running[record.id] = running
+            self._registry.add(record.id, running)
             await asyncio.to_thread(self._store.update, record.id, container_id=container_id)
             await self._events.emit(
                 "container.started",
@@ -191,22 +154,22 @@ class SessionManager:
                 data={"container": container_id, "image": record.image},
             )
             if record.prompt:
-                await self._brief(record.id, record.prompt)
-            self._briefing.discard(record.id)
+                await self._brief(running, record.id, record.prompt)
+            self._registry.briefing.discard(record.id)
             await self._state_callback(record)(running.live.observed)
         except Exception as exc:
             log.exception("session %s failed to start", record.id)
             await self._fail(record.id, exc)
         finally:
-            self._briefing.discard(record.id)
+            self._registry.briefing.discard(record.id)
             self._starting.pop(record.id, None)
 
-    async def _brief(self, session_id: str, prompt: str) -> None:
-        running = self._running[session_id]
+    async def _brief(self, running: Running, session_id: str, prompt: str) -> None:
         ready = await running.live.wait_for(
-            lambda o, _p: o.state not in ("starting", "unknown"), 120
+            lambda o, _p: o.state not in (SessionState.STARTING, SessionState.UNKNOWN),
+            _READY_SECONDS,
         )
-        if not ready or running.live.observed.state != "idle":
+        if not ready or running.live.observed.state != SessionState.IDLE:
             raise ConflictError(
                 "Claude Code did not become ready for the first prompt",
                 details={"state": running.live.observed.state, "pane": running.live.pane()[-2000:]},
@@ -214,24 +177,35 @@ class SessionManager:
         await self._deliver(session_id, prompt, Actor.system())
 
     async def _fail(self, session_id: str, exc: Exception) -> None:
+        """Mark the session failed. Each step is tried on its own and logged if it fails:
+        a store that cannot be written must not also cost the ledger its event."""
         message = exc.message if isinstance(exc, WardenError) else f"{type(exc).__name__}: {exc}"
-        with contextlib.suppress(Exception):
-            await asyncio.to_thread(
-                self._store.update, session_id, state="error", error=message, ended_at=utcnow()
-            )
+        try:
             await self._events.emit(
                 "session.error", actor=Actor.system(), session=session_id, data={"error": message}
             )
+        except Exception:
+            log.exception("session %s: the ledger did not record its error", session_id)
+        try:
+            await asyncio.to_thread(
+                self._store.update,
+                session_id,
+                state=SessionState.ERROR,
+                error=message,
+                ended_at=utcnow(),
+            )
+        except Exception:
+            log.exception("session %s: could not store its error state", session_id)
 
     def _state_callback(self, record: SessionRecord) -> StateCallback:
         session_id = record.id
 
         async def on_state(observed: Observed) -> None:
-            if session_id in self._briefing and observed.state != "exited":
+            if session_id in self._registry.briefing and observed.state != SessionState.EXITED:
                 return
             now = utcnow()
             changes: dict[str, Any] = {"state": observed.state, "details": dict(observed.details)}
-            if observed.state == "exited":
+            if observed.state == SessionState.EXITED:
                 changes["ended_at"] = now
             await asyncio.to_thread(self._store.update, session_id, **changes)
             await asyncio.to_thread(
@@ -244,26 +218,27 @@ class SessionManager:
                 session=session_id,
                 data={"state": observed.state, "details": dict(observed.details)},
             )
-            running = self._running.get(session_id)
+            running = self._registry.live(session_id)
             if running is not None:
-                self._desk.watch(record, running, observed, self._workspace(record))
-            if observed.state == "permission_prompt":
-                await self._events.emit(
-                    "permission.asked",
-                    actor=Actor.system(),
-                    session=session_id,
-                    data={"prompt": dict(observed.details), "policy": record.policy},
-                )
-                disagreement = self._hooks.disagreement(session_id, observed.details)
-                if disagreement is not None:
-                    await self._events.emit(
-                        "screen.disagreement",
-                        actor=Actor.system(),
-                        session=session_id,
-                        data=disagreement,
-                    )
+                workspace = workspace_of(record, self._registry.paths(session_id))
+                self._desk.watch(record, running, observed, workspace)
+            if observed.state == SessionState.PERMISSION_PROMPT:
+                await self._prompt_opened(record, observed)
 
         return on_state
+
+    async def _prompt_opened(self, record: SessionRecord, observed: Observed) -> None:
+        await self._events.emit(
+            "permission.asked",
+            actor=Actor.system(),
+            session=record.id,
+            data={"prompt": dict(observed.details), "policy": record.policy},
+        )
+        disagreement = self._hooks.disagreement(record.id, observed.details)
+        if disagreement is not None:
+            await self._events.emit(
+                "screen.disagreement", actor=Actor.system(), session=record.id, data=disagreement
+            )
 
     async def delete(self, session_id: str, actor: Actor) -> SessionRecord:
         """Collect artifacts, remove the container (always), and mark the session ended."""
@@ -274,16 +249,16 @@ class SessionManager:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        running = self._running.pop(session_id, None)
+        running = self._registry.pop(session_id)
         self._desk.forget(session_id)
         self._hooks.forget(session_id)
         try:
-            await self._launcher.collect(record, self.paths(session_id), self._store)
+            await self._launcher.collect(record, self._registry.paths(session_id), self._store)
         finally:
             if running is not None:
                 await self._launcher.detach(running)
             await self._launcher.remove_container(session_id, record.container_id)
-        state = record.state if record.state in FINAL_STATES else "exited"
+        state = record.state if record.state in FINAL_STATES else SessionState.EXITED
         updated = await asyncio.to_thread(
             self._store.update,
             session_id,
@@ -307,9 +282,9 @@ class SessionManager:
         await self._deliver(session_id, text, actor)
 
     async def _deliver(self, session_id: str, text: str, actor: Actor) -> None:
-        running = self.running(session_id)
+        running = self._registry.running(session_id)
         async with running.lock:
-            _require(running, {"idle"}, "send input")
+            _require(running, {SessionState.IDLE}, "send input")
             await self._events.emit(
                 "input.sent", actor=actor, session=session_id, data={"text": text}
             )
@@ -317,44 +292,38 @@ class SessionManager:
 
     async def approve(self, session_id: str, actor: Actor) -> int:
         record = await self.get(session_id, actor)
-        running = self.running(session_id)
-        return await self._desk.approve(record, running, actor, self._workspace(record))
+        running = self._registry.running(session_id)
+        workspace = workspace_of(record, self._registry.paths(session_id))
+        return await self._desk.approve(record, running, actor, workspace)
 
     async def reject(self, session_id: str, actor: Actor) -> int | None:
         record = await self.get(session_id, actor)
-        return await self._desk.reject(record, self.running(session_id), actor)
-
-    def _workspace(self, record: SessionRecord) -> Path:
-        """The host directory the agent works in (for judging its paths)."""
-        if record.workspace_mode == "copy":
-            return self.paths(record.id).workspace_copy
-        return Path(record.work_dir)
+        return await self._desk.reject(record, self._registry.running(session_id), actor)
 
     async def answer(
         self, session_id: str, actor: Actor, *, option: int | None, text: str | None
     ) -> None:
         await self.get(session_id, actor)
-        running = self.running(session_id)
+        running = self._registry.running(session_id)
         await prompts.answer(running, self._events, session_id, actor, option=option, text=text)
 
     async def escape(self, session_id: str, actor: Actor, *, interrupt: bool) -> None:
         await self.get(session_id, actor)
-        running = self.running(session_id)
+        running = self._registry.running(session_id)
         await prompts.escape(running, self._events, session_id, actor, interrupt=interrupt)
 
     async def close(self) -> None:
         """Stop watching sessions; their containers keep running for re-adoption."""
         for task in list(self._starting.values()):
             task.cancel()
-        for running in list(self._running.values()):
+        for running in self._registry.drain():
             await self._launcher.detach(running)
-        self._running.clear()
 
     async def readopt(self) -> list[str]:
         """Re-attach to running session containers found by label; end the vanished ones."""
         adopted: list[str] = []
         containers = {info.session_id: info for info in await self._backend.list({})}
-        live_states = [s for s in STATES if s not in FINAL_STATES]
+        live_states = [s for s in SessionState if s not in FINAL_STATES]
         active = await asyncio.to_thread(self._store.find, states=live_states)
         for record in active:
             info = containers.get(record.id)
@@ -363,29 +332,55 @@ class SessionManager:
                 continue
             try:
                 running = await self._launcher.adopt(
-                    record, info.id, self.paths(record.id), on_state=self._state_callback(record)
+                    record,
+                    info.id,
+                    self._registry.paths(record.id),
+                    on_state=self._state_callback(record),
                 )
             except Exception as exc:
                 log.exception("could not re-adopt session %s", record.id)
                 await self._fail(record.id, exc)
                 continue
-            self._running[record.id] = running
+            self._registry.add(record.id, running)
             adopted.append(record.id)
         return adopted
 
 
-def _visible(record: SessionRecord, actor: Actor) -> bool:
-    return actor.sees_all_tenants or record.tenant == actor.tenant
+def _new_record(
+    request: SessionRequest, actor: Actor, work_dir: str, default_image: str
+) -> SessionRecord:
+    now = utcnow()
+    return SessionRecord(
+        id=str(uuid.uuid4()),
+        tenant=actor.tenant,
+        owner=actor.subject,
+        state=SessionState.STARTING,
+        details={},
+        work_dir=work_dir,
+        workspace_mode=request.workspace_mode,
+        policy=request.policy,
+        image=request.image or default_image,
+        model=request.model,
+        permission_mode=request.permission_mode,
+        unattended=request.unattended,
+        prompt=request.prompt,
+        env=dict(request.env),
+        container_id=None,
+        created_at=now,
+        updated_at=now,
+    )
 
 
-def _require(running: Running, states: set[str], action: str) -> None:
+def _require(running: Running, states: set[SessionState], action: str) -> None:
     state = running.live.observed.state
     if state not in states:
         hint = {
-            "permission_prompt": "it is waiting for a permission decision: approve or reject first",
-            "asking": "it is asking a question: answer it first",
-            "working": "it is working: wait for idle, or interrupt it",
-            "starting": "it is still starting",
+            SessionState.PERMISSION_PROMPT: (
+                "it is waiting for a permission decision: approve or reject first"
+            ),
+            SessionState.ASKING: "it is asking a question: answer it first",
+            SessionState.WORKING: "it is working: wait for idle, or interrupt it",
+            SessionState.STARTING: "it is still starting",
         }.get(state, f"it is {state}")
         raise ConflictError(
             f"cannot {action}: {hint}", details={"state": state, "allowed": sorted(states)}

@@ -4,27 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
-#: States a session can be in (DESIGN.md "States"); the terminal classifier decides
-#: most of them, the session layer adds ``starting``, ``stalled`` and ``error``.
-STATES = (
-    "starting",
-    "idle",
-    "working",
-    "permission_prompt",
-    "asking",
-    "stalled",
-    "exited",
-    "error",
-    "unknown",
-)
-FINAL_STATES = frozenset({"exited", "error", "deleted"})
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from runner.core import PermissionMode, SessionState, WorkspaceMode
 
 
 @dataclass(frozen=True)
@@ -34,14 +17,14 @@ class SessionRecord:
     id: str
     tenant: str
     owner: str
-    state: str
+    state: SessionState
     details: Mapping[str, Any]
     work_dir: str
-    workspace_mode: str
+    workspace_mode: WorkspaceMode
     policy: str
     image: str
     model: str | None
-    permission_mode: str
+    permission_mode: PermissionMode
     prompt: str | None
     env: Mapping[str, str]
     container_id: str | None
@@ -58,7 +41,7 @@ class StateChange:
     """One entry of a session's state history."""
 
     session_id: str
-    state: str
+    state: SessionState
     details: Mapping[str, Any]
     at: datetime
 
@@ -80,7 +63,7 @@ class SessionStore(Protocol):
     def get(self, session_id: str) -> SessionRecord | None: ...
 
     def find(
-        self, *, tenant: str | None = None, states: Sequence[str] | None = None
+        self, *, tenant: str | None = None, states: Sequence[SessionState] | None = None
     ) -> list[SessionRecord]: ...
 
     def update(self, session_id: str, **changes: Any) -> SessionRecord: ...

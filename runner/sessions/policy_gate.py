@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from runner.core import Actor
 from runner.errors import AuthorizationError, InvalidInputError, NotFoundError, PolicyDeniedError
 from runner.policy import (
     ContainerProfile,
@@ -26,7 +27,6 @@ from runner.policy import (
 from runner.policy.loader import parse_policy_file, resolve_reference
 from runner.sandbox.backend import SANDBOX_HOME, SANDBOX_WORKSPACE
 from runner.sessions.model import SessionRecord
-from runner.sessions.ports import Actor
 
 #: The parsed prompt's tool kind → the Claude Code tool and the input key of its target.
 _PROMPT_TOOLS: Mapping[str, tuple[str, str]] = {
@@ -101,7 +101,7 @@ class PolicyGate:
         policy = self.policy(record.policy)
         request = SessionRequest(
             image=record.image,
-            workspace_mode=record.workspace_mode,  # type: ignore[arg-type]
+            workspace_mode=record.workspace_mode,
             model=record.model,
         )
         decision = check_session(policy, request)

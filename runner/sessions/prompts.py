@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
+from runner.core import WAITING_STATES, Actor, EventSink, SessionState
 from runner.errors import ConflictError
 from runner.sessions.choices import (
     answer_option,
@@ -18,7 +19,6 @@ from runner.sessions.choices import (
     reject_option,
 )
 from runner.sessions.live import Observed
-from runner.sessions.ports import Actor, EventSink
 from runner.sessions.runtime import Running
 from runner.terminal.keys import Key
 
@@ -33,7 +33,7 @@ async def approve(
 ) -> int:
     """Pick the narrowest "Yes" of the permission prompt on screen; return its number."""
     async with running.lock:
-        details = _current(running, "permission_prompt", "approve")
+        details = _current(running, SessionState.PERMISSION_PROMPT, "approve")
         option = approve_option(details)
         await events.emit(
             "permission.decided",
@@ -50,7 +50,7 @@ async def reject(
 ) -> int | None:
     """Pick the "No" option (or press Esc when there is none)."""
     async with running.lock:
-        details = _current(running, "permission_prompt", "reject")
+        details = _current(running, SessionState.PERMISSION_PROMPT, "reject")
         option = reject_option(details)
         await events.emit(
             "permission.decided",
@@ -78,7 +78,7 @@ async def answer(
 ) -> None:
     """Answer the question on screen with option N (1-based) or a free text."""
     async with running.lock:
-        details = _current(running, "asking", "answer")
+        details = _current(running, SessionState.ASKING, "answer")
         if option is not None:
             chosen = answer_option(details, option)
         else:
@@ -108,7 +108,7 @@ async def escape(
     """Press Esc: interrupts work, or cancels a prompt or question."""
     async with running.lock:
         state = running.live.observed.state
-        if interrupt and state not in ("working", "stalled"):
+        if interrupt and state not in (SessionState.WORKING, SessionState.STALLED):
             raise ConflictError(
                 f"cannot interrupt: the session is {state}, not working", details={"state": state}
             )
@@ -121,7 +121,7 @@ async def escape(
         await running.driver.keys(Key.ESCAPE)
 
 
-def _current(running: Running, state: str, action: str) -> Mapping[str, Any]:
+def _current(running: Running, state: SessionState, action: str) -> Mapping[str, Any]:
     observed = running.live.observed
     if observed.state != state:
         raise ConflictError(
@@ -169,10 +169,7 @@ async def _moved_on(running: Running, details: Mapping[str, Any], seconds: float
     before = _identity(details)
 
     def moved(observed: Observed, _pane: str) -> bool:
-        return (
-            observed.state not in ("permission_prompt", "asking")
-            or _identity(observed.details) != before
-        )
+        return observed.state not in WAITING_STATES or _identity(observed.details) != before
 
     return await running.live.wait_for(moved, seconds)
 

@@ -8,13 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from runner.core import PermissionMode, WorkspaceMode
 from runner.errors import InvalidInputError
 from runner.sessions.model import SessionRecord
 
-PERMISSION_MODES = frozenset(
-    {"default", "acceptEdits", "plan", "bypassPermissions", "dontAsk", "auto"}
-)
-WORKSPACE_MODES = frozenset({"copy", "ro", "rw"})
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 # The sandbox sets these itself; letting a client override them could point Claude Code
 # at another endpoint or key, or change which binary runs.
@@ -30,10 +27,10 @@ class SessionRequest:
     prompt: str | None = None
     policy: str = "default"
     image: str | None = None
-    permission_mode: str = "default"
+    permission_mode: PermissionMode = PermissionMode.DEFAULT
     model: str | None = None
     env: Mapping[str, str] = field(default_factory=dict)
-    workspace_mode: str = "copy"
+    workspace_mode: WorkspaceMode = WorkspaceMode.COPY
     unattended: bool = False
 
 
@@ -48,10 +45,6 @@ def check_request(request: SessionRequest) -> Path:
         raise InvalidInputError("workDir must be an absolute path on the controller host")
     if not path.is_dir():
         raise InvalidInputError(f"workDir {request.work_dir} is not a directory")
-    if request.permission_mode not in PERMISSION_MODES:
-        raise InvalidInputError(
-            f"permissionMode must be one of {sorted(PERMISSION_MODES)}",
-        )
     for name in request.env:
         if (
             not _ENV_NAME.fullmatch(name)
@@ -63,8 +56,6 @@ def check_request(request: SessionRequest) -> Path:
                 " set ANTHROPIC_*, CLAUDE_*, WARDEN_*, HOME or PATH (the sandbox owns those)",
                 details={"env": name},
             )
-    if request.workspace_mode not in WORKSPACE_MODES:
-        raise InvalidInputError(f"workspaceMode must be one of {sorted(WORKSPACE_MODES)}")
     return path.resolve()
 
 

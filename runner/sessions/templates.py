@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from runner.core import PermissionMode, WorkspaceMode
 from runner.errors import InvalidInputError
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
@@ -38,8 +39,8 @@ class SessionTemplate:
     policy: str | None = None
     image: str | None = None
     model: str | None = None
-    permission_mode: str | None = None
-    workspace_mode: str | None = None
+    permission_mode: PermissionMode | None = None
+    workspace_mode: WorkspaceMode | None = None
     env: Mapping[str, str] = field(default_factory=dict)
 
     def defaults(self) -> dict[str, Any]:

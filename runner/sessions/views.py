@@ -4,35 +4,32 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from runner.core import Actor, SessionState, WorkspaceMode
 from runner.errors import NotFoundError
 from runner.sessions.artifacts import workspace_patch
-from runner.sessions.model import ArtifactRecord, SessionRecord, SessionStore
-from runner.sessions.ports import Actor
+from runner.sessions.model import ArtifactRecord, SessionRecord
+from runner.sessions.registry import SessionRegistry
 from runner.sessions.runtime import SANDBOX_WORKDIR
 from runner.sessions.transcript import Page, TranscriptReader, Turn, transcript_path
 from runner.terminal.replay import replay_pane
 
-if TYPE_CHECKING:
-    from runner.sessions.manager import SessionManager
-
 
 class SessionViews:
-    """Reads of a session, each checked for visibility by the manager first."""
+    """Reads of a session, each checked for visibility first."""
 
-    def __init__(self, manager: SessionManager, store: SessionStore) -> None:
-        self._manager = manager
-        self._store = store
+    def __init__(self, registry: SessionRegistry) -> None:
+        self._registry = registry
+        self._store = registry.store
         self._readers: dict[str, TranscriptReader] = {}
 
-    async def pane(self, session_id: str, actor: Actor) -> tuple[str, str]:
+    async def pane(self, session_id: str, actor: Actor) -> tuple[SessionState, str]:
         """The live screen text, or the screen replayed from the recording once ended."""
-        record = await self._manager.get(session_id, actor)
-        running = self._manager.live(session_id)
+        record = await self._registry.get(session_id, actor)
+        running = self._registry.live(session_id)
         if running is not None:
             return running.live.observed.state, running.live.pane()
-        recording = self._manager.paths(session_id).recording
+        recording = self._registry.paths(session_id).recording
         if not recording.is_file():
             return record.state, ""
         return record.state, await asyncio.to_thread(replay_pane, recording)
@@ -40,25 +37,25 @@ class SessionViews:
     def _reader(self, record: SessionRecord) -> TranscriptReader:
         reader = self._readers.get(record.id)
         if reader is None:
-            home = self._manager.paths(record.id).home
+            home = self._registry.paths(record.id).home
             path = transcript_path(home, SANDBOX_WORKDIR, record.id)
             reader = self._readers[record.id] = TranscriptReader(path)
         return reader
 
     async def transcript(self, session_id: str, actor: Actor) -> list[Turn]:
-        record = await self._manager.get(session_id, actor)
+        record = await self._registry.get(session_id, actor)
         return await asyncio.to_thread(self._reader(record).turns)
 
     async def transcript_page(
         self, session_id: str, actor: Actor, *, before_id: int | None, limit: int, role: str | None
     ) -> Page:
-        record = await self._manager.get(session_id, actor)
+        record = await self._registry.get(session_id, actor)
         reader = self._reader(record)
         return await asyncio.to_thread(reader.page, before_id=before_id, limit=limit, role=role)
 
     async def recording(self, session_id: str, actor: Actor) -> Path:
-        await self._manager.get(session_id, actor)
-        path = self._manager.paths(session_id).recording
+        await self._registry.get(session_id, actor)
+        path = self._registry.paths(session_id).recording
         if not path.is_file():
             raise NotFoundError(f"session {session_id} has no recording yet")
         return path
@@ -67,13 +64,13 @@ class SessionViews:
         self, session_id: str, actor: Actor
     ) -> tuple[str | None, list[ArtifactRecord]]:
         """The workspace patch (computed now while running) and the collected artifacts."""
-        record = await self._manager.get(session_id, actor)
+        record = await self._registry.get(session_id, actor)
         stored = await asyncio.to_thread(self._store.artifacts, session_id)
-        paths = self._manager.paths(session_id)
+        paths = self._registry.paths(session_id)
         patch_file = paths.artifacts / "changes.patch"
         if patch_file.is_file():
             return patch_file.read_text(encoding="utf-8"), stored
-        if record.workspace_mode != "copy":
+        if record.workspace_mode != WorkspaceMode.COPY:
             return None, stored
         patch = await asyncio.to_thread(
             workspace_patch, Path(record.work_dir), paths.workspace_copy
@@ -81,7 +78,7 @@ class SessionViews:
         return patch, stored
 
     async def artifact_path(self, session_id: str, name: str, actor: Actor) -> Path:
-        await self._manager.get(session_id, actor)
+        await self._registry.get(session_id, actor)
         for artifact in await asyncio.to_thread(self._store.artifacts, session_id):
             if artifact.name == name:
                 return Path(artifact.path)

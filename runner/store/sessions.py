@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from runner.core import PermissionMode, SessionState, WorkspaceMode, utcnow
 from runner.errors import NotFoundError
-from runner.sessions.model import ArtifactRecord, SessionRecord, StateChange, utcnow
+from runner.sessions.model import ArtifactRecord, SessionRecord, StateChange
 from runner.store.models import ArtifactRow, SessionRow, StateChangeRow
 
 _RECORD_FIELDS = tuple(f.name for f in fields(SessionRecord))
@@ -28,6 +29,9 @@ def _to_record(row: SessionRow) -> SessionRecord:
     values: dict[str, Any] = {name: getattr(row, name) for name in _RECORD_FIELDS}
     for name in ("created_at", "updated_at", "ended_at"):
         values[name] = _aware(values[name])
+    values["state"] = SessionState(values["state"])
+    values["workspace_mode"] = WorkspaceMode(values["workspace_mode"])
+    values["permission_mode"] = PermissionMode(values["permission_mode"])
     values["details"] = dict(values["details"] or {})
     values["env"] = dict(values["env"] or {})
     values["usage"] = dict(values["usage"] or {})
@@ -54,7 +58,7 @@ class SqlSessionStore:
             return _to_record(row) if row is not None else None
 
     def find(
-        self, *, tenant: str | None = None, states: Sequence[str] | None = None
+        self, *, tenant: str | None = None, states: Sequence[SessionState] | None = None
     ) -> list[SessionRecord]:
         query = select(SessionRow).order_by(SessionRow.created_at, SessionRow.id)
         if tenant is not None:
@@ -95,7 +99,12 @@ class SqlSessionStore:
         )
         with self._sessions() as db:
             return [
-                StateChange(row.session_id, row.state, dict(row.details), _aware(row.at) or row.at)
+                StateChange(
+                    row.session_id,
+                    SessionState(row.state),
+                    dict(row.details),
+                    _aware(row.at) or row.at,
+                )
                 for row in db.scalars(query)
             ]
 

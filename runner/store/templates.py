@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Engine, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 
+from runner.core import PermissionMode, WorkspaceMode
 from runner.sessions.templates import TEMPLATE_FIELDS, SessionTemplate
 from runner.store.models import Base
 
@@ -31,6 +32,9 @@ def _aware(value: datetime) -> datetime:
 
 def _template(row: TemplateRow) -> SessionTemplate:
     fields = {k: v for k, v in row.fields.items() if k in TEMPLATE_FIELDS}
+    for name, mode in (("permission_mode", PermissionMode), ("workspace_mode", WorkspaceMode)):
+        if fields.get(name) is not None:
+            fields[name] = mode(fields[name])
     return SessionTemplate(
         tenant=row.tenant,
         name=row.name,

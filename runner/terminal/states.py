@@ -4,23 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
+from runner.core import SessionState
 
-class State(StrEnum):
-    """What the agent in the terminal is doing, as its screen shows it."""
-
-    STARTING = "starting"  # the CLI is booting: no input box yet
-    IDLE = "idle"  # the input box waits for a prompt
-    WORKING = "working"  # a turn runs (spinner, "esc to interrupt")
-    PERMISSION_PROMPT = "permission_prompt"  # Claude Code asks to run a tool
-    ASKING = "asking"  # the model asks the user a question (AskUserQuestion)
-    STALLED = "stalled"  # working, but no screen change for too long (decided by time, not screen)
-    EXITED = "exited"  # the CLI has quit: a shell prompt or an empty screen remains
-    ERROR = "error"  # the CLI shows a fatal error and no input box
-    UNKNOWN = "unknown"  # none of the above
+#: The classifier speaks in the session's states; the one definition is ``runner.core``.
+State = SessionState
 
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from runner.gateway.hooks import HookDecision, ToolCall
-from runner.gateway.scripted import ScriptedModelServer
 from runner.gateway.server import Gateway
+from runner.scripted.server import ScriptedModelServer
 from tests.integration.host_claude import TEST_API_KEY, HostClaude
 
 pytestmark = pytest.mark.claude

@@ -18,12 +18,12 @@ import docker
 import pytest
 
 from runner.gateway.hooks import HookDecision, ToolCall
-from runner.gateway.scripted import ScriptedModelServer
 from runner.gateway.server import Gateway
 from runner.sandbox.backend import SandboxInfo
 from runner.sandbox.docker import DockerBackend
 from runner.sandbox.image import BuildResult
 from runner.sandbox.statedir import SessionDir, new_session_token, prepare_session_dir
+from runner.scripted.server import ScriptedModelServer
 from runner.terminal.classifier import classify
 from runner.terminal.screen import TerminalScreen
 from runner.terminal.states import State

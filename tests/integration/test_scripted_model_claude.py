@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.gateway.scripted import ScriptedModelServer
+from runner.scripted.server import ScriptedModelServer
 from tests.integration.host_claude import HostClaude
 
 pytestmark = pytest.mark.claude

@@ -7,8 +7,9 @@ from datetime import timedelta
 
 import pytest
 
+from runner.core import utcnow
 from runner.errors import NotFoundError
-from runner.sessions.model import ArtifactRecord, SessionRecord, StateChange, utcnow
+from runner.sessions.model import ArtifactRecord, SessionRecord, StateChange
 from runner.store.database import create_database_engine, migrate
 from runner.store.sessions import SqlSessionStore
 

@@ -117,7 +117,7 @@ async def running_app(
     settings = Settings(data_dir=tmp_path / "data", auth_issuers=[config])
     clock = Clock()
     async with (
-        offline_app(settings, tmp_path) as (app, services),
+        offline_app(settings) as (app, services),
         httpx.AsyncClient() as idp_http,
         services.bus.subscribe() as queue,
     ):
@@ -127,4 +127,4 @@ async def running_app(
             enforced=True, tokens=ApiTokens(tokens, services.recorder), oidc=oidc
         )
         async with client_for(app) as client:
-            yield Harness(client, provider, clock, services.sessions, tokens, queue)
+            yield Harness(client, provider, clock, services.store, tokens, queue)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.auth.roles import GRANTABLE_ROLES
-from runner.sessions.model import utcnow
+from runner.core import utcnow
 from tests.oidc_provider import OidcProvider
 from tests.unit.auth.harness import Harness, running_app
 

@@ -13,7 +13,8 @@ from typing import Any
 
 import httpx
 
-from runner.sessions.model import SessionRecord, utcnow
+from runner.core import utcnow
+from runner.sessions.model import SessionRecord
 from tests.oidc_provider import OidcProvider, new_key
 from tests.unit.auth.harness import Harness, b64, b64json, claims, running_app
 

@@ -13,9 +13,8 @@ import httpx
 from audit.stores.base import EventFilter
 from runner.api.schemas import CreateSession
 from runner.api.templates import templated
+from runner.core import Actor, utcnow
 from runner.errors import InvalidInputError
-from runner.sessions.model import utcnow
-from runner.sessions.ports import Actor
 from runner.sessions.templates import SessionTemplate
 from runner.settings import Settings
 from runner.store.database import create_database_engine, migrate
@@ -27,7 +26,7 @@ from tests.offline_app import OfflineServices, client_for, offline_app
 @asynccontextmanager
 async def _client(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, OfflineServices]]:
     settings = Settings(data_dir=tmp_path / "data")
-    async with offline_app(settings, tmp_path) as (app, services), client_for(app) as client:
+    async with offline_app(settings) as (app, services), client_for(app) as client:
         yield client, services
 
 

@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from runner.gateway.hooks import HookDecision, ToolCall
-from runner.gateway.scripted import ScriptedModelServer
 from runner.gateway.server import Gateway
 from runner.gateway.sse import SseParser
+from runner.scripted.server import ScriptedModelServer
 
 pytestmark = pytest.mark.anyio
 

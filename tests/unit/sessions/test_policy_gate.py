@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from runner.core import Actor, utcnow
 from runner.errors import AuthorizationError, InvalidInputError, NotFoundError, PolicyDeniedError
-from runner.sessions.model import SessionRecord, utcnow
+from runner.sessions.model import SessionRecord
 from runner.sessions.policy_gate import PolicyGate
-from runner.sessions.ports import Actor
 
 
 def _record(policy: str, image: str = "warden-sandbox:latest", mode: str = "copy") -> SessionRecord:

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from runner.gateway.relay import Upstream
-from runner.gateway.scripted import ScriptedModelServer
+from runner.scripted.server import ScriptedModelServer
 from runner.settings import Settings
 
 #: ``WARDEN_MODEL_UPSTREAM`` value that runs the scripted model in-process.

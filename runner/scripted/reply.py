@@ -9,22 +9,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.responses import JSONResponse
-
-#: Anthropic's error ``type`` for each HTTP status the API uses.
-ERROR_TYPES: dict[int, str] = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    402: "billing_error",
-    403: "permission_error",
-    404: "not_found_error",
-    413: "request_too_large",
-    429: "rate_limit_error",
-    500: "api_error",
-    504: "timeout_error",
-    529: "overloaded_error",
-}
-
 
 @dataclass(frozen=True)
 class ToolUse:
@@ -62,17 +46,6 @@ def estimate_tokens(text: str) -> int:
 
 def new_tool_use_id() -> str:
     return f"toolu_{uuid.uuid4().hex[:24]}"
-
-
-def error_body(status: int, message: str) -> dict[str, Any]:
-    """An Anthropic-style error body for HTTP ``status``."""
-    kind = ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
-    return {"type": "error", "error": {"type": kind, "message": message}}
-
-
-def error_response(status: int, message: str) -> JSONResponse:
-    """An HTTP error response with an Anthropic-style body."""
-    return JSONResponse(error_body(status, message), status_code=status)
 
 
 def message_json(reply: Reply) -> dict[str, Any]:

@@ -7,13 +7,13 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from runner.core import Actor, EventSink
 from runner.gateway.hooks import HookDecision, ToolCall
 from runner.gateway.relay import Upstream
 from runner.gateway.server import Gateway
 from runner.sessions.hooklog import HookLog
 from runner.sessions.model import SessionRecord, SessionStore
 from runner.sessions.policy_gate import PolicyGate
-from runner.sessions.ports import Actor, EventSink
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 CI_FALLBACK_RULE = "approvals.ci_fallback"
 
 
-class GatewayFactory:
+class SessionGateways:
     """Builds a ``Gateway`` whose decisions, model allowlist and budget come from policy."""
 
     def __init__(

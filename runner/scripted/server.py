@@ -27,10 +27,11 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from runner.errors import InvalidInputError, WardenError
-from runner.gateway.player import ErrorCounts, Failure, plan_reply
-from runner.gateway.reply import error_response, estimate_tokens, message_json, sse_events
-from runner.gateway.script import Script
+from runner.gateway.anthropic_errors import error_response
 from runner.gateway.serving import BackgroundServer
+from runner.scripted.player import ErrorCounts, Failure, plan_reply
+from runner.scripted.reply import estimate_tokens, message_json, sse_events
+from runner.scripted.script import Script
 
 
 @dataclass(frozen=True)

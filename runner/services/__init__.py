@@ -1,4 +1,10 @@
-"""The adapters behind the API, built from settings by the app's lifespan and closed by it."""
+"""The composition root: every adapter built once from settings, and closed again.
+
+``build_services`` is the one place that chooses implementations (the SQL stores, the
+Docker backend or another ``SandboxBackend``, the model upstream, the authenticator);
+everything below receives them as arguments. The API's lifespan and the CLI's embedded
+runs both call it.
+"""
 
 from __future__ import annotations
 
@@ -15,19 +21,25 @@ from runner.auth.tokens import ApiTokens
 from runner.events.bus import EventBus
 from runner.events.ledger import LedgerAppender, open_ledger
 from runner.events.sink import EventRecorder
-from runner.gateway.upstream import open_upstream
 from runner.pipelines.executor import PipelineService
 from runner.sandbox.backend import SandboxBackend
-from runner.sandbox.docker import DockerBackend
-from runner.sessions.gateways import GatewayFactory
+from runner.services.gateways import SessionGateways
+from runner.services.upstream import open_upstream
 from runner.sessions.hooklog import HookLog
 from runner.sessions.launcher import Launcher
 from runner.sessions.manager import SessionManager
+from runner.sessions.memory import MemoryStore
+from runner.sessions.model import SessionStore
 from runner.sessions.policy_gate import PolicyGate
+from runner.sessions.registry import SessionRegistry
+from runner.sessions.templates import TemplateStore
+from runner.sessions.views import SessionViews
 from runner.settings import Settings
 from runner.store.database import create_database_engine, migrate
+from runner.store.memory import SqlMemoryStore
 from runner.store.pipelines import SqlPipelineStore
 from runner.store.sessions import SqlSessionStore
+from runner.store.templates import SqlTemplateStore
 from runner.store.tokens import SqlTokenStore
 
 log = logging.getLogger(__name__)
@@ -35,30 +47,32 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Services:
-    """Everything the API handlers reach through ``app.state.services``."""
+    """Everything the API handlers and CLI commands work with (``runner.api.deps``)."""
 
     settings: Settings
     engine: Engine
     backend: SandboxBackend
     bus: EventBus
     recorder: EventRecorder
-    manager: SessionManager
     ledger: Ledger
     gate: PolicyGate
+    store: SessionStore
+    manager: SessionManager
+    views: SessionViews
+    templates: TemplateStore
+    memory: MemoryStore
+    auth: Authenticator
+    pipelines: PipelineService
     resources: contextlib.AsyncExitStack
-    auth: Authenticator | None = None
-    pipelines: PipelineService | None = None
 
     async def start(self) -> None:
         adopted = await self.manager.readopt()
         if adopted:
             log.info("re-adopted %d running session(s): %s", len(adopted), ", ".join(adopted))
-        if self.pipelines is not None:
-            await self.pipelines.recover()
+        await self.pipelines.recover()
 
     async def close(self) -> None:
-        if self.pipelines is not None:
-            await self.pipelines.close()  # first: its stages delete their sessions
+        await self.pipelines.close()  # first: its stages delete their sessions
         await self.manager.close()
         await self.resources.aclose()
         await self.backend.close()
@@ -85,13 +99,24 @@ def _ping_db(engine: Engine) -> None:
         conn.execute(text("SELECT 1"))
 
 
-async def build_services(settings: Settings) -> Services:
-    """Build the store, sandbox backend, gateways and session manager from ``settings``."""
+def _default_backend() -> SandboxBackend:
+    # Imported here: docker-py is only loaded when the Docker backend is chosen.
+    from runner.sandbox.docker import DockerBackend
+
+    return DockerBackend.from_env()
+
+
+async def build_services(settings: Settings, *, backend: SandboxBackend | None = None) -> Services:
+    """Build the stores, ledger, sandbox backend, gateways and session manager.
+
+    Args:
+        backend: the sandbox backend to use; default the Docker engine of the host.
+    """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_database_engine(settings.resolved_database_url)
     await asyncio.to_thread(migrate, engine)
     store = SqlSessionStore(engine)
-    backend = DockerBackend.from_env()
+    backend = backend or _default_backend()
     bus = EventBus()
     # The ledger opens before anything can act: with no ledger, nothing runs.
     ledger = await asyncio.to_thread(
@@ -102,38 +127,51 @@ async def build_services(settings: Settings) -> Services:
     upstream = await resources.enter_async_context(open_upstream(settings))
     gate = PolicyGate(settings.policies_dir)
     hooks = HookLog()
-    gateways = GatewayFactory(
+    gateways = SessionGateways(
         upstream=upstream, gate=gate, events=recorder, store=store, hooks=hooks
     )
     launcher = Launcher(
         backend=backend,
         gateways=gateways,
-        gate=gate,
         cols=settings.terminal_cols,
         rows=settings.terminal_rows,
         stall_seconds=settings.stall_seconds,
         labels=settings.container_labels,
     )
+    registry = SessionRegistry(store, settings.sessions_dir)
     manager = SessionManager(
-        store=store,
+        registry=registry,
         backend=backend,
         launcher=launcher,
         events=recorder,
         gate=gate,
         hooks=hooks,
-        sessions_dir=settings.sessions_dir,
         default_image=settings.image,
     )
+    views = SessionViews(registry)
+    tokens = ApiTokens(SqlTokenStore(engine), recorder)
     auth = await resources.enter_async_context(
         open_authenticator(
-            enabled=settings.auth_enabled,
-            issuers=settings.auth_issuers,
-            tokens=ApiTokens(SqlTokenStore(engine), recorder),
+            enabled=settings.auth_enabled, issuers=settings.auth_issuers, tokens=tokens
         )
     )
     pipelines = PipelineService(
-        store=SqlPipelineStore(engine), manager=manager, ledger=ledger, events=recorder
+        store=SqlPipelineStore(engine), manager=manager, views=views, ledger=ledger, events=recorder
     )
     return Services(
-        settings, engine, backend, bus, recorder, manager, ledger, gate, resources, auth, pipelines
+        settings=settings,
+        engine=engine,
+        backend=backend,
+        bus=bus,
+        recorder=recorder,
+        ledger=ledger,
+        gate=gate,
+        store=store,
+        manager=manager,
+        views=views,
+        templates=SqlTemplateStore(engine),
+        memory=SqlMemoryStore(engine),
+        auth=auth,
+        pipelines=pipelines,
+        resources=resources,
     )

@@ -16,9 +16,9 @@ from http import HTTPStatus
 from pathlib import PurePosixPath
 from typing import Any
 
-from runner.gateway.conversation import Turn, read_turn, system_text
-from runner.gateway.reply import Reply, ToolUse, estimate_tokens, new_tool_use_id
-from runner.gateway.script import ErrorStep, Script, Step, TextStep, ToolStep, parse_directives
+from runner.scripted.conversation import Turn, read_turn, system_text
+from runner.scripted.reply import Reply, ToolUse, estimate_tokens, new_tool_use_id
+from runner.scripted.script import ErrorStep, Script, Step, TextStep, ToolStep, parse_directives
 
 ErrorCounts = MutableMapping[tuple[int, str, int], int]
 

@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from runner.gateway.script import load_script
-from runner.gateway.scripted import ScriptedModelServer
 from runner.gateway.sse import SseParser
+from runner.scripted.script import load_script
+from runner.scripted.server import ScriptedModelServer
 
 TOOLS = [{"name": "Bash"}, {"name": "Write"}]
 ENV_BLOCK = {

@@ -6,7 +6,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from runner.gateway.upstream import open_upstream
+from runner.services.upstream import open_upstream
 from runner.settings import Settings
 
 pytestmark = pytest.mark.anyio

@@ -1,0 +1,184 @@
+"""``MemoryBackend``: sandboxes that live in this process, for tests and offline wiring.
+
+It implements ``SandboxBackend`` honestly: containers have ids, labels and a status;
+``attach`` streams only what is written after it connected (as Docker's attach does);
+``exec`` calls are recorded and answered by a program the caller plugs in. What runs
+"inside" is whatever writes to :meth:`MemoryBackend.write` — in tests, a stand-in for
+Claude Code that paints its screens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from runner.errors import ImageNotFoundError, SandboxError, SandboxNotFoundError
+from runner.sandbox.backend import SESSION_LABEL, ExecResult, SandboxInfo, SandboxSpec
+
+
+@dataclass(frozen=True)
+class ExecCall:
+    """One ``exec`` into a sandbox, as recorded."""
+
+    sandbox_id: str
+    argv: tuple[str, ...]
+    user: str | None
+
+
+#: Answers an exec: gets the sandbox and the call, returns the result (or awaits it).
+ExecProgram = Callable[["MemorySandbox", ExecCall], ExecResult | Awaitable[ExecResult]]
+
+
+def _succeed(_sandbox: MemorySandbox, _call: ExecCall) -> ExecResult:
+    return ExecResult(0, "", "")
+
+
+@dataclass
+class MemorySandbox:
+    """One in-memory container."""
+
+    id: str
+    spec: SandboxSpec
+    labels: dict[str, str]
+    status: str = "created"
+    exit_code: int | None = None
+    size: tuple[int, int] = (0, 0)
+    resizes: list[tuple[int, int]] = field(default_factory=list)
+    streams: list[_MemoryStream] = field(default_factory=list)
+
+    def info(self) -> SandboxInfo:
+        return SandboxInfo(
+            id=self.id,
+            session_id=self.labels.get(SESSION_LABEL, ""),
+            status=self.status,
+            exit_code=self.exit_code,
+            labels=dict(self.labels),
+        )
+
+
+class _MemoryStream:
+    """What one attach sees: chunks written after it connected, then the end."""
+
+    def __init__(self, owner: MemorySandbox) -> None:
+        self._owner = owner
+        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+
+    def put(self, chunk: bytes | None) -> None:
+        self._queue.put_nowait(chunk)
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            while (chunk := await self._queue.get()) is not None:
+                yield chunk
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        if self in self._owner.streams:
+            self._owner.streams.remove(self)
+
+
+class MemoryBackend:
+    """Implements ``SandboxBackend`` in memory; see the module docstring."""
+
+    def __init__(
+        self, *, program: ExecProgram = _succeed, images: frozenset[str] | None = None
+    ) -> None:
+        self.program = program
+        self.images = images  # None: every image exists
+        self.sandboxes: dict[str, MemorySandbox] = {}
+        self.execs: list[ExecCall] = []
+        self.on_start: Callable[[MemorySandbox], None] | None = None
+        self.is_closed = False
+
+    # -- what runs inside ------------------------------------------------------------
+
+    def write(self, sandbox_id: str, data: bytes) -> None:
+        """Terminal output of the sandbox: every connected attach stream receives it."""
+        for stream in list(self._get(sandbox_id).streams):
+            stream.put(data)
+
+    def exit(self, sandbox_id: str, code: int = 0) -> None:
+        """The sandbox's main process ended: streams end, the status is ``exited``."""
+        sandbox = self._get(sandbox_id)
+        sandbox.status, sandbox.exit_code = "exited", code
+        for stream in list(sandbox.streams):
+            stream.put(None)
+
+    # -- SandboxBackend --------------------------------------------------------------
+
+    async def create(self, spec: SandboxSpec) -> SandboxInfo:
+        if self.images is not None and spec.image not in self.images:
+            raise ImageNotFoundError(
+                f"sandbox image not found: {spec.image}; run `warden image build`"
+            )
+        labels = {**spec.labels, SESSION_LABEL: spec.session_id}
+        sandbox = MemorySandbox(uuid.uuid4().hex, spec, labels, size=(spec.cols, spec.rows))
+        self.sandboxes[sandbox.id] = sandbox
+        return sandbox.info()
+
+    async def start(self, sandbox_id: str) -> None:
+        sandbox = self._get(sandbox_id)
+        if sandbox.status == "running":
+            return
+        sandbox.status = "running"
+        if self.on_start is not None:
+            self.on_start(sandbox)
+
+    async def attach(self, sandbox_id: str) -> _MemoryStream:
+        sandbox = self._get(sandbox_id)
+        stream = _MemoryStream(sandbox)
+        if sandbox.status in ("exited", "dead"):
+            stream.put(None)
+        else:
+            sandbox.streams.append(stream)
+        return stream
+
+    async def exec(
+        self, sandbox_id: str, argv: Sequence[str], *, user: str | None = None
+    ) -> ExecResult:
+        sandbox = self._get(sandbox_id)
+        if sandbox.status != "running":
+            raise SandboxError(f"container {sandbox_id} is not running")
+        call = ExecCall(sandbox_id, tuple(argv), user)
+        self.execs.append(call)
+        result = self.program(sandbox, call)
+        return await result if inspect.isawaitable(result) else result
+
+    async def resize(self, sandbox_id: str, cols: int, rows: int) -> None:
+        sandbox = self._get(sandbox_id)
+        sandbox.size = (cols, rows)
+        sandbox.resizes.append((cols, rows))
+
+    async def stop(self, sandbox_id: str, *, grace_seconds: float = 10.0) -> None:
+        self.exit(sandbox_id, 143)
+
+    async def remove(self, sandbox_id: str) -> None:
+        sandbox = self.sandboxes.pop(sandbox_id, None)
+        if sandbox is not None:
+            for stream in list(sandbox.streams):
+                stream.put(None)
+
+    async def list(self, labels: Mapping[str, str]) -> list[SandboxInfo]:
+        return [
+            s.info()
+            for s in self.sandboxes.values()
+            if all(s.labels.get(k) == v for k, v in labels.items())
+        ]
+
+    async def inspect(self, sandbox_id: str) -> SandboxInfo:
+        return self._get(sandbox_id).info()
+
+    async def close(self) -> None:
+        self.is_closed = True
+
+    def _get(self, sandbox_id: str) -> MemorySandbox:
+        sandbox = self.sandboxes.get(sandbox_id)
+        if sandbox is None:
+            raise SandboxNotFoundError(
+                f"sandbox {sandbox_id} not found", details={"sandbox": sandbox_id}
+            )
+        return sandbox
