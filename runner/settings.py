@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     terminal_cols: int = 120
     terminal_rows: int = 40
     stall_seconds: float = 60.0
+    #: How long typed input may take to be taken (Enter is retried within it).
+    delivery_seconds: float = Field(default=15.0, gt=0)
+    #: How long the idle input box must stay after work before the session counts as idle
+    #: (Claude Code flashes it between the steps of a turn).
+    idle_settle_seconds: float = Field(default=0.75, ge=0)
 
     #: Trusted OIDC issuers (docs/auth.md); any entry turns authentication on.
     auth_issuers: list[IssuerConfig] = Field(default_factory=list)

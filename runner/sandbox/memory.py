@@ -91,7 +91,9 @@ class MemoryBackend:
         self.images = images  # None: every image exists
         self.sandboxes: dict[str, MemorySandbox] = {}
         self.execs: list[ExecCall] = []
+        #: What runs inside reacts to these (a real TTY program repaints on a resize).
         self.on_start: Callable[[MemorySandbox], None] | None = None
+        self.on_resize: Callable[[MemorySandbox], None] | None = None
         self.is_closed = False
 
     # -- what runs inside ------------------------------------------------------------
@@ -150,8 +152,11 @@ class MemoryBackend:
 
     async def resize(self, sandbox_id: str, cols: int, rows: int) -> None:
         sandbox = self._get(sandbox_id)
+        changed = sandbox.size != (cols, rows)
         sandbox.size = (cols, rows)
         sandbox.resizes.append((cols, rows))
+        if changed and sandbox.status == "running" and self.on_resize is not None:
+            self.on_resize(sandbox)
 
     async def stop(self, sandbox_id: str, *, grace_seconds: float = 10.0) -> None:
         self.exit(sandbox_id, 143)

@@ -136,6 +136,8 @@ async def build_services(settings: Settings, *, backend: SandboxBackend | None =
         cols=settings.terminal_cols,
         rows=settings.terminal_rows,
         stall_seconds=settings.stall_seconds,
+        delivery_seconds=settings.delivery_seconds,
+        idle_settle_seconds=settings.idle_settle_seconds,
         labels=settings.container_labels,
     )
     registry = SessionRegistry(store, settings.sessions_dir)

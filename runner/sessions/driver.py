@@ -20,9 +20,12 @@ _SUBMIT_ATTEMPTS = 3
 class Driver:
     """Sends text and keys to one session and checks they landed."""
 
-    def __init__(self, backend: SandboxBackend, live: LiveSession) -> None:
+    def __init__(
+        self, backend: SandboxBackend, live: LiveSession, *, submit_seconds: float = 15.0
+    ) -> None:
         self._backend = backend
         self._live = live
+        self._submit_seconds = submit_seconds
 
     async def keys(self, *names: Key) -> None:
         """Press keys (``Key.ENTER``, ``Key.ESCAPE``, ``Key.DOWN`` …)."""
@@ -33,8 +36,8 @@ class Driver:
         await self._run(["tmux", "set-buffer", "-b", "warden", "--", text])
         await self._run(["tmux", "paste-buffer", "-p", "-d", "-b", "warden", "-t", TMUX_TARGET])
 
-    async def submit(self, text: str, *, within: float = 15.0) -> None:
-        """Type ``text`` and press Enter, verifying the agent took it.
+    async def submit(self, text: str) -> None:
+        """Type ``text`` and press Enter, verifying the agent took it within the time given.
 
         Raises:
             ConflictError: the prompt could not be delivered (the session never left idle).
@@ -44,7 +47,7 @@ class Driver:
         await self._live.wait_for(lambda _o, pane: probe in pane, seconds=3.0)
         for _attempt in range(_SUBMIT_ATTEMPTS):
             await self.keys(Key.ENTER)
-            if await self._live.wait_for(_left_idle, seconds=within / _SUBMIT_ATTEMPTS):
+            if await self._live.wait_for(_left_idle, self._submit_seconds / _SUBMIT_ATTEMPTS):
                 return
             draft = str(self._live.observed.details.get("draft") or "")
             if self._live.observed.state != SessionState.IDLE or probe not in draft:

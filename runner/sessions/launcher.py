@@ -15,7 +15,7 @@ from runner.sandbox.backend import SESSION_LABEL, SandboxBackend, SandboxSpec
 from runner.sandbox.statedir import prepare_session_dir
 from runner.sessions.artifacts import workspace_archive, workspace_patch
 from runner.sessions.driver import Driver
-from runner.sessions.live import LiveSession, StateCallback
+from runner.sessions.live import IDLE_SETTLE_SECONDS, LiveSession, StateCallback
 from runner.sessions.model import ArtifactRecord, SessionRecord, SessionStore
 from runner.sessions.ports import GatewayFactory, GatewayHandle
 from runner.sessions.runtime import SANDBOX_WORKDIR, Running, SessionPaths
@@ -38,6 +38,8 @@ class Launcher:
         cols: int,
         rows: int,
         stall_seconds: float,
+        delivery_seconds: float = 15.0,
+        idle_settle_seconds: float = IDLE_SETTLE_SECONDS,
         labels: dict[str, str] | None = None,
     ) -> None:
         self._backend = backend
@@ -45,6 +47,8 @@ class Launcher:
         self._cols = cols
         self._rows = rows
         self._stall_seconds = stall_seconds
+        self._delivery_seconds = delivery_seconds
+        self._idle_settle_seconds = idle_settle_seconds
         self._labels = labels or {}
 
     async def launch(
@@ -140,9 +144,11 @@ class Launcher:
             recording=paths.new_recording(),
             stall_seconds=self._stall_seconds,
             on_state=on_state,
+            idle_settle_seconds=self._idle_settle_seconds,
         )
         await live.start()
-        return Running(live=live, driver=Driver(self._backend, live), gateway=gateway)
+        driver = Driver(self._backend, live, submit_seconds=self._delivery_seconds)
+        return Running(live=live, driver=driver, gateway=gateway)
 
     def _spec(
         self,

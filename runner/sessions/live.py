@@ -51,6 +51,7 @@ class LiveSession:
         recording: Path,
         stall_seconds: float,
         on_state: StateCallback,
+        idle_settle_seconds: float = IDLE_SETTLE_SECONDS,
     ) -> None:
         self.container_id = container_id
         self._backend = backend
@@ -58,6 +59,7 @@ class LiveSession:
         self._recording_file = recording.open("w", encoding="utf-8")
         self._recorder = CastWriter(self._recording_file, cols, rows)
         self._stall_seconds = stall_seconds
+        self._idle_settle_seconds = idle_settle_seconds
         self._on_state = on_state
         self._observed = Observed(SessionState.STARTING, {})
         self._latest = self._observed
@@ -155,7 +157,7 @@ class LiveSession:
         Between a permission answer and the tool starting, and between steps of a turn,
         Claude Code shows its idle input box for a frame or two. Reporting those would
         tell clients the work is done when it is not, so a move to ``idle`` from a busy
-        state counts only once the screen has stayed idle for ``IDLE_SETTLE_SECONDS``.
+        state counts only once the screen has stayed idle for ``idle_settle_seconds``.
         """
         self._latest = observed
         if self._settle is not None:
@@ -168,7 +170,7 @@ class LiveSession:
         await self._set(observed)
 
     async def _settle_idle(self) -> None:
-        await asyncio.sleep(IDLE_SETTLE_SECONDS)
+        await asyncio.sleep(self._idle_settle_seconds)
         self._settle = None
         if self._latest.state == SessionState.IDLE:
             await self._set(self._latest)

@@ -160,6 +160,7 @@ class SessionManager:
         except Exception as exc:
             log.exception("session %s failed to start", record.id)
             await self._fail(record.id, exc)
+            await self._stop_failed(record.id)
         finally:
             self._registry.briefing.discard(record.id)
             self._starting.pop(record.id, None)
@@ -196,6 +197,19 @@ class SessionManager:
             )
         except Exception:
             log.exception("session %s: could not store its error state", session_id)
+
+    async def _stop_failed(self, session_id: str) -> None:
+        """A session that failed to start runs no further: stop watching it and remove its
+        container (its directory stays, so a DELETE still collects what it left)."""
+        running = self._registry.pop(session_id)
+        try:
+            if running is not None:
+                await self._launcher.detach(running)
+            await self._launcher.remove_container(session_id, None)
+        except Exception:
+            log.exception(
+                "session %s: could not remove the container of a failed start", session_id
+            )
 
     def _state_callback(self, record: SessionRecord) -> StateCallback:
         session_id = record.id
