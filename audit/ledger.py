@@ -25,7 +25,8 @@ from audit.merkle import MerkleTree
 from audit.proofs import ConsistencyBundle, InclusionBundle
 from audit.sequencer import Sequencer, SequencerConfig
 from audit.signing import KeyRing, PublicKeys
-from audit.stores.base import EventFilter, Pending, Store, open_store
+from audit.stores.base import EventFilter, Pending, Store
+from audit.stores.factory import open_store
 from audit.verify import VerifyResult, verify_log
 
 

@@ -1,1 +1,1 @@
-"""api."""
+"""The REST API's routers: each parses a request, calls a service, returns a schema."""

@@ -1,6 +1,6 @@
 """FastAPI dependencies: the services the lifespan built, and the calling actor.
 
-Routers declare what they need with these ``Annotated`` aliases (``SessionsDep``,
+Routers declare what they need with these ``Annotated`` aliases (``ManagerDep``,
 ``ViewsDep``, …) and never reach into the app or the request for it.
 """
 

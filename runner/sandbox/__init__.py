@@ -1,1 +1,1 @@
-"""sandbox."""
+"""Sandboxes: the ``SandboxBackend`` protocol, its adapters, the images and session dirs."""

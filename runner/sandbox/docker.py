@@ -12,7 +12,7 @@ import contextlib
 import functools
 import socket
 import threading
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -30,6 +30,7 @@ from runner.sandbox.backend import (
     TerminalStream,
 )
 from runner.sandbox.hardening import container_config
+from runner.sandbox.stream import QueuedStream
 
 T = TypeVar("T")
 
@@ -147,28 +148,21 @@ class DockerBackend:
             ) from exc
 
 
-class _AttachStream:
-    """A connected attach socket, read by a dedicated thread into an asyncio queue."""
+class _AttachStream(QueuedStream):
+    """A connected attach socket, read by a dedicated thread into the queue."""
 
     def __init__(self, sock: Any, loop: asyncio.AbstractEventLoop, sandbox_id: str) -> None:
+        super().__init__()
         self._sock = sock
         self._raw: socket.socket = getattr(sock, "_sock", sock)
         # The client's request timeout would end a quiet session's stream: wait forever.
         self._raw.settimeout(None)
-        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
         threading.Thread(
             target=_pump,
-            args=(sock, loop, self._queue),
+            args=(sock, loop, self.put),
             name=f"attach-{sandbox_id[:12]}",
             daemon=True,
         ).start()
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        try:
-            while (chunk := await self._queue.get()) is not None:
-                yield chunk
-        finally:
-            await self.aclose()
 
     async def aclose(self) -> None:
         # Wakes the reader thread (blocked in recv) so it ends too.
@@ -178,16 +172,16 @@ class _AttachStream:
             self._sock.close()
 
 
-def _pump(sock: Any, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[bytes | None]) -> None:
-    """Thread body: copy the attach socket into the queue until EOF or close."""
+def _pump(sock: Any, loop: asyncio.AbstractEventLoop, put: Callable[[bytes | None], None]) -> None:
+    """Thread body: copy the attach socket into the stream until EOF or close."""
     try:
         while data := docker.utils.socket.read(sock, _READ_SIZE):
-            loop.call_soon_threadsafe(queue.put_nowait, data)
+            loop.call_soon_threadsafe(put, data)
     except (OSError, ValueError):
         pass  # closed by the consumer, or the daemon went away: the stream ends
     finally:
         with contextlib.suppress(RuntimeError):  # the loop is already closed
-            loop.call_soon_threadsafe(queue.put_nowait, None)
+            loop.call_soon_threadsafe(put, None)
 
 
 def _info(attrs: Mapping[str, Any]) -> SandboxInfo:

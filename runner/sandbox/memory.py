@@ -9,14 +9,14 @@ Claude Code that paints its screens.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from runner.errors import ImageNotFoundError, SandboxError, SandboxNotFoundError
 from runner.sandbox.backend import SESSION_LABEL, ExecResult, SandboxInfo, SandboxSpec
+from runner.sandbox.stream import QueuedStream
 
 
 @dataclass(frozen=True)
@@ -59,22 +59,12 @@ class MemorySandbox:
         )
 
 
-class _MemoryStream:
+class _MemoryStream(QueuedStream):
     """What one attach sees: chunks written after it connected, then the end."""
 
     def __init__(self, owner: MemorySandbox) -> None:
+        super().__init__()
         self._owner = owner
-        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
-
-    def put(self, chunk: bytes | None) -> None:
-        self._queue.put_nowait(chunk)
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        try:
-            while (chunk := await self._queue.get()) is not None:
-                yield chunk
-        finally:
-            await self.aclose()
 
     async def aclose(self) -> None:
         if self in self._owner.streams:

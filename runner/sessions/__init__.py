@@ -1,1 +1,1 @@
-"""sessions."""
+"""Sessions: lifecycle, the live screen, input delivery, approvals and the policy gate."""

@@ -1,1 +1,1 @@
-"""store."""
+"""Persistence: SQLAlchemy tables, the repositories behind the domain's stores, migrations."""
