@@ -102,14 +102,15 @@ async def live_sandbox(
         info = await backend.create(spec)
         screen, changed = TerminalScreen(COLS, ROWS), asyncio.Event()
 
+        stream = await backend.attach(info.id)  # connected before start: no frame is lost
+
         async def pump() -> None:
-            async for chunk in backend.attach(info.id):
+            async for chunk in stream:
                 screen.feed(chunk)
                 changed.set()
 
         reader = asyncio.create_task(pump())
         try:
-            await asyncio.sleep(0.3)  # attached before start: the first frame is not lost
             await backend.start(info.id)
             yield LiveSandbox(backend, info, state, token, gateway, model, screen, changed)
         finally:

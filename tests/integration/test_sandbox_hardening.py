@@ -178,12 +178,13 @@ def test_attach_streams_until_claude_exits(make_sandbox: SandboxFactory) -> None
     async def scenario() -> bytes:
         received = bytearray()
 
+        stream = await sandbox.backend.attach(sandbox.id)
+
         async def read() -> None:
-            async for chunk in sandbox.backend.attach(sandbox.id):
+            async for chunk in stream:
                 received.extend(chunk)
 
         reader = asyncio.create_task(read())
-        await asyncio.sleep(0.5)
         await sandbox.backend.resize(sandbox.id, 100, 30)  # tmux redraws: output flows
         await asyncio.sleep(1.0)
         killed = await sandbox.backend.exec(sandbox.id, ["pkill", "-TERM", "-x", "claude"])
