@@ -25,9 +25,9 @@ from pathlib import Path
 
 import httpx
 
-from runner.scripted.server import ScriptedModelServer
 from runner.sandbox.claude_binary import ensure_claude_binary
 from runner.sandbox.statedir import claude_config
+from runner.scripted.server import ScriptedModelServer
 from runner.settings import Settings
 from runner.terminal.classifier import classify
 
