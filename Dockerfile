@@ -74,5 +74,7 @@ EXPOSE 9100 8788
 
 HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
     CMD ["/usr/local/bin/warden-healthcheck"]
-ENTRYPOINT ["/usr/bin/tini", "--", "/opt/warden/bin/warden"]
+# tini reaps and forwards signals. uvicorn re-raises SIGTERM once it has shut down
+# gracefully; -e 143 makes that clean stop exit 0 (a stop is not a failure).
+ENTRYPOINT ["/usr/bin/tini", "-e", "143", "--", "/opt/warden/bin/warden"]
 CMD ["serve"]
