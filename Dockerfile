@@ -41,8 +41,8 @@ RUN groupadd --gid 1000 warden \
        --shell /usr/sbin/nologin warden \
     && install -d -o warden -g warden -m 0700 /var/lib/warden
 
-# Warden from its wheel, offline: only the staged wheels, no index. The venv gets no
-# pip of its own (pip runs from Debian's wheel), so nothing in the image can install.
+# Warden from its wheel, offline: only the staged wheels, no index. pip runs from
+# Debian's wheel and is not installed into the venv.
 COPY wheels /tmp/wheels
 RUN set -eu; pip_wheel="$(ls /usr/share/python-wheels/pip-*.whl)"; \
     python3 -m venv --without-pip /opt/warden \
