@@ -11,9 +11,7 @@ from runner.errors import SandboxError
 from runner.sandbox.docker import DockerBackend
 
 
-def test_no_daemon_fails_each_call_clearly(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_no_daemon_fails_each_call_clearly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Built with no daemon at DOCKER_HOST; each call then raises a SandboxError, not a crash."""
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path / 'absent.sock'}")
     backend = DockerBackend.from_env()
