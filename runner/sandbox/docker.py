@@ -121,7 +121,10 @@ class DockerBackend:
         """The client, connecting first if needed (in a worker thread: it blocks)."""
         with self._connecting:
             if self._client is None:
-                self._client = docker.from_env()  # asks the daemon for its API version
+                try:
+                    self._client = docker.from_env()  # asks the daemon for its API version
+                except docker.errors.DockerException as exc:
+                    raise SandboxError(f"cannot reach the Docker daemon: {exc}") from exc
             return self._client
 
     async def _call(self, sandbox_id: str | None, fn: Callable[[docker.DockerClient], T]) -> T:

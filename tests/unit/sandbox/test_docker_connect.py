@@ -26,5 +26,5 @@ def test_no_daemon_fails_each_call_clearly(tmp_path: Path, monkeypatch: pytest.M
         return messages
 
     messages = asyncio.run(calls())
-    assert all(m.startswith("container runtime error:") for m in messages)
+    assert all(m.startswith("cannot reach the Docker daemon:") for m in messages)
     assert all("absent.sock" in m or "No such file" in m for m in messages), messages
