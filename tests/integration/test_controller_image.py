@@ -159,11 +159,16 @@ def _same_path_dir(path: Path) -> Path:
 
 def _bootstrap_token(docker_client: docker.DockerClient, image: str, data: Path) -> str:
     """`warden tokens bootstrap` in a one-off container on the data dir (no server runs)."""
-    output: bytes = docker_client.containers.run(
-        image, ["tokens", "bootstrap"], remove=True, read_only=True, labels=TEST_LABELS,
+    container = docker_client.containers.run(
+        image, ["tokens", "bootstrap"], detach=True, read_only=True, labels=TEST_LABELS,
         volumes={str(data): {"bind": str(data), "mode": "rw"}},
         environment={"WARDEN_DATA_DIR": str(data)}, **_user_options(),
     )  # fmt: skip
+    try:
+        assert container.wait(timeout=120)["StatusCode"] == 0, container.logs().decode()
+        output: bytes = container.logs(stdout=True, stderr=False)
+    finally:
+        container.remove(v=True)  # v: the image's unused data VOLUME too
     return output.decode().strip().splitlines()[-1]
 
 
