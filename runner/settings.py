@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import platformdirs
 import yaml
@@ -52,6 +52,17 @@ class Settings(BaseSettings):
     database_url: str | None = None
     host: str = "127.0.0.1"
     port: int = 9100
+
+    #: Where sessions run: "docker" (the engine at DOCKER_HOST) or "kubernetes" (Pods).
+    backend: Literal["docker", "kubernetes"] = "docker"
+    #: Kubernetes backend (docs/deployment.md; the Helm chart sets these): the namespace
+    #: session Pods run in; the TCP port and address session Pods reach this replica's
+    #: gateway on (the only traffic their NetworkPolicy allows); a Pod manifest whose
+    #: security settings, runtime class, resources and placement every session Pod gets.
+    kubernetes_namespace: str = "warden-sessions"
+    kubernetes_gateway_port: int = Field(default=8788, ge=1, le=65535)
+    kubernetes_gateway_host: str | None = None
+    kubernetes_pod_template: Path | None = None
 
     image: str = "warden-sandbox:latest"
     claude_sdk_version: str = CLAUDE_SDK_VERSION

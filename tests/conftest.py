@@ -51,7 +51,7 @@ def docker_client() -> Iterator[object]:
 def _remove_test_containers(client: object) -> None:
     mine = {"label": f"{TEST_LABEL}={TEST_RUN}"}
     for container in client.containers.list(all=True, filters=mine):  # type: ignore[attr-defined]
-        container.remove(force=True)
+        container.remove(force=True, v=True)  # v: anonymous volumes too
 
 
 @pytest.fixture(scope="session")

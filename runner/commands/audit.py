@@ -1,4 +1,5 @@
-"""``warden audit``: export the audit ledger and verify exports or the live database.
+"""``warden audit``: export the audit ledger, verify exports or the live database, and make
+a signing key for controllers that share one (Kubernetes replicas).
 
 Both commands only read the database (no second writer next to a running server): an
 export covers the log up to its newest signed checkpoint, which a running server signs
@@ -18,11 +19,11 @@ from audit import EventFilter, VerifyResult, verify_export, verify_store
 from audit.checkpoint import WormDirectory
 from audit.event import format_ts
 from audit.export import export_csv, export_dir
-from audit.signing import PublicKeys
+from audit.signing import KeyRing, PublicKeys
 from audit.stores import open_store
 from runner.settings import Settings
 
-app = typer.Typer(help="The audit ledger: export and verify.", no_args_is_help=True)
+app = typer.Typer(help="The audit ledger: export, verify, keygen.", no_args_is_help=True)
 
 
 def _key_dir(settings: Settings) -> Path:
@@ -125,3 +126,23 @@ def _verify_db(
         return verify_store(store, keys, worm=worm_dir, check_canonical=not fast)
     finally:
         store.close()
+
+
+@app.command()
+def keygen(
+    directory: Annotated[Path, typer.Argument(help="A new or empty directory for the key.")],
+) -> None:
+    """Write a new checkpoint signing key (ACTIVE, <id>.key, <id>.pem) into DIRECTORY.
+
+    For controllers that do not keep their own data dir: make a Kubernetes Secret of it
+    (docs/deployment.md) and keep a copy of the public key for your auditors.
+    """
+    if directory.exists() and any(directory.iterdir()):
+        # Never next to (or over) an existing key: the old key's checkpoints need it.
+        raise typer.BadParameter(f"{directory} is not empty", param_hint="DIRECTORY")
+    ring = KeyRing.open(directory)
+    typer.echo(f"signing key {ring.active_key_id} written to {directory}")
+    typer.echo(
+        f"kubectl create secret generic warden-audit-key --from-file={directory}"
+        "  # then: --set audit.signingKey.existingSecret=warden-audit-key"
+    )

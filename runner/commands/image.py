@@ -1,4 +1,4 @@
-"""``warden image build|status``: the sandbox image."""
+"""``warden image build|status``: the sandbox image, or with ``--controller`` the controller's."""
 
 from __future__ import annotations
 
@@ -9,13 +9,16 @@ import docker
 import docker.errors
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from runner.errors import SandboxError
+from runner.sandbox.controller_image import build_controller_image, controller_image_status
 from runner.sandbox.image import build_image, image_status
+from runner.sandbox.image_build import BuildResult
 from runner.settings import Settings
 
-app = typer.Typer(help="Build and inspect the sandbox image.", no_args_is_help=True)
+app = typer.Typer(help="Build and inspect the sandbox and controller images.", no_args_is_help=True)
 
 ContextOption = Annotated[
     Path | None, typer.Option("--context", help="Image definition dir (default images/sandbox).")
@@ -23,6 +26,12 @@ ContextOption = Annotated[
 BaseOption = Annotated[
     str | None,
     typer.Option("--base", help="Registry base image instead of the offline debootstrap base."),
+]
+ControllerOption = Annotated[
+    bool,
+    typer.Option(
+        "--controller", help="The controller image (top-level Dockerfile), not the sandbox's."
+    ),
 ]
 
 
@@ -66,24 +75,40 @@ def build(
         str | None, typer.Option("--mirror", help="Debian mirror URL (default: host apt sources).")
     ] = None,
     context: ContextOption = None,
+    controller: ControllerOption = False,
+    source: Annotated[
+        str | None,
+        typer.Option("--source", help="Controller image's source label (default: git remote)."),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show builder output.")] = False,
 ) -> None:
-    """Build the sandbox image offline (skipped when its content hash is already built)."""
+    """Build the sandbox image offline (skipped when its content hash is already built).
+
+    With --controller, the controller image, tagged warden-controller:<version> and :latest.
+    """
     console = Console()
     settings = Settings()
     client = _client()
     columns = (SpinnerColumn(finished_text="[green]✓"), TextColumn("{task.description}"),
                TimeElapsedColumn())  # fmt: skip
+    result: BuildResult
     try:
         with Progress(*columns, console=console, disable=not console.is_terminal) as progress:
-            result = build_image(
-                client, settings, force=force, tag=tag, base=base, mirror=mirror,
-                image_dir=context, progress=_RichProgress(progress, verbose),
-            )  # fmt: skip
+            steps = _RichProgress(progress, verbose)
+            if controller:
+                result = build_controller_image(
+                    client, settings.cache_dir, force=force, base=base, mirror=mirror,
+                    source=source, extra_tag=tag, progress=steps,
+                )  # fmt: skip
+            else:
+                result = build_image(
+                    client, settings, force=force, tag=tag, base=base, mirror=mirror,
+                    image_dir=context, progress=steps,
+                )  # fmt: skip
     except SandboxError as exc:
         console.print(f"[red]image build failed:[/red] {exc.message}")
         for key, value in exc.details.items():
-            console.print(f"[dim]{key}:[/dim] {value}", markup=True, highlight=False)
+            console.print(f"[dim]{key}:[/dim] {escape(str(value))}", highlight=False)
         raise typer.Exit(1) from exc
     finally:
         client.close()
@@ -96,11 +121,16 @@ def build(
 
 
 @app.command()
-def status(context: ContextOption = None, base: BaseOption = None) -> None:
+def status(
+    context: ContextOption = None, base: BaseOption = None, controller: ControllerOption = False
+) -> None:
     """Say whether the image for the current definition is built, and its hash."""
     console = Console()
     client = _client()
     try:
+        if controller:
+            _controller_status(console, client, base)
+            return
         state = image_status(client, Settings(), image_dir=context, base=base)
     finally:
         client.close()
@@ -115,3 +145,18 @@ def status(context: ContextOption = None, base: BaseOption = None) -> None:
         console.print(f"{state.tag} points at it")
     else:
         console.print(f"[yellow]{state.tag} points elsewhere[/yellow]; `warden image build` retags")
+
+
+def _controller_status(console: Console, client: docker.DockerClient, base: str | None) -> None:
+    try:
+        state = controller_image_status(client, base=base)
+    except SandboxError as exc:
+        console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(1) from exc
+    console.print(f"content hash: {state.content_hash}")
+    if not state.is_built:
+        console.print(f"[yellow]not built[/yellow]: {state.hash_tag} is missing; "
+                      "run `warden image build --controller`")  # fmt: skip
+        raise typer.Exit(1)
+    console.print(f"[green]built[/green]: {state.hash_tag} ({state.image_id}), "
+                  f"named {', '.join(sorted(state.tags))}")  # fmt: skip

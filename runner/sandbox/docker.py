@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import socket
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -43,54 +42,53 @@ _WORKERS = 32
 class DockerBackend:
     """Implements ``SandboxBackend`` against the local Docker daemon."""
 
-    def __init__(self, client: docker.DockerClient, *, gateway_port: int = GATEWAY_PORT) -> None:
+    def __init__(
+        self, client: docker.DockerClient | None = None, *, gateway_port: int = GATEWAY_PORT
+    ) -> None:
         self._client = client
+        self._connecting = threading.Lock()
         self._port = gateway_port
         self._pool = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="docker")
 
     @classmethod
     def from_env(cls) -> DockerBackend:
-        """Connect to the daemon named by ``DOCKER_HOST`` (default: the local socket).
+        """A backend for the daemon named by ``DOCKER_HOST`` (default: the local socket).
 
-        Raises:
-            SandboxError: no daemon answers.
+        It connects on first use and again after a failed connect, so a controller whose
+        daemon is not reachable (yet) still starts, answers ``/v1/health`` with the
+        sandbox check failing, and refuses sessions until the daemon answers.
         """
-        try:
-            client = docker.from_env()
-            client.ping()
-        except docker.errors.DockerException as exc:
-            raise SandboxError(f"cannot reach the Docker daemon: {exc}") from exc
-        return cls(client)
+        return cls(None)
 
     async def create(self, spec: SandboxSpec) -> SandboxInfo:
         config = container_config(spec, port=self._port)
-        container = await self._call(None, self._client.containers.create, **config)
+        container = await self._call(None, lambda c: c.containers.create(**config))
         return _info(container.attrs)
 
     async def start(self, sandbox_id: str) -> None:
-        await self._call(sandbox_id, self._client.api.start, sandbox_id)
+        await self._call(sandbox_id, lambda c: c.api.start(sandbox_id))
 
     async def attach(self, sandbox_id: str) -> TerminalStream:
         """Connect to the TTY; output flows from the moment this returns."""
         params = {"stdout": 1, "stderr": 1, "stream": 1, "logs": 0}
-        sock = await self._call(sandbox_id, self._client.api.attach_socket, sandbox_id, params)
+        sock = await self._call(sandbox_id, lambda c: c.api.attach_socket(sandbox_id, params))
         return _AttachStream(sock, asyncio.get_running_loop(), sandbox_id)
 
     async def exec(
         self, sandbox_id: str, argv: Sequence[str], *, user: str | None = None
     ) -> ExecResult:
-        return await self._call(sandbox_id, self._exec_sync, sandbox_id, list(argv), user)
+        return await self._call(sandbox_id, lambda c: _exec_sync(c, sandbox_id, list(argv), user))
 
     async def resize(self, sandbox_id: str, cols: int, rows: int) -> None:
-        await self._call(sandbox_id, self._client.api.resize, sandbox_id, height=rows, width=cols)
+        await self._call(sandbox_id, lambda c: c.api.resize(sandbox_id, height=rows, width=cols))
 
     async def stop(self, sandbox_id: str, *, grace_seconds: float = 10.0) -> None:
-        await self._call(sandbox_id, self._client.api.stop, sandbox_id, timeout=int(grace_seconds))
+        await self._call(sandbox_id, lambda c: c.api.stop(sandbox_id, timeout=int(grace_seconds)))
 
     async def remove(self, sandbox_id: str) -> None:
         try:
             await self._call(
-                sandbox_id, self._client.api.remove_container, sandbox_id, force=True, v=True
+                sandbox_id, lambda c: c.api.remove_container(sandbox_id, force=True, v=True)
             )
         except SandboxNotFoundError:
             pass  # already gone: that is what we wanted
@@ -101,7 +99,7 @@ class DockerBackend:
     async def list(self, labels: Mapping[str, str]) -> list[SandboxInfo]:
         wanted = [SESSION_LABEL, *(f"{k}={v}" for k, v in labels.items())]
         rows = await self._call(
-            None, self._client.api.containers, all=True, filters={"label": wanted}
+            None, lambda c: c.api.containers(all=True, filters={"label": wanted})
         )
         ids = [str(row["Id"]) for row in rows]
         infos = []
@@ -111,28 +109,28 @@ class DockerBackend:
         return infos
 
     async def inspect(self, sandbox_id: str) -> SandboxInfo:
-        attrs = await self._call(sandbox_id, self._client.api.inspect_container, sandbox_id)
+        attrs = await self._call(sandbox_id, lambda c: c.api.inspect_container(sandbox_id))
         return _info(attrs)
 
     async def close(self) -> None:
-        await self._call(None, self._client.close)
+        if self._client is not None:
+            await self._call(None, lambda c: c.close())
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def _exec_sync(self, sandbox_id: str, argv: Sequence[str], user: str | None) -> ExecResult:
-        api = self._client.api
-        created = api.exec_create(sandbox_id, list(argv), stdout=True, stderr=True, user=user or "")
-        out, err = api.exec_start(created["Id"], demux=True)
-        code = api.exec_inspect(created["Id"]).get("ExitCode")
-        return ExecResult(
-            exit_code=-1 if code is None else int(code),
-            stdout=(out or b"").decode("utf-8", "replace"),
-            stderr=(err or b"").decode("utf-8", "replace"),
-        )
+    def _connected(self) -> docker.DockerClient:
+        """The client, connecting first if needed (in a worker thread: it blocks)."""
+        with self._connecting:
+            if self._client is None:
+                try:
+                    self._client = docker.from_env()  # asks the daemon for its API version
+                except docker.errors.DockerException as exc:
+                    raise SandboxError(f"cannot reach the Docker daemon: {exc}") from exc
+            return self._client
 
-    async def _call(self, sandbox_id: str | None, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
+    async def _call(self, sandbox_id: str | None, fn: Callable[[docker.DockerClient], T]) -> T:
         try:
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kw))
+            return await loop.run_in_executor(self._pool, lambda: fn(self._connected()))
         except docker.errors.ImageNotFound as exc:
             raise ImageNotFoundError(
                 f"sandbox image not found: {exc.explanation or exc}; run `warden image build`"
@@ -146,6 +144,20 @@ class DockerBackend:
             raise SandboxError(
                 f"container runtime error: {message}", details={"sandbox": sandbox_id}
             ) from exc
+
+
+def _exec_sync(
+    client: docker.DockerClient, sandbox_id: str, argv: Sequence[str], user: str | None
+) -> ExecResult:
+    api = client.api
+    created = api.exec_create(sandbox_id, list(argv), stdout=True, stderr=True, user=user or "")
+    out, err = api.exec_start(created["Id"], demux=True)
+    code = api.exec_inspect(created["Id"]).get("ExitCode")
+    return ExecResult(
+        exit_code=-1 if code is None else int(code),
+        stdout=(out or b"").decode("utf-8", "replace"),
+        stderr=(err or b"").decode("utf-8", "replace"),
+    )
 
 
 class _AttachStream(QueuedStream):

@@ -16,15 +16,23 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import docker
 import docker.errors
 
 from runner.errors import SandboxError
 from runner.sandbox import base_image
-from runner.sandbox.apt_mirror import host_debian_mirror
 from runner.sandbox.claude_binary import ensure_claude_binary
+from runner.sandbox.image_build import (
+    BuildProgress,
+    BuildResult,
+    SilentProgress,
+    docker_build,
+    ensure_base,
+    get_image,
+    tag_image,
+)
 
 HASH_REPOSITORY = "warden-sandbox"
 #: Bump when the build procedure changes in a way the hashed files do not show.
@@ -45,14 +53,6 @@ class ImageSettings(Protocol):
     def image(self) -> str: ...
 
 
-class BuildProgress(Protocol):
-    """Receives the build's steps (names from ``STEPS``) and builder output lines."""
-
-    def start(self, step: str) -> None: ...
-    def finish(self, step: str, detail: str) -> None: ...
-    def log(self, line: str) -> None: ...
-
-
 @dataclass(frozen=True)
 class ImageStatus:
     tag: str
@@ -62,17 +62,6 @@ class ImageStatus:
     is_built: bool
     is_tagged: bool
     claude_version: str | None
-
-
-@dataclass(frozen=True)
-class BuildResult:
-    tag: str
-    hash_tag: str
-    content_hash: str
-    image_id: str
-    base: str
-    is_skipped: bool
-    seconds: float
 
 
 def default_image_dir() -> Path:
@@ -108,8 +97,8 @@ def image_status(
     """Whether the image for the current definition is built and tagged."""
     chash = content_hash(image_dir or default_image_dir(), settings.claude_sdk_version, base)
     hash_tag = f"{HASH_REPOSITORY}:{chash}"
-    image = _get_image(client, hash_tag)
-    tagged = _get_image(client, settings.image)
+    image = get_image(client, hash_tag)
+    tagged = get_image(client, settings.image)
     return ImageStatus(
         tag=settings.image, hash_tag=hash_tag, content_hash=chash,
         image_id=image.id if image else None, is_built=image is not None,
@@ -145,51 +134,29 @@ def build_image(
     tag = tag or settings.image
     chash = content_hash(image_dir, settings.claude_sdk_version, base)
     hash_tag = f"{HASH_REPOSITORY}:{chash}"
-    existing = None if force else _get_image(client, hash_tag)
+    existing = None if force else get_image(client, hash_tag)
     if existing is not None:
-        _tag(existing, tag)
+        tag_image(existing, tag)
         return BuildResult(tag, hash_tag, chash, existing.id or "", base or "", True,
                            time.monotonic() - began)  # fmt: skip
-    steps = progress or _SilentProgress()
+    steps = progress or SilentProgress()
     steps.start("claude binary")
     binary = ensure_claude_binary(settings.cache_dir, settings.claude_sdk_version)
     claude_version = _claude_version(binary)
     steps.finish("claude binary", claude_version)
-    base_ref = base or _ensure_base(client, settings.cache_dir, image_dir, mirror, force, steps)
+    packages = base_image.read_packages(image_dir / "packages.txt")
+    base_ref = base or ensure_base(client, settings.cache_dir, packages, mirror, force, steps)
     steps.start("docker build")
     context = _stage_context(settings.cache_dir, image_dir, binary)
     buildargs = {"BASE": base_ref, "CONTENT_HASH": chash, "CLAUDE_VERSION": claude_version}
     try:
-        image_id = _docker_build(client, context, hash_tag, buildargs, steps)
+        image_id = docker_build(client, context, hash_tag, buildargs, steps)
     finally:
         shutil.rmtree(context, ignore_errors=True)
     image = client.images.get(image_id)
-    _tag(image, tag)
+    tag_image(image, tag)
     steps.finish("docker build", f"{hash_tag} ({image_id[:19]})")
     return BuildResult(tag, hash_tag, chash, image_id, base_ref, False, time.monotonic() - began)
-
-
-def _ensure_base(
-    client: docker.DockerClient, cache_dir: Path, image_dir: Path, mirror: str | None,
-    force: bool, steps: BuildProgress,
-) -> str:  # fmt: skip
-    packages = base_image.read_packages(image_dir / "packages.txt")
-    tag = base_image.base_tag(packages)
-    if not force and base_image.has_image(client, tag):
-        steps.finish("base rootfs", f"cached ({tag})")
-        steps.finish("import", "cached")
-        return tag
-    url = mirror or host_debian_mirror(base_image.SUITE)
-    parent = cache_dir / "base"
-    parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=parent, prefix="build-") as tmp:
-        steps.start("base rootfs")
-        tarball = base_image.build_base_rootfs(Path(tmp), packages, url)
-        steps.finish("base rootfs", f"{tarball.stat().st_size // 2**20} MiB")
-        steps.start("import")
-        base_image.import_base(client, tarball, tag)
-        steps.finish("import", tag)
-    return tag
 
 
 def _stage_context(cache_dir: Path, image_dir: Path, binary: Path) -> Path:
@@ -211,68 +178,9 @@ def _stage_context(cache_dir: Path, image_dir: Path, binary: Path) -> Path:
     return context
 
 
-def _docker_build(
-    client: docker.DockerClient, context: Path, tag: str, buildargs: dict[str, str],
-    steps: BuildProgress,
-) -> str:  # fmt: skip
-    image_id = ""
-    try:
-        stream = client.api.build(
-            path=str(context), tag=tag, buildargs=buildargs, rm=True, forcerm=True,
-            pull=False, decode=True,
-        )  # fmt: skip
-        for chunk in stream:
-            image_id = _consume(chunk, steps) or image_id
-    except docker.errors.DockerException as exc:
-        raise SandboxError(f"docker build of {tag} failed: {exc}") from exc
-    if not image_id:
-        raise SandboxError(f"docker build of {tag} produced no image")
-    return image_id
-
-
-def _consume(chunk: dict[str, Any], steps: BuildProgress) -> str | None:
-    if "error" in chunk:
-        raise SandboxError("docker build failed", details={"error": str(chunk["error"])[-2000:]})
-    line = str(chunk.get("stream", "")).rstrip()
-    if line:
-        steps.log(line)
-    aux = chunk.get("aux")
-    if isinstance(aux, dict) and "ID" in aux:
-        return str(aux["ID"])
-    return None
-
-
 def _claude_version(binary: Path) -> str:
     proc = subprocess.run([str(binary), "--version"], capture_output=True, text=True,
                           timeout=60, check=False)  # fmt: skip
     if proc.returncode != 0 or not proc.stdout.strip():
         raise SandboxError(f"{binary} --version failed", details={"stderr": proc.stderr[-500:]})
     return proc.stdout.split()[0]
-
-
-def _get_image(client: docker.DockerClient, name: str) -> Any:
-    try:
-        return client.images.get(name)
-    except docker.errors.ImageNotFound:
-        return None
-    except docker.errors.DockerException as exc:
-        raise SandboxError(f"cannot inspect image {name}: {exc}") from exc
-
-
-def _tag(image: Any, tag: str) -> None:
-    repository, _, version = tag.rpartition(":") if ":" in tag.split("/")[-1] else (tag, "", "")
-    try:
-        image.tag(repository, version or "latest")
-    except docker.errors.DockerException as exc:
-        raise SandboxError(f"cannot tag image as {tag}: {exc}") from exc
-
-
-class _SilentProgress:
-    def start(self, step: str) -> None:
-        pass
-
-    def finish(self, step: str, detail: str) -> None:
-        pass
-
-    def log(self, line: str) -> None:
-        pass

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, text
 from audit.ledger import Ledger
 from runner.auth.authenticator import Authenticator, open_authenticator
 from runner.auth.tokens import ApiTokens
+from runner.errors import SandboxError
 from runner.events.bus import EventBus
 from runner.events.ledger import LedgerAppender, open_ledger
 from runner.events.sink import EventRecorder
@@ -66,7 +67,13 @@ class Services:
     resources: contextlib.AsyncExitStack
 
     async def start(self) -> None:
-        adopted = await self.manager.readopt()
+        try:
+            adopted = await self.manager.readopt()
+        except SandboxError as exc:
+            # Serve anyway: /v1/health names the fault and sessions are refused until the
+            # runtime answers; the sessions left running are re-adopted at the next start.
+            log.error("sandbox runtime unreachable, no session re-adopted: %s", exc.message)
+            adopted = []
         if adopted:
             log.info("re-adopted %d running session(s): %s", len(adopted), ", ".join(adopted))
         await self.pipelines.recover()
@@ -99,7 +106,12 @@ def _ping_db(engine: Engine) -> None:
         conn.execute(text("SELECT 1"))
 
 
-def _default_backend() -> SandboxBackend:
+def _default_backend(settings: Settings) -> SandboxBackend:
+    if settings.backend == "kubernetes":
+        raise SandboxError(
+            "WARDEN_BACKEND=kubernetes: the Kubernetes backend is not built yet"
+            " (docs/deployment.md); use the Docker backend"
+        )
     # Imported here: docker-py is only loaded when the Docker backend is chosen.
     from runner.sandbox.docker import DockerBackend
 
@@ -116,7 +128,7 @@ async def build_services(settings: Settings, *, backend: SandboxBackend | None =
     engine = create_database_engine(settings.resolved_database_url)
     await asyncio.to_thread(migrate, engine)
     store = SqlSessionStore(engine)
-    backend = backend or _default_backend()
+    backend = backend or _default_backend(settings)
     bus = EventBus()
     # The ledger opens before anything can act: with no ledger, nothing runs.
     ledger = await asyncio.to_thread(

@@ -54,3 +54,28 @@ def test_verify_db_names_an_edited_event(data_dir: Path) -> None:
     done = runner.invoke(app, ["audit", "verify", "--db"])
     assert done.exit_code == 1
     assert "seq 12" in done.output
+
+
+def test_keygen_writes_a_key_directory_the_ledger_signs_with(tmp_path: Path) -> None:
+    """`warden audit keygen DIR` makes a key a ledger then opens and signs with."""
+    runner = CliRunner()
+    keys = tmp_path / "keys"
+    done = runner.invoke(app, ["audit", "keygen", str(keys)])
+    assert done.exit_code == 0, done.output
+    kid = (keys / "ACTIVE").read_text().strip()
+    assert f"signing key {kid}" in done.output
+    assert sorted(p.name for p in keys.iterdir()) == sorted(["ACTIVE", f"{kid}.key", f"{kid}.pem"])
+    assert (keys / f"{kid}.key").stat().st_mode & 0o077 == 0
+    ledger = Ledger.open(f"sqlite:///{tmp_path / 'warden.db'}", keys)
+    ledger.append("t", actor="system", session=None, data={})
+    ledger.close()
+    assert (keys / "ACTIVE").read_text().strip() == kid  # used, not replaced
+
+
+def test_keygen_refuses_a_directory_that_holds_anything(tmp_path: Path) -> None:
+    """An existing key is never overwritten or joined: its checkpoints need it."""
+    (tmp_path / "old.pem").write_text("x")
+    done = CliRunner().invoke(app, ["audit", "keygen", str(tmp_path)])
+    assert done.exit_code == 2
+    assert "is not empty" in done.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.pem"]
