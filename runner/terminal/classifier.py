@@ -1,8 +1,12 @@
 """Map a Claude Code screen to a state and its details (see ``states.State``).
 
-Anchors are stable features, not line numbers: a dialog is numbered options with the
-``❯`` cursor (plus its title / question / footer); the input box is a ``❯`` line
-between two rules; "esc to interrupt" under the box means a turn is running.
+The frame decides, never the words inside it. Claude Code ends every screen with one
+of two frames: a dialog (numbered options with the ``❯`` cursor, then its footer,
+found bottom-up by ``frame.find_dialog``) or the input box (a ``❯`` row between two
+rules, then its footer). Files, diffs, commands, replies and option descriptions
+are drawn inside those frames, indented or behind a gutter, so lookalike prompts,
+spinners, boxes or footers in them decide nothing. "esc to interrupt" counts only in
+the footer under the box, the spinner only at the left edge right above the box.
 """
 
 from __future__ import annotations
@@ -11,19 +15,22 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from runner.terminal.frame import find_dialog
 from runner.terminal.layout import content_lines, find_input_box
 from runner.terminal.permission import permission_details
-from runner.terminal.prompts import find_dialog, is_question, question_details
+from runner.terminal.prompts import is_question, question_details
 from runner.terminal.screen import TerminalScreen
 from runner.terminal.states import ScreenState, State
 
 _EXITED_MARKS = ("[exited]", "[server exited]", "[lost server]", "Pane is dead")
-_SPINNER = re.compile(r"^(\S)\s+(.+?)(?:\s+\((.*)\))?\s*$")
+_SPINNER = re.compile(r"(\S)\s+(.+?)(?:\s+\((.*)\))?\s*")
 _ELAPSED = re.compile(r"^(?:(\d+)h\s*)?(?:(\d+)m\s*)?(\d+)s\b")
 _RETRY = re.compile(r"retrying in (\d+)\s*s.*?attempt (\d+)/(\d+)")
 _MODE = re.compile(r"(\w[\w ]*?) mode on|accept edits on|bypass permissions on")
-_API_ERROR = re.compile(r"^●\s+API Error:\s*(.+)$")
+_API_ERROR = re.compile(r"●\s+API Error:\s*(.+)")
 _FATAL = re.compile(r"^\s*(?:error|fatal)\b", re.IGNORECASE)
+# How far above the box the spinner can sit (tips and the effort line come between).
+_SPINNER_REACH = 8
 
 
 def classify(screen_or_lines: TerminalScreen | Sequence[str]) -> ScreenState:
@@ -34,12 +41,12 @@ def classify(screen_or_lines: TerminalScreen | Sequence[str]) -> ScreenState:
     screen = content_lines(lines)
     if _has_exited(screen):
         return ScreenState(State.EXITED)
-    box = find_input_box(screen)
-    dialog = find_dialog(screen, box.top if box is not None else len(screen))
-    if dialog is not None and (box is None or dialog.first_option > box.bottom):
+    dialog = find_dialog(screen)
+    if dialog is not None:
         if is_question(screen, dialog):
             return ScreenState(State.ASKING, question_details(screen, dialog))
         return ScreenState(State.PERMISSION_PROMPT, permission_details(screen, dialog))
+    box = find_input_box(screen)
     if box is None:
         return _without_box(screen)
     footer = box.footer(screen)
@@ -54,8 +61,10 @@ def classify(screen_or_lines: TerminalScreen | Sequence[str]) -> ScreenState:
 
 def _has_exited(screen: Sequence[str]) -> bool:
     # tmux's client prints "[exited]" when its last session ends (the CLI quit);
-    # with remain-on-exit the dead pane says "Pane is dead".
-    return any(line.strip().startswith(_EXITED_MARKS) for line in screen)
+    # with remain-on-exit the dead pane says "Pane is dead". Either is the last text
+    # on the screen: the same words higher up are output, not tmux.
+    last = next((line for line in reversed(screen) if line.strip()), "")
+    return last.startswith(_EXITED_MARKS)
 
 
 def _without_box(screen: Sequence[str]) -> ScreenState:
@@ -82,29 +91,40 @@ def _activity(above: Sequence[str]) -> dict[str, Any]:
     command = _running_command(above)
     if command:
         details["running_command"] = command
-    for line in reversed(above[-8:]):
-        match = _SPINNER.match(line.strip())
-        if match is None or not _is_spinner(match):
-            continue
-        text = match.group(2)
-        details.update(spinner=line.strip(), activity=text)
-        retry = _RETRY.search(line)
-        if retry:
-            details.update(
-                retrying=True,
-                retry_in_seconds=int(retry.group(1)),
-                attempt=int(retry.group(2)),
-                max_attempts=int(retry.group(3)),
-                error=text.split(" · ")[0],
-            )
-            return details
-        if match.group(3):
-            elapsed = _ELAPSED.match(match.group(3))
-            if elapsed:
-                hours, minutes, seconds = (int(g or 0) for g in elapsed.groups())
-                details["elapsed_seconds"] = hours * 3600 + minutes * 60 + seconds
+    match = _spinner(above)
+    if match is None:
         return details
+    text = match.group(2)
+    details.update(spinner=match.group(0).strip(), activity=text)
+    retry = _RETRY.search(match.group(0))
+    if retry:
+        details.update(
+            retrying=True,
+            retry_in_seconds=int(retry.group(1)),
+            attempt=int(retry.group(2)),
+            max_attempts=int(retry.group(3)),
+            error=text.split(" · ")[0],
+        )
+    elif match.group(3):
+        elapsed = _ELAPSED.match(match.group(3))
+        if elapsed:
+            hours, minutes, seconds = (int(g or 0) for g in elapsed.groups())
+            details["elapsed_seconds"] = hours * 3600 + minutes * 60 + seconds
     return details
+
+
+def _spinner(above: Sequence[str]) -> re.Match[str] | None:
+    """The spinner: the first row starting at the left edge, going up from the box.
+
+    Tips and the effort line between it and the box are indented, and so is every
+    row of a reply, so a spinner quoted in a reply is never taken for the real one.
+    """
+    for line in reversed(above[-_SPINNER_REACH:]):
+        if not line or line[0] == " ":
+            continue
+        match = _SPINNER.fullmatch(line)
+        return match if match is not None and _is_spinner(match) else None
+    return None
 
 
 def _is_spinner(match: re.Match[str]) -> bool:
@@ -134,12 +154,32 @@ def _running_command(above: Sequence[str]) -> str:
 
 
 def _last_turn(above: Sequence[str]) -> dict[str, Any]:
-    """Whether the last turn was interrupted or ended on an API error."""
-    tail = [line.strip() for line in above if line.strip()][-3:]
+    """Whether the last turn was interrupted or ended on an API error.
+
+    Only the transcript's last entry counts: the paragraph from the last row that
+    starts at the left edge. A reply that quotes either ends with the turn's own
+    summary (``✻ Worked for 3s``) after it.
+    """
+    entry = _last_entry(above)
+    last = entry[-1].strip() if entry else ""
     details: dict[str, Any] = {
-        "interrupted": any(line.startswith("⎿") and "Interrupted" in line for line in tail)
+        "interrupted": last.startswith("⎿") and last[1:].lstrip().startswith("Interrupted")
     }
-    error = next((m.group(1) for line in tail if (m := _API_ERROR.match(line))), None)
+    error = _API_ERROR.fullmatch(entry[0]) if entry else None
     if error is not None:
-        details["api_error"] = error
+        details["api_error"] = " ".join([error.group(1), *(row.strip() for row in entry[1:])])
     return details
+
+
+def _last_entry(above: Sequence[str]) -> list[str]:
+    start = next(
+        (y for y in range(len(above) - 1, -1, -1) if above[y] and above[y][0] != " "), None
+    )
+    if start is None:
+        return []
+    entry: list[str] = []
+    for row in above[start:]:
+        if not row.strip() or row.rstrip().endswith("/effort"):
+            break  # a blank row ends it; the effort line is the status bar's, not the turn's
+        entry.append(row)
+    return entry
