@@ -71,3 +71,33 @@ def test_chunking_does_not_change_the_result(cast: Path) -> None:
         detector.feed(data[offset : offset + step])
         offset += step
     assert detector.state == replay_file(cast)
+
+
+SIZES = ("120x40", "100x30", "80x24", "60x20")
+HOSTILE = (
+    "hostile-write-prompt", "hostile-write-box", "hostile-edit-diff", "hostile-bash-heredoc",
+    "hostile-bash-box", "hostile-working", "hostile-idle-reply", "hostile-idle-tail",
+    "hostile-asking",
+)  # fmt: skip
+
+
+def test_every_screen_is_recorded_at_all_four_sizes() -> None:
+    """Each recorded screen, ordinary or hostile, exists at 120x40, 100x30, 80x24 and 60x20."""
+    names = {cast_id(cast) for cast in CASTS}
+    screens = {name.split("-", 1)[1] for name in names}
+    assert set(HOSTILE) <= screens
+    for screen in screens:
+        assert {f"{size}-{screen}" for size in SIZES} <= names, screen
+
+
+@pytest.mark.parametrize("cast", [c for c in CASTS if "-hostile-" in c.name], ids=cast_id)
+def test_hostile_screen_is_read_from_its_frame(cast: Path) -> None:
+    """Lookalike content changes neither the state nor the details; null: never reported."""
+    want = expected(cast)
+    got = replay_file(cast).to_json()
+    assert got["state"] == want["state"]
+    for key, value in want["details"].items():
+        if value is None:  # what a lookalike would have supplied (a quoted spinner, ...)
+            assert key not in got["details"], key
+        else:
+            assert got["details"][key] == value, key
