@@ -22,6 +22,7 @@ from runner.terminal.detector import Detector
 from runner.terminal.recorder import Output, Resize, open_recording
 
 BULK_READ = 65536
+SIZES = ("120x40", "100x30", "80x24", "60x20")
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "terminal"
 
 
@@ -84,7 +85,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="terminal detector benchmark")
     parser.add_argument("--repeat", type=int, default=5, help="replays of the fixture set")
     args = parser.parse_args()
-    for size in ("120x40", "80x24"):
+    for size in SIZES:
         casts = load(size)
         run(casts, 1)  # warm up caches
         result = run(casts, args.repeat)
