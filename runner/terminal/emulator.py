@@ -1,65 +1,35 @@
 """A pyte ``Screen`` trimmed to what the classifier needs: text, cursor, no attributes.
 
 Colours and other graphic renditions are ignored, so every cell holds the default
-attributes. That makes an erased cell the same as an absent one (erasing deletes
-cells instead of writing 120 fresh ones), and lets ``draw`` reuse one immutable
-``Char`` per character and write a run of narrow characters in one C-level update.
-A few more methods are rewritten for speed (cursor moves, blank-row runs) or where
-pyte fails an assert or depends on which blank rows it happens to store (DL, VPA);
-everything else (scrolling, margins, modes, insert/delete) is pyte's own code. The
-text and cursor stay what plain pyte shows (tests/unit/terminal checks it).
+attributes. That makes an erased cell the same as an absent one, and a row can be
+plain text (``rows.py``): drawing narrow text that fits on the line, the bulk of a
+TUI's output, is a string splice; erasing is slicing. Rows that hold wide or
+combined characters stay pyte's cells, written one shared ``Char`` per character.
+A few more methods are rewritten for speed (cursor moves, blank-row runs, scrolling)
+or where pyte fails an assert or depends on which blank rows it happens to store
+(DL, VPA); the rest (margins, modes, tabs, insert/delete characters) is pyte's own
+code. The text and cursor stay what plain pyte shows (tests/unit/terminal checks it).
 """
 
 from __future__ import annotations
 
 import unicodedata
-from collections import defaultdict
 from collections.abc import Iterable
-from functools import partial
 from itertools import chain, repeat
 from typing import Any
 
-import pyte
 from pyte import modes
-from pyte.screens import Char, Margins, StaticDefaultDict
-from wcwidth import wcwidth
+from pyte.screens import Char
 
-_CELLS: dict[str, Char] = {}
-_NARROW: set[str] = set()  # characters known to take exactly one cell
-_WIDTHS: dict[str, int] = {}
-_STUB = Char("")  # the second cell of a wide character, as pyte draws it
-_BLANK = Char(" ")  # an empty cell, as pyte's default_char without attributes
+from runner.terminal.cells import CELLS, NARROW, STUB, width
+from runner.terminal.rows import RowScreen, blank, splice
+
 _IRM = modes.IRM
 _DECOM = modes.DECOM
-for _code in range(0x20, 0x7F):  # printable ASCII: one cell each
-    _CELLS[chr(_code)] = Char(chr(_code))
-    _NARROW.add(chr(_code))
-    _WIDTHS[chr(_code)] = 1
 
 
-def _width(char: str) -> int:
-    width = _WIDTHS.get(char)
-    if width is None:
-        width = _WIDTHS[char] = wcwidth(char)
-        _CELLS[char] = Char(char)
-        if width == 1:
-            _NARROW.add(char)
-    return width
-
-
-class TextScreen(pyte.Screen):  # type: ignore[misc]
+class TextScreen(RowScreen):
     """pyte's screen without graphic rendition, with fast draw and erase."""
-
-    def __init__(self, columns: int, lines: int) -> None:
-        super().__init__(columns, lines)
-        # pyte builds a fresh default Char for every new line; without attributes one
-        # shared blank does (its text is the same " ").
-        self.buffer = defaultdict(partial(StaticDefaultDict, _BLANK))
-        # pyte's insert_characters can push a cell past the last column. pyte never
-        # shows it, but keeps it through line erases (they write blanks over the
-        # visible cells only) and delete_characters pulls it back. Once that may have
-        # happened, erases here must keep such cells too.
-        self._has_offscreen_cells = False
 
     def select_graphic_rendition(self, *attrs: int, **kwargs: Any) -> None:
         """Ignore SGR: the classifier reads text only."""
@@ -78,19 +48,24 @@ class TextScreen(pyte.Screen):  # type: ignore[misc]
         if (
             end <= self.columns
             and _IRM not in self.mode
-            and (data.isascii() or _NARROW.issuperset(data))
+            and (data.isascii() or NARROW.issuperset(data))
         ):
-            first = data[:1]
-            if data.count(first) == len(data):  # one character repeated: a rule, a bar
-                cells: Iterable[Char] = repeat(_CELLS[first])
+            y = cursor.y
+            row = self._text_row(y)
+            if row is not None:
+                self.text_rows[y] = row[:x] + data + row[end:]
             else:
-                cells = map(_CELLS.__getitem__, data)
-            self.buffer[cursor.y].update(zip(range(x, end), cells, strict=False))
+                first = data[:1]
+                if data.count(first) == len(data):  # one character repeated: a rule, a bar
+                    cells: Iterable[Char] = repeat(CELLS[first])
+                else:
+                    cells = map(CELLS.__getitem__, data)
+                self.buffer[y].update(zip(range(x, end), cells, strict=False))
             cursor.x = end
-            self.dirty.add(cursor.y)
+            self.dirty.add(y)
             return
         for char in data:
-            if not self._draw_char(char, _width(char)):
+            if not self._draw_char(char, width(char)):
                 break
         self.dirty.add(cursor.y)
 
@@ -105,7 +80,7 @@ class TextScreen(pyte.Screen):  # type: ignore[misc]
         for index, text in enumerate(texts):
             if index:
                 x += int(parts[2 * index - 1] or 0) or 1
-            spans.append(range(x, x + len(text)))
+            spans.append((x, text))
             x += len(text)
         text = "".join(texts)
         # If everything fits on the line no gap is clamped at the margin and no text
@@ -113,17 +88,63 @@ class TextScreen(pyte.Screen):  # type: ignore[misc]
         if (
             x <= self.columns
             and _IRM not in self.mode
-            and (text.isascii() or _NARROW.issuperset(text))
+            and (text.isascii() or NARROW.issuperset(text))
         ):
-            cells = map(_CELLS.__getitem__, text)
-            self.buffer[cursor.y].update(zip(chain.from_iterable(spans), cells, strict=True))
+            y = cursor.y
+            row = self._text_row(y)
+            if row is not None:
+                self.text_rows[y] = splice(row, spans)
+            else:
+                keys = chain.from_iterable(range(at, at + len(part)) for at, part in spans)
+                cells = map(CELLS.__getitem__, text)
+                self.buffer[y].update(zip(keys, cells, strict=True))
             cursor.x = x
-            self.dirty.add(cursor.y)
+            self.dirty.add(y)
             return
         self.draw(parts[0])
         for index in range(1, len(parts), 2):
             self.cursor_forward(int(parts[index] or 0))
             self.draw(parts[index + 1])
+
+    def _draw_char(self, char: str, cells: int) -> bool:
+        cursor, columns = self.cursor, self.columns
+        if cursor.x == columns:
+            if modes.DECAWM in self.mode:
+                self.dirty.add(cursor.y)
+                self.carriage_return()
+                self.linefeed()
+            elif cells > 0:
+                cursor.x -= cells
+        if modes.IRM in self.mode and cells > 0:
+            self.insert_characters(cells)
+        line = self._pyte_row(cursor.y)
+        if cells == 1:
+            line[cursor.x] = CELLS[char]
+        elif cells == 2:
+            line[cursor.x] = CELLS[char]
+            if cursor.x + 1 < columns:
+                line[cursor.x + 1] = STUB
+        elif cells == 0 and unicodedata.combining(char):
+            self._combine(char)
+        else:
+            return False  # unprintable: pyte stops drawing the run here too
+        if cells > 0:
+            cursor.x = min(cursor.x + cells, columns)
+        return True
+
+    def _combine(self, char: str) -> None:
+        cursor = self.cursor
+        if cursor.x:
+            y, x = cursor.y, cursor.x - 1
+        elif cursor.y:
+            # After a wrap the mark joins the last cell of the row above, which the
+            # caller does not mark as changed.
+            y, x = cursor.y - 1, self.columns - 1
+            self.dirty.add(y)
+        else:
+            return
+        line = self._pyte_row(y)
+        line[x] = Char(unicodedata.normalize("NFC", line[x].data + char))
 
     def cursor_position(self, line: int | None = None, column: int | None = None) -> None:
         """Move to 1-based ``line``/``column``, clamped to the screen (as pyte, faster)."""
@@ -148,33 +169,76 @@ class TextScreen(pyte.Screen):  # type: ignore[misc]
             return
         super().cursor_to_line(line)
 
-    def delete_lines(self, count: int | None = None) -> None:
-        """Delete ``count`` lines at the cursor; the lines below move up (DL).
-
-        pyte's version leaves a line in place when the one moving onto it was never
-        written. Here erased lines are dropped from the buffer, so a missing line is
-        a blank one and moves up like any other.
-        """
-        count = count or 1
-        top, bottom = self.margins or Margins(0, self.lines - 1)
-        if not top <= self.cursor.y <= bottom:
-            return
-        buffer = self.buffer
-        self.dirty.update(range(self.cursor.y, self.lines))
-        for y in range(self.cursor.y, bottom + 1):
-            if y + count <= bottom and y + count in buffer:
-                buffer[y] = buffer.pop(y + count)
-            else:
-                buffer.pop(y, None)
-        self.carriage_return()
-
-    def report_device_status(self, mode: int) -> None:
-        """Ignore status queries: answers are dropped, and pyte's can fail an assert."""
-
     def cursor_forward(self, count: int | None = None) -> None:
         """Move right ``count`` cells (at least one), stopping at the last column."""
         cursor = self.cursor
         cursor.x = min(cursor.x + (count or 1), self.columns - 1)
+
+    def report_device_status(self, mode: int) -> None:
+        """Ignore status queries: answers are dropped, and pyte's can fail an assert."""
+
+    def erase_characters(self, count: int | None = None) -> None:
+        """Erase ``count`` cells from the cursor (absent cells are blank)."""
+        y, start = self.cursor.y, self.cursor.x
+        self.dirty.add(y)
+        stop = min(start + (count or 1), self.columns)
+        row = self.text_rows.get(y)
+        if row is not None:
+            if start < stop:
+                self.text_rows[y] = row[:start] + blank(stop - start) + row[stop:]
+            return
+        line = self.buffer[y]
+        for x in range(start, stop):
+            line.pop(x, None)
+
+    def erase_in_line(self, how: int = 0, private: bool = False) -> None:
+        """Erase to the end (0), from the start (1) or all (2) of the cursor's line."""
+        y, x = self.cursor.y, self.cursor.x
+        self.dirty.add(y)
+        row = self.text_rows.get(y)
+        if row is not None:
+            columns = self.columns
+            if how == 0 and x < columns:
+                self.text_rows[y] = row[:x] + blank(columns - x)
+            elif how == 1:
+                stop = min(x + 1, columns)
+                self.text_rows[y] = blank(stop) + row[stop:]
+            elif how == 2:
+                del self.text_rows[y]
+            return
+        line = self.buffer[y]
+        if how == 0:
+            self._erase_cells(line, x, self.columns)
+        elif how == 1:
+            self._erase_cells(line, 0, x + 1)
+        elif how == 2:
+            self._erase_cells(line, 0, self.columns)
+
+    def _erase_cells(self, line: dict[int, Char], start: int, stop: int) -> None:
+        # Deleting a cell reads the same as pyte's blank without attributes.
+        columns = self.columns
+        if start == 0 and (stop > columns or (stop == columns and not self._has_offscreen_cells)):
+            line.clear()  # no cell at or past ``stop`` (see _has_offscreen_cells)
+        else:
+            for key in [key for key in line if start <= key < stop]:
+                del line[key]
+
+    def erase_in_display(self, how: int = 0, *args: Any, **kwargs: Any) -> None:
+        """Erase below (0), above (1) or all (2, 3) of the screen."""
+        if how == 0:
+            interval = range(self.cursor.y + 1, self.lines)
+        elif how == 1:
+            interval = range(self.cursor.y)
+        elif how in (2, 3):
+            interval = range(self.lines)
+        else:
+            return
+        self.dirty.update(interval)
+        for y in interval:
+            self.buffer.pop(y, None)
+            self.text_rows.pop(y, None)
+        if how in (0, 1):
+            self.erase_in_line(how)
 
     def erase_line_feeds(self, count: int) -> None:
         """``count`` times: erase to the end of the line, carriage return, line feed.
@@ -192,6 +256,7 @@ class TextScreen(pyte.Screen):  # type: ignore[misc]
                 y += 1
             for row in range(y, cursor.y + count):
                 buffer.pop(row, None)
+                self.text_rows.pop(row, None)
             dirty.update(range(cursor.y, cursor.y + count))
             cursor.x, cursor.y = 0, cursor.y + count
             return
@@ -203,100 +268,9 @@ class TextScreen(pyte.Screen):  # type: ignore[misc]
             else:
                 dirty.add(y)
                 buffer.pop(y, None)
+                self.text_rows.pop(y, None)
             # A line feed at x = 0: LNM's extra carriage return changes nothing.
             if y == bottom:
                 self.index()  # scroll the region
             else:
                 cursor.y = min(y + 1, bottom)
-
-    def index(self) -> None:
-        """Move down a line, scrolling at the bottom (pyte's code unless it is a plain move)."""
-        bottom = self.lines - 1 if self.margins is None else self.margins.bottom
-        if self.cursor.y == bottom:
-            super().index()  # scroll the region
-        else:
-            self.cursor.y = min(self.cursor.y + 1, bottom)
-
-    def _draw_char(self, char: str, width: int) -> bool:
-        cursor, columns = self.cursor, self.columns
-        if cursor.x == columns:
-            if modes.DECAWM in self.mode:
-                self.dirty.add(cursor.y)
-                self.carriage_return()
-                self.linefeed()
-            elif width > 0:
-                cursor.x -= width
-        if modes.IRM in self.mode and width > 0:
-            self.insert_characters(width)
-        line = self.buffer[cursor.y]
-        if width == 1:
-            line[cursor.x] = _CELLS[char]
-        elif width == 2:
-            line[cursor.x] = _CELLS[char]
-            if cursor.x + 1 < columns:
-                line[cursor.x + 1] = _STUB
-        elif width == 0 and unicodedata.combining(char):
-            self._combine(char)
-        else:
-            return False  # unprintable: pyte stops drawing the run here too
-        if width > 0:
-            cursor.x = min(cursor.x + width, columns)
-        return True
-
-    def _combine(self, char: str) -> None:
-        cursor = self.cursor
-        if cursor.x:
-            line, x = self.buffer[cursor.y], cursor.x - 1
-        elif cursor.y:
-            line, x = self.buffer[cursor.y - 1], self.columns - 1
-        else:
-            return
-        line[x] = Char(unicodedata.normalize("NFC", line[x].data + char))
-
-    def erase_characters(self, count: int | None = None) -> None:
-        """Erase ``count`` cells from the cursor (absent cells are blank)."""
-        self.dirty.add(self.cursor.y)
-        line, start = self.buffer[self.cursor.y], self.cursor.x
-        for x in range(start, min(start + (count or 1), self.columns)):
-            line.pop(x, None)
-
-    def erase_in_line(self, how: int = 0, private: bool = False) -> None:
-        """Erase to the end (0), from the start (1) or all (2) of the cursor's line."""
-        self.dirty.add(self.cursor.y)
-        line, x = self.buffer[self.cursor.y], self.cursor.x
-        if how == 0:
-            self._erase_cells(line, x, self.columns)
-        elif how == 1:
-            self._erase_cells(line, 0, x + 1)
-        elif how == 2:
-            self._erase_cells(line, 0, self.columns)
-
-    def _erase_cells(self, line: dict[int, Char], start: int, stop: int) -> None:
-        # Deleting a cell reads the same as pyte's blank without attributes.
-        columns = self.columns
-        if start == 0 and (stop > columns or (stop == columns and not self._has_offscreen_cells)):
-            line.clear()  # no cell at or past ``stop`` (see _has_offscreen_cells)
-        else:
-            for key in [key for key in line if start <= key < stop]:
-                del line[key]
-
-    def insert_characters(self, count: int | None = None) -> None:
-        """Insert blank cells at the cursor, shifting the rest right (pyte's ICH)."""
-        self._has_offscreen_cells = True
-        super().insert_characters(count)
-
-    def erase_in_display(self, how: int = 0, *args: Any, **kwargs: Any) -> None:
-        """Erase below (0), above (1) or all (2, 3) of the screen."""
-        if how == 0:
-            interval = range(self.cursor.y + 1, self.lines)
-        elif how == 1:
-            interval = range(self.cursor.y)
-        elif how in (2, 3):
-            interval = range(self.lines)
-        else:
-            return
-        self.dirty.update(interval)
-        for y in interval:
-            self.buffer.pop(y, None)
-        if how in (0, 1):
-            self.erase_in_line(how)

@@ -87,11 +87,10 @@ class TerminalScreen:
         if len(self._lines) != rows:
             self._lines = (self._lines + [""] * rows)[:rows]
         changed = force
-        buffer = self._screen.buffer
-        columns = self.columns
+        row_text = self._screen.row_text
         for y in dirty:
             if 0 <= y < rows:
-                text = _render(buffer[y], columns) if y in buffer else ""
+                text = row_text(y, _render)
                 if text != self._lines[y]:
                     self._lines[y] = text
                     changed = True

@@ -97,3 +97,58 @@ def test_huge_parameters_are_clamped_not_fatal() -> None:
     screen = TerminalScreen(10, 5)
     screen.feed(b"\x1b[" + b"9" * 5000 + b";" + b"0" * 5000 + b"3Hx")
     assert screen.lines()[4] == "  x"
+
+
+# Rows switch between text and pyte's cells (rows.py): wide and combining characters,
+# insert/delete characters and lines, reverse video, DECALN and scrolling both ways force
+# the switch back and forth; these streams mix them with the hot sequences above.
+_SWITCHES = (
+    "中", "🙂x", "a\u0301", "\x1b[2@", "\x1b[P", "\x1b[3L", "\x1b[?5h", "\x1b[?5l",
+    "\x1b#8", "\x1bM", "\x1b[H\x1bM", "\x1b[99B\r\n", "\x1b[3X", "\x1b[1K",
+)  # fmt: skip
+
+
+def _cells_text(screen: pyte.Screen) -> tuple[str, ...]:
+    # pyte's own display fails on a wide character's orphaned second cell (after its
+    # first cell is overwritten); its cells read the same text without failing.
+    return tuple(
+        "".join(screen.buffer[y][x].data for x in range(screen.columns)).rstrip()
+        for y in range(screen.lines)
+    )
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_rows_switching_form_match_pyte_after_every_chunk(seed: int) -> None:
+    """Text and cursor equal plain pyte's while rows switch between text and cells."""
+    rng = random.Random(1000 + seed)
+    columns, rows = rng.choice(((12, 5), (20, 6), (33, 9)))
+    pieces = [
+        rng.choice(_SWITCHES) if rng.random() < 0.2 else _piece(rng, columns, rows)
+        for _ in range(400)
+    ]
+    data = "".join(pieces).encode()
+    ours = TerminalScreen(columns, rows)
+    reference = pyte.Screen(columns, rows)
+    stream = pyte.ByteStream(reference)
+    offset = 0
+    while offset < len(data):
+        chunk = data[offset : offset + rng.choice((1, 5, 40, 300))]
+        offset += len(chunk)
+        ours.feed(chunk)
+        stream.feed(chunk)
+        assert ours.lines() == _cells_text(reference), offset
+        assert ours.cursor == (reference.cursor.x, reference.cursor.y), offset
+
+
+def test_combining_mark_after_a_wrap_updates_the_row_it_joins() -> None:
+    """A mark drawn at the wrap joins the last cell of the row above the new cursor row."""
+    # Below the scroll region a line feed moves the cursor up to the region's bottom, so
+    # the row the mark joins is not the row the wrap left.
+    data = b"\x1b[2;3r\x1b[2;1Hvwxyz\x1b[5;1Habcde"
+    ours = TerminalScreen(5, 6)
+    reference = pyte.Screen(5, 6)
+    for chunk in (data, "\u0301".encode()):
+        ours.feed(chunk)
+        pyte.ByteStream(reference).feed(chunk)
+        assert ours.lines() == tuple(line.rstrip() for line in reference.display)
+    assert ours.lines()[1] == "vwxy\u017a"
