@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import posixpath
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from runner.policy.effects import NOTHING, UNKNOWN, Effects, WriteTarget
+from runner.policy.programs import effects_of
 from runner.policy.shell import ShellSyntaxError, SimpleCommand, Word, split_commands
 
 MAX_PARTS = 2000  # more simple commands than this is an attack, not a build step
@@ -59,7 +61,10 @@ _UNSUPPORTED = {"case", "esac", "function", "select", "coproc"}
 _HIJACK = re.compile(
     r"^(PATH|IFS|ENV|BASH_ENV|SHELLOPTS|BASHOPTS|PS4|PROMPT_COMMAND|CDPATH|GLOBIGNORE"
     r"|LD_\w+|DYLD_\w+|PYTHON\w*|NODE_OPTIONS|NODE_PATH|PERL5\w+|PERLLIB|RUBYOPT|RUBYLIB"
-    r"|GIT_\w+|NPM_CONFIG_\w+|npm_config_\w+|JAVA_TOOL_OPTIONS|_JAVA_OPTIONS|BASH_FUNC_\w+.*)$"
+    r"|GIT_\w+|NPM_CONFIG_\w+|npm_config_\w+|JAVA_TOOL_OPTIONS|_JAVA_OPTIONS|BASH_FUNC_\w+.*"
+    # ... and variables that add options to a program (where it writes, what it runs).
+    r"|PYTEST_ADDOPTS|PYTEST_PLUGINS|TAR_OPTIONS|GOFLAGS|GOENV|CARGO_\w+|RUSTC_\w*WRAPPER"
+    r"|MAKEFLAGS|MFLAGS|COVERAGE_\w+|TMPDIR|XDG_\w+|HOME|CURL_HOME|WGETRC)$"
 )
 _ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\+?=")
 
@@ -73,8 +78,9 @@ class Part:
     deny_argvs: tuple[Argv, ...]
     wildcard: bool = False
     needs_allow: bool = True  # False for shell/eval wrappers whose inner parts decide
-    write_targets: tuple[Word, ...] = ()
+    write_targets: tuple[WriteTarget, ...] = ()  # redirections and writing options
     why: str = ""
+    chdir: Word | None = None  # `cd DIR`: later relative paths may start in DIR
 
 
 def analyse(command: str) -> tuple[Part, ...]:
@@ -102,7 +108,13 @@ def _wildcard(text: str, why: str) -> Part:
 
 
 def _parts_of(cmd: SimpleCommand, depth: int) -> list[Part]:
-    writes = tuple(r.target for r in cmd.redirects if _is_write(r.op, r.target))
+    if depth > _MAX_SHELL_DEPTH:
+        return [_wildcard(cmd.text, "commands nested too deep")]
+    writes = tuple(
+        WriteTarget(r.target, "output redirection")
+        for r in cmd.redirects
+        if _is_write(r.op, r.target)
+    )
     words = list(cmd.words)
     while words and not words[0].dynamic and words[0].text in _RESERVED_SKIP:
         words.pop(0)
@@ -132,16 +144,52 @@ def _parts_of(cmd: SimpleCommand, depth: int) -> list[Part]:
     why = "a variable such as PATH= or LD_PRELOAD= changes what runs" if hijacked else ""
     if name not in _WRAPPERS:
         allowed_argv = None if hijacked else argv
-        return [Part(cmd.text, allowed_argv, _dedupe(own), write_targets=writes, why=why)]
+        part = Part(cmd.text, allowed_argv, _dedupe(own), write_targets=writes, why=why)
+        return _with_effects(part, (argv,), depth)
     wrapped = _wrapped_readings(argv, depth)
     if wrapped is None:
         return [_wildcard(cmd.text, "the wrapped command is only known at run time")]
+    readings, inner_writes = wrapped
     allowed = None if hijacked else (_peel(argv) if name in _TRANSPARENT else argv)
-    return [Part(cmd.text, allowed, _dedupe(own + wrapped), write_targets=writes, why=why)]
+    part = Part(cmd.text, allowed, _dedupe(own + readings), write_targets=writes + inner_writes)
+    # find runs only its -exec commands (its effects name them); others any suffix.
+    ends = range(1, min(len(argv), MAX_SUFFIXES)) if name != "find" else range(0)
+    runs = (argv, *(argv[i:] for i in ends))
+    if name in ("xargs", "parallel"):  # they add words read from stdin: paths nobody sees
+        runs = tuple((*run, UNKNOWN) for run in runs)
+    return _with_effects(replace(part, why=why), runs, depth)
 
 
-def _wrapped_readings(argv: Argv, depth: int) -> tuple[Argv, ...] | None:
-    """Every suffix of a wrapper's arguments as a possible command (sudo -u x curl → curl …).
+def _with_effects(part: Part, runs: tuple[Argv, ...], depth: int) -> list[Part]:
+    """The part with what its options write, plus the commands they start as parts of their own.
+
+    ``runs`` are the argvs that may really run: the command and, for a wrapper, every
+    suffix of its arguments (``sudo -u x tee F`` may run ``tee F``), so a write option is
+    seen however the command is wrapped. Started commands (``find -exec CMD ;``,
+    ``tar --to-command=CMD``) must be allowed in their own right.
+    """
+    effects: Effects = NOTHING
+    for argv in dict.fromkeys(runs):
+        effects += effects_of(argv)
+    started: list[Part] = []
+    for script in dict.fromkeys(effects.scripts):
+        if script.dynamic:
+            started.append(_wildcard(part.text, "it starts a command only known at run time"))
+        else:
+            started.extend(_analyse(script.text, depth + 1))
+    for command in dict.fromkeys(effects.commands):
+        if command:
+            text = " ".join(word.text for word in command)
+            started.extend(_parts_of(SimpleCommand(command, (), text), depth + 1))
+    targets = tuple(dict.fromkeys(part.write_targets + effects.writes))
+    return [replace(part, write_targets=targets, chdir=effects.chdir), *started]
+
+
+Wrapped = tuple[tuple[Argv, ...], tuple[WriteTarget, ...]]
+
+
+def _wrapped_readings(argv: Argv, depth: int) -> Wrapped | None:
+    """Every suffix of a wrapper's arguments as a command (sudo -u x curl → curl …), and its writes.
 
     Over-approximates on purpose: a deny rule should catch the wrapped command however
     the wrapper's options are spelled. None when a reading is only known at run time.
@@ -153,6 +201,7 @@ def _wrapped_readings(argv: Argv, depth: int) -> tuple[Argv, ...] | None:
         execs = {"-exec", "-execdir", "-ok", "-okdir"}
         starts = [i + 1 for i, w in enumerate(argv) if w.text in execs and i + 1 < len(argv)]
     out: list[Argv] = []
+    inner_writes: list[WriteTarget] = []  # `timeout 5 sh -c 'echo x > F'` writes F too
     for start in starts:
         suffix = argv[start:]
         if suffix[0].dynamic:
@@ -167,12 +216,14 @@ def _wrapped_readings(argv: Argv, depth: int) -> tuple[Argv, ...] | None:
             if part.wildcard:
                 return None
             out.extend(part.deny_argvs)
+            inner_writes.extend(part.write_targets)
     for word in argv[1:]:  # su -c "…", watch "…", env -S "…", flock -c "…"
         if not word.dynamic and (" " in word.text or ";" in word.text):
             for part in _analyse(word.text, depth + 1):
                 if not part.wildcard:
                     out.extend(part.deny_argvs)
-    return tuple(out)
+                    inner_writes.extend(part.write_targets)
+    return tuple(out), tuple(dict.fromkeys(inner_writes))
 
 
 def _shell_string(argv: Argv) -> Word | str | None:

@@ -28,11 +28,11 @@ from runner.policy.paths import pattern_covers, pattern_reaches_into
 from runner.policy.rules import EFFECTS, PATH_TOOLS, Effect, Rule
 from runner.policy.scope import Scope
 from runner.policy.targets import Target, fetch_host, path_targets
+from runner.policy.write_check import Dirs, Written, allowing, change_dir, first_hit, resolve
 
 DEFAULT_WORKSPACE = "/workspace"
 DEFAULT_HOME = "/home/warden"  # the sandbox user's HOME (images/sandbox/Dockerfile)
 MAX_TRACE = 200
-_HARMLESS_WRITES = ("/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty")
 
 
 def evaluate(
@@ -43,14 +43,20 @@ def evaluate(
     workspace: str = DEFAULT_WORKSPACE,
     fs_root: Path | None = None,
     home: str = DEFAULT_HOME,
+    cwd: str | None = None,
 ) -> Decision:
-    """Decide a tool call under ``policy``; never raises (any fault is a deny, rule ``error``)."""
-    scope = Scope(workspace=workspace, home=home, fs_root=fs_root)
+    """Decide a tool call under ``policy``; never raises (any fault is a deny, rule ``error``).
+
+    ``cwd`` is the Bash tool's working directory (the hook's ``cwd``; default the
+    workspace): a command's relative write paths start there.
+    """
     try:
+        scope = Scope(workspace=workspace, home=home, fs_root=fs_root, cwd=cwd)
         own = _decide(policy.rules, tool_name, tool_input, scope)
         if policy.base is None:
             return own
-        return stricter(own, evaluate(policy.base, tool_name, tool_input, **scope.kwargs()))
+        base = evaluate(policy.base, tool_name, tool_input, **scope.kwargs(), cwd=cwd)
+        return stricter(own, base)
     except Exception as exc:  # fail closed: a call we could not judge must not run
         return deny(ERROR_RULE, f"the policy could not evaluate this call: {exc}")
 
@@ -134,14 +140,20 @@ def _decide_bash(
     parts = analyse(command)
     if not parts:
         return deny(DEFAULT_RULE, "empty command (deny by default)")
-    writers = tuple(r for r in rules if r.effect != "allow" and r.applies_to("Write"))
+    # Every path a command writes is judged as a Write, by the same rules as the Write tool.
+    writers = tuple(r for r in rules if r.applies_to("Write"))
     trace: list[TraceEntry] = []
     outcomes: list[Decision] = []
+    dirs: Dirs = (scope.shell_dir,)
+    cdpath = "CDPATH" in command
     for part in parts:
-        outcome = _decide_part(part, applicable, writers, scope, trace)
+        written = resolve(part.write_targets, dirs, scope)
+        outcome = _decide_part(part, written, applicable, writers, scope, trace)
         if outcome.decision == "deny" and outcome.rule != DEFAULT_RULE:
             return Decision("deny", outcome.rule, outcome.reason, _capped(trace), outcome.rules)
         outcomes.append(outcome)
+        if part.chdir is not None:  # `cd .git && echo x > config` writes .git/config
+            dirs = change_dir(dirs, part.chdir, scope, cdpath=cdpath)
     # An explicit deny anywhere wins (above); then a part nothing allows; then an ask.
     unallowed = [o for o in outcomes if o.decision == "deny"]
     if unallowed:
@@ -157,6 +169,7 @@ def _decide_bash(
 
 def _decide_part(
     part: Part,
+    written: tuple[Written, ...],
     applicable: tuple[Rule, ...],
     writers: tuple[Rule, ...],
     scope: Scope,
@@ -172,14 +185,28 @@ def _decide_part(
                 return Decision(
                     effect, rule.id, _reason(rule, f"`{label}`") + why, rules=(rule.id,)
                 )
-        for rule in (r for r in writers if r.effect == effect):
-            if _writes_match(rule, part, scope):
-                trace.append(
-                    TraceEntry(rule.id, effect, rule.text, True, label, "output redirection")
-                )
-                return Decision(
-                    effect, rule.id, _reason(rule, f"a write by `{label}`"), rules=(rule.id,)
-                )
+        hit = first_hit([r for r in writers if r.effect == effect], written, scope)
+        if hit is not None:
+            rule, item = hit
+            what = _written_text(item)
+            trace.append(TraceEntry(rule.id, effect, rule.text, True, label, what))
+            reason = _reason(rule, f"a write by `{label}`") + f" ({what})"
+            return Decision(effect, rule.id, reason, rules=(rule.id,))
+    command = _allow_command(part, applicable, trace, label)
+    if not command.allowed:
+        return command
+    used, missing = allowing([r for r in writers if r.effect == "allow"], written, scope)
+    if missing is not None:
+        what = _written_text(missing)
+        trace.append(TraceEntry(DEFAULT_RULE, "deny", "", False, label, what))
+        return deny(DEFAULT_RULE, f"no rule allows `{label}` to write there ({what})")
+    return Decision("allow", command.rule, command.reason, rules=(*command.rules, *used))
+
+
+def _allow_command(
+    part: Part, applicable: tuple[Rule, ...], trace: list[TraceEntry], label: str
+) -> Decision:
+    """The Bash allow rule for the command itself (its writes are judged separately)."""
     if not part.needs_allow:
         return Decision("allow", DEFAULT_RULE, "runs only the commands inside it")
     for rule in (r for r in applicable if r.effect == "allow"):
@@ -191,6 +218,12 @@ def _decide_part(
     return deny(DEFAULT_RULE, f"no rule allows `{label}` (deny by default){why}")
 
 
+def _written_text(item: Written) -> str:
+    if item.unknown:
+        return f"{item.target.via} writes a path only known at run time, which may be anywhere"
+    return f"{item.target.via} writes {item.places[0].path}"
+
+
 def _bash_may(rule: Rule, part: Part) -> bool:
     return rule.is_bare or any(match_argv(rule.tokens, argv, may=True) for argv in part.deny_argvs)
 
@@ -198,20 +231,6 @@ def _bash_may(rule: Rule, part: Part) -> bool:
 def _bash_must(rule: Rule, part: Part) -> bool:
     assert part.allow_argv is not None
     return match_argv(rule.tokens, part.allow_argv, may=False)
-
-
-def _writes_match(rule: Rule, part: Part, scope: Scope) -> bool:
-    for target in part.write_targets:
-        if target.dynamic:
-            return True  # a write to a path only known at run time may be anywhere
-        path = scope.normalise(target.text)
-        if path in _HARMLESS_WRITES or path.startswith("/dev/fd/"):
-            continue
-        if rule.is_bare or (
-            rule.kind == "path" and pattern_covers(scope.anchor(rule.specifier or ""), path)
-        ):
-            return True
-    return False
 
 
 def _capped(trace: list[TraceEntry]) -> tuple[TraceEntry, ...]:

@@ -70,7 +70,10 @@ def _shadowing(rule: Rule, rules: tuple[Rule, ...]) -> list[Finding]:
                     f"({other.effect}) matches the same calls and wins",
                 )
             ]
-        if other.effect != rule.effect:
+        # A Bash rule is not redundant because an Edit rule judges the paths it writes
+        # (`Bash(rm -rf /:*)` next to `Edit(~/.claude/**)`): it names the command, with
+        # its own id and reason, and decides first.
+        if other.effect != rule.effect or other.tool != rule.tool:
             continue
         if other.text == rule.text:
             if rules.index(other) < rules.index(rule):

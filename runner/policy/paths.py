@@ -38,13 +38,36 @@ class Place:
     target: str  # the same after following symlinks inside the workspace
 
 
+def expand_tilde(raw: str, *, home: str) -> str | None:
+    """``~``, ``~/x`` and ``~user/x`` as the shell expands them; None when it cannot be known.
+
+    ``~`` and ``~<sandbox user>`` (the last component of ``home``: ``~warden``) are the
+    agent's home and ``~root`` is ``/root``. Any other user, ``~+`` and ``~-`` (the shell's
+    current and previous directory) cannot be resolved here: the caller must judge such a
+    path as unknown (deny), since it may point anywhere.
+    """
+    if not raw.startswith("~"):
+        return raw
+    name, sep, rest = raw[1:].partition("/")
+    homes = {"": home, posixpath.basename(home.rstrip("/")): home, "root": "/root"}
+    base = homes.get(name)
+    if base is None:
+        return None
+    return base.rstrip("/") + "/" + rest if sep else base
+
+
 def normalise(raw: str, *, workspace: str, home: str) -> str:
-    """Absolute, ``..``-collapsed sandbox path for ``raw`` as a tool would open it."""
+    """Absolute, ``..``-collapsed sandbox path for ``raw`` as a tool would open it.
+
+    Raises:
+        PathError: the path is unusable, or names the home of a user we do not know.
+    """
     if not isinstance(raw, str) or "\x00" in raw or not raw.strip():
         raise PathError(f"not a usable path: {raw!r}")
-    if raw == "~" or raw.startswith("~/"):
-        raw = home + raw[1:]
-    joined = posixpath.join(workspace, raw)
+    expanded = expand_tilde(raw, home=home)
+    if expanded is None:  # fail closed: an unknown home may be anywhere
+        raise PathError(f"cannot tell which directory {raw.split('/', 1)[0]!r} is")
+    joined = posixpath.join(workspace, expanded)
     path = posixpath.normpath(joined)
     return "/" + path.lstrip("/")  # POSIX keeps a leading "//"; the kernel does not
 

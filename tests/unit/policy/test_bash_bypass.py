@@ -232,11 +232,12 @@ def test_shell_reading_stdin_is_unknown(bypass_policy: Policy) -> None:
 
 
 def test_redirections_are_judged_as_writes(bypass_policy: Policy) -> None:
-    """An output redirection into a denied path is denied by that Edit rule."""
+    """A redirection is a Write: denied by an Edit deny, allowed only where an Edit allow is."""
     assert bash(bypass_policy, "echo x > /etc/cron.d/job") == ("deny", "no-etc")
     assert bash(bypass_policy, "echo x >> ../../etc/passwd") == ("deny", "no-etc")
     assert bash(bypass_policy, "ls 2>&1 > /dev/null") == ("allow", "ls")
-    assert bash(bypass_policy, "echo x > out.txt") == ("allow", "echo")
+    assert bash(bypass_policy, "echo x > src/out.txt") == ("allow", "echo")
+    assert bash(bypass_policy, "echo x > out.txt") == ("deny", "default")
 
 
 def test_very_long_commands_are_decided_quickly(bypass_policy: Policy) -> None:

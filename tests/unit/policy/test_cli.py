@@ -61,7 +61,7 @@ def test_test_command_reports_coverage_and_passes_shipped() -> None:
     """`test ci --min-coverage 100` passes and prints the coverage line."""
     result = runner.invoke(app, ["test", "ci", "--min-coverage", "100"])
     assert result.exit_code == 0
-    assert "rule coverage 100.0% (51/51)" in result.stdout
+    assert "rule coverage 100.0% (55/55)" in result.stdout
 
 
 def test_test_command_fails_on_low_coverage_and_failures(tmp_path: Path) -> None:

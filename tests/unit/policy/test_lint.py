@@ -66,3 +66,19 @@ def test_shipped_policies_lint_clean() -> None:
     """The shipped policies have no lint findings at all."""
     for path in sorted(shipped_policies_dir().glob("*.yaml")):
         assert lint_policy(load_policy(path)) == (), path.name
+
+
+def test_a_bash_rule_is_not_redundant_next_to_an_edit_rule(
+    policy_from: Callable[..., Policy],
+) -> None:
+    """`Edit(~/**)` also denies `rm -rf ~` (its write), but the Bash rule keeps its own reason."""
+    policy = policy_from(
+        """
+        version: 1
+        name: both
+        tools:
+          deny: ["Bash(rm -rf ~:*)", "Edit(~/**)"]
+          allow: [Bash]
+        """
+    )
+    assert lint_policy(policy) == ()

@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from runner.policy import Policy, evaluate
-from runner.policy.paths import PathError, anchor_pattern, locate, normalise, pattern_covers
+from runner.policy.paths import (
+    PathError,
+    anchor_pattern,
+    expand_tilde,
+    locate,
+    normalise,
+    pattern_covers,
+)
 
 PATHS_POLICY = """
 version: 1
@@ -51,6 +58,21 @@ def test_normalise_collapses_dots_against_the_workspace() -> None:
     assert normalise("~/.ssh/id", workspace="/workspace", home="/home/w") == "/home/w/.ssh/id"
     with pytest.raises(PathError):
         normalise("a\x00b", workspace="/workspace", home="/home/w")
+
+
+def test_tilde_user_forms_expand_like_the_shell() -> None:
+    """`~`, `~warden` (the home's owner) and `~root` expand; other users cannot be named."""
+    home = "/home/warden"
+    assert expand_tilde("~", home=home) == home
+    assert expand_tilde("~/a", home=home) == "/home/warden/a"
+    assert expand_tilde("~warden/.claude/x", home=home) == "/home/warden/.claude/x"
+    assert expand_tilde("~root/.bashrc", home=home) == "/root/.bashrc"
+    assert expand_tilde("a/~", home=home) == "a/~"
+    for unknown in ("~bob/x", "~+/x", "~-", "~1"):
+        assert expand_tilde(unknown, home=home) is None
+    assert normalise("~warden/x", workspace="/workspace", home=home) == "/home/warden/x"
+    with pytest.raises(PathError):
+        normalise("~bob/x", workspace="/workspace", home=home)
 
 
 def test_the_four_pattern_forms_anchor_like_claude_code() -> None:
