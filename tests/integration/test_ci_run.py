@@ -143,6 +143,52 @@ def test_curl_under_ci_exits_2_with_the_denial_reported(
     assert containers_of(docker_client, session_of(out)) == []
 
 
+# The probe's end-to-end attack: plant `core.fsmonitor` in .git/config with an allowed
+# program's write option, then let an allowed `git status` run it.
+PLANT_FSMONITOR = (
+    "find . -maxdepth 0 -fprintf .git/config '[core]\\n\\tfsmonitor = touch /workspace/pwned\\n'"
+)
+
+
+def _commit_all(path: Path) -> None:
+    """Make ``path`` a git repository with one commit (git status then has a .git/config)."""
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-C", str(path)]
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "start"]):
+        subprocess.run([*git, *args], check=True, capture_output=True)
+
+
+def test_fsmonitor_planted_through_find_fprintf_is_denied(
+    env: dict[str, str], project: Path, tmp_path: Path, docker_client: docker.DockerClient
+) -> None:
+    """ci denies `find -fprintf .git/config` (git-internals): a later `git status` runs nothing."""
+    _commit_all(project)
+    out = tmp_path / "out"
+    # --no-fail-on-deny: the agent goes on after the denial and runs `git status`.
+    prompt = f"[[bash: {PLANT_FSMONITOR}]] [[bash: git status]]"
+    result = run(env, project, out, prompt, "--no-fail-on-deny")
+    assert result.returncode == 0, result.stdout
+    assert "policy DENIED: Bash find . -maxdepth 0 -fprintf .git/config" in result.stdout
+    patch = (out / "changes.patch").read_text()
+    assert "pwned" not in patch  # the fsmonitor command never ran in the agent's copy
+    events = [
+        json.loads(json.loads(line)["canonical"])
+        for line in (out / "audit" / "events.jsonl").read_text().splitlines()
+    ]
+    decisions = {
+        e["data"]["tool_input"]["command"]: e["data"]
+        for e in events
+        if e["type"] == "tool.decision" and e["data"].get("tool_name") == "Bash"
+    }
+    planted = next(data for command, data in decisions.items() if command.startswith("find "))
+    assert (planted["decision"], planted["rule"]) == ("deny", "git-internals")
+    assert "find -fprintf writes /workspace/.git/config" in planted["reason"]
+    assert decisions["git status"]["decision"] == "allow"  # it ran, with git's own config
+    summary = (out / "summary.md").read_text()
+    assert "## Denied actions (1)" in summary
+    assert "| Bash | `find . -maxdepth 0 -fprintf .git/config" in summary
+    assert containers_of(docker_client, session_of(out)) == []
+
+
 def test_script_that_never_finishes_times_out_with_exit_3(
     env: dict[str, str], project: Path, tmp_path: Path, docker_client: docker.DockerClient
 ) -> None:
