@@ -127,6 +127,10 @@ def explain(
         Path | None,
         typer.Option("--fs-root", help="Host copy of the workspace (follows symlinks)."),
     ] = None,
+    cwd: Annotated[
+        str | None,
+        typer.Option("--cwd", help="The shell's directory for Bash (default: the workspace)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
 ) -> None:
     """Decide one tool call and show the rule that decided and every rule considered."""
@@ -136,9 +140,9 @@ def explain(
         _fail(f"--input is not JSON: {exc}")
     if not isinstance(parsed, dict):
         _fail("--input must be a JSON object")
-    if not workspace.startswith("/"):
-        _fail("--workspace must be an absolute path")
-    decision = evaluate(_load(policy), tool, parsed, workspace=workspace, fs_root=fs_root)
+    if not workspace.startswith("/") or (cwd is not None and not cwd.startswith("/")):
+        _fail("--workspace and --cwd must be absolute paths")
+    decision = evaluate(_load(policy), tool, parsed, workspace=workspace, fs_root=fs_root, cwd=cwd)
     if as_json:
         typer.echo(json.dumps(decision.to_json()))
         return
@@ -146,7 +150,8 @@ def explain(
     for entry in decision.trace:
         mark = "match" if entry.matched else "  -  "
         part = f"  [{entry.part}]" if entry.part else ""
-        typer.echo(f"  {mark} {entry.effect:5} {entry.rule}: {entry.pattern}{part}")
+        note = f"  ({entry.note})" if entry.note else ""
+        typer.echo(f"  {mark} {entry.effect:5} {entry.rule}: {entry.pattern}{part}{note}")
 
 
 @app.command("schema")

@@ -43,6 +43,15 @@ def test_explain_workspace_option(tmp_path: Path) -> None:
     assert moved["decision"] == "allow"
 
 
+def test_explain_cwd_option_and_write_notes() -> None:
+    """--cwd is the shell's directory: `touch config` from .git is a write the trace names."""
+    args = ["explain", "ci", "--tool", "Bash", "--input", '{"command": "touch config"}']
+    result = runner.invoke(app, [*args, "--cwd", "/workspace/.git"])
+    assert result.exit_code == 0
+    assert result.stdout.startswith("deny by git-internals")
+    assert "(touch writes /workspace/.git/config)" in result.stdout
+
+
 def test_explain_bad_input_exits_2_without_traceback() -> None:
     """Bad JSON, a non-object or a missing policy exit 2 with a one-line error."""
     for args in (
@@ -50,6 +59,7 @@ def test_explain_bad_input_exits_2_without_traceback() -> None:
         ["explain", "ci", "--tool", "Bash", "--input", "[1]"],
         ["explain", "nope", "--tool", "Bash", "--input", "{}"],
         ["explain", "ci", "--tool", "Bash", "--input", "{}", "--workspace", "rel"],
+        ["explain", "ci", "--tool", "Bash", "--input", "{}", "--cwd", "rel"],
     ):
         result = runner.invoke(app, args)
         assert result.exit_code == 2, args
