@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 #: ``prev_hash`` of the first event.
 GENESIS = bytes(32)
@@ -38,13 +39,18 @@ def chain_hash(prev: bytes, leaf: bytes) -> bytes:
 
 @dataclass(frozen=True)
 class Record:
-    """One stored event: its place, its exact bytes and its three hashes."""
+    """One stored event: its place, its exact bytes and its three hashes.
+
+    ``columns`` are the values a store keeps beside the bytes (``audit.columns.COLUMNS``),
+    for verification to hold them to the bytes; None where there are none (an export).
+    """
 
     seq: int
     canonical: bytes
     leaf_hash: bytes
     prev_hash: bytes
     chain_hash: bytes
+    columns: tuple[Any, ...] | None = field(default=None, compare=False)
 
 
 def link(seq: int, prev: bytes, canonical: bytes) -> Record:

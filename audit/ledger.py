@@ -158,10 +158,14 @@ class Ledger:
         self, flt: EventFilter | None = None, *, after_seq: int | None = None, limit: int = 100
     ) -> Page:
         """Events matching ``flt`` in seq order after the cursor ``after_seq``."""
-        records = self.store.query(flt or EventFilter(), after_seq, limit)
+        flt = flt or EventFilter()
+        records = self.store.query(flt, after_seq, limit)
         entries = [Entry(decode_event(r.canonical, r.seq), r) for r in records]
+        # The store selected on its columns; keep what the signed bytes say matches (a
+        # page may then be short, but the cursor still moves past every row read).
+        kept = [entry for entry in entries if flt.matches(entry.event, entry.record.seq)]
         cursor = records[-1].seq if len(records) == limit else None
-        return Page(entries, cursor)
+        return Page(kept, cursor)
 
     def checkpoints(self) -> list[Checkpoint]:
         """Every signed checkpoint, by size."""

@@ -8,6 +8,8 @@ Checks, in seq order, stopping at the first failure:
 3. each event's canonical bytes re-encode identically under RFC 8785 (``check_canonical``);
 4. ``leaf_hash = SHA-256(0x00 ‖ canonical)``, ``prev_hash`` is the previous chain hash
    (GENESIS for seq 0), ``chain_hash = SHA-256(prev_hash ‖ leaf_hash)``;
+   the columns a database keeps beside the bytes (ts, actor, tenant, session, type, id)
+   say what the bytes say (``audit.columns``);
 5. at each checkpoint size, the recomputed Merkle root and the chain head equal the signed
    ones (whole logs), or the chain head does (slices); events a slice cannot tie to a
    checkpoint head carry RFC 6962 inclusion proofs, which must verify;

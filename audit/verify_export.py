@@ -5,14 +5,17 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Sequence
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from audit.chain import Record
 from audit.checkpoint import Checkpoint, WormDirectory
-from audit.errors import AuditError
+from audit.errors import AuditError, InvalidEventError
+from audit.event import decode_event
 from audit.signing import PublicKeys
-from audit.verify import InclusionProof, VerifyResult, verify_log
+from audit.stores.base import EventFilter
+from audit.verify import InclusionProof, VerifyFailure, VerifyResult, verify_log
 from audit.verify_slice import verify_slice
 
 
@@ -45,6 +48,8 @@ def verify_export(
     proofs: dict[int, InclusionProof] = {}
     progress = {"last_seq": -1}
     records = _read_events(directory / "events.jsonl", proofs, progress)
+    if mode == "subset":
+        records = _selected(records, _manifest_filter(manifest))
     try:
         if mode == "full":
             if worm_dir is not None:
@@ -71,6 +76,27 @@ def verify_export(
     if result.ok:
         return _check_files(directory, manifest, result)
     return result
+
+
+def _manifest_filter(manifest: dict[str, Any]) -> EventFilter:
+    given = manifest.get("filter") or {}
+    return EventFilter(**{f.name: given[f.name] for f in fields(EventFilter) if f.name in given})
+
+
+def _selected(records: Iterator[Record], flt: EventFilter) -> Iterator[Record]:
+    """A subset's events must be what its filter selects, by their own bytes."""
+    for record in records:
+        try:
+            event = decode_event(record.canonical, record.seq)
+        except InvalidEventError:
+            yield record  # not an event at all: the checks that follow name it
+            continue
+        field = flt.mismatch(event, record.seq)
+        if field is not None:
+            raise VerifyFailure(
+                record.seq, f"the event's {field} is outside the export's filter (mis-selected)"
+            )
+        yield record
 
 
 def _read_checkpoints(path: Path) -> tuple[list[Checkpoint], dict[int, list[bytes]]]:

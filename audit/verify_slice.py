@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from audit.chain import Record
 from audit.checkpoint import Checkpoint
+from audit.columns import disagreement
 from audit.event import is_canonical
 from audit.merkle import verify_inclusion
 from audit.signing import PublicKeys
@@ -86,6 +87,8 @@ class _SliceChecker:
             raise VerifyFailure(record.seq, "leaf_hash does not match the canonical bytes")
         if hashlib.sha256(record.prev_hash + leaf).digest() != record.chain_hash:
             raise VerifyFailure(record.seq, "chain_hash is not SHA-256(prev_hash ‖ leaf_hash)")
+        if record.columns is not None and (why := disagreement(record.canonical, record.columns)):
+            raise VerifyFailure(record.seq, why)
 
     def _tie(self, record: Record) -> None:
         proof = self.proofs.get(record.seq)

@@ -10,6 +10,7 @@ as one list comparison, not a chain of tests per event:
   head), and each ``chain_hash`` is SHA-256(prev_hash ‖ leaf_hash). By induction from the
   running head this is the sequential chain computation, with no dependency between events;
 * (``check_canonical``) each event re-encodes identically under RFC 8785;
+* the columns a store keeps beside the bytes (``audit.columns``) say what the bytes say;
 * the Merkle levels of the chunk are built pair by pair, and at every checkpoint size inside
   the chunk the root (frontier before the chunk + aligned subtrees of the chunk's prefix)
   and the head must equal the signed ones.
@@ -27,6 +28,7 @@ from itertools import islice
 
 from audit.chain import Record
 from audit.checkpoint import Checkpoint
+from audit.columns import all_agree, disagreement
 from audit.event import is_canonical
 from audit.merkle import node_hash
 
@@ -102,6 +104,8 @@ def check_chunk(
         return False
     if check_canonical and not all(is_canonical(r.canonical) for r in chunk):
         return False
+    if not _columns_agree(chunk):
+        return False
     levels = _levels(leaves)
     index = state.next_cp
     while index < len(pending) and pending[index].size <= start + n:
@@ -117,6 +121,15 @@ def check_chunk(
     else:  # the last, partial chunk: its aligned subtrees join the frontier as they are
         state.stack.extend(_prefix_roots(levels, n))
     return True
+
+
+def _columns_agree(chunk: list[Record]) -> bool:
+    """The stored columns of every record that has them say what its bytes say."""
+    pairs = [(r.canonical, r.columns) for r in chunk if r.columns is not None]
+    if not pairs:
+        return True  # an export: nothing is stored beside the bytes
+    canonicals, columns = zip(*pairs, strict=True)
+    return all_agree(canonicals, columns)
 
 
 def _leaf_hashes(chunk: list[Record]) -> list[bytes]:
@@ -193,6 +206,8 @@ def _walk_events(
             raise VerifyFailure(seq, "chain_hash is not SHA-256(prev_hash ‖ leaf_hash)")
         if check_canonical and not is_canonical(canonical):
             raise VerifyFailure(seq, "canonical bytes are not a valid RFC 8785 event")
+        if record.columns is not None and (why := disagreement(canonical, record.columns)):
+            raise VerifyFailure(seq, why)
         _push(stack, digest, seq)
         expected = seq + 1
         while index < len(pending) and pending[index].size == expected:

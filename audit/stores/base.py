@@ -35,6 +35,32 @@ class EventFilter:
     from_seq: int | None = None
     to_seq: int | None = None
 
+    def matches(self, event: Event, seq: int) -> bool:
+        """Whether the event, as its canonical bytes say, is one this filter selects.
+
+        Stores select on their columns; this holds each result to the signed bytes, so
+        an edited column cannot bring another session's or tenant's event into a result.
+        """
+        return self.mismatch(event, seq) is None
+
+    def mismatch(self, event: Event, seq: int) -> str | None:
+        """The first field by which the event falls outside this filter, or None."""
+        for name, wanted, value in (
+            ("session", self.session, event.session),
+            ("actor", self.actor, event.actor),
+            ("type", self.type, event.type),
+            ("tenant", self.tenant, event.tenant),
+        ):
+            if wanted is not None and wanted != value:
+                return name
+        outside = (
+            ("ts", self.since is not None and event.ts < self.since),
+            ("ts", self.until is not None and event.ts > self.until),
+            ("seq", self.from_seq is not None and seq < self.from_seq),
+            ("seq", self.to_seq is not None and seq > self.to_seq),
+        )
+        return next((name for name, out in outside if out), None)
+
     @property
     def is_contiguous(self) -> bool:
         """True when the selection is a seq (or time) range, not a subset by attribute."""
@@ -65,7 +91,10 @@ class Store(Protocol):
         ...
 
     def records(self, start: int = 0, stop: int | None = None) -> Iterator[Record]:
-        """Stored records with ``start <= seq < stop`` in seq order, gaps included as gaps."""
+        """Stored records with ``start <= seq < stop`` in seq order, gaps included as gaps.
+
+        Each carries its stored ``columns`` (``audit.columns.COLUMNS``) for verification.
+        """
         ...
 
     def leaf_hashes(self, start: int, stop: int) -> bytes:

@@ -14,8 +14,13 @@ Hardening, and why:
   with the stored rows; that helper is granted to no role, only ``audit_append`` calls it.
 * Every function pins ``search_path`` so a caller cannot shadow the tables it uses.
 
+* ``CHECK (audit_columns_agree(…))`` holds the columns queries select on (ts, actor,
+  tenant, session, type, event_id) to the canonical bytes: disabling the triggers does not
+  disable it, so an edited actor or tenant needs edited bytes too, which the chain shows.
+
 Only someone who can disable triggers (a superuser, or the owner via ALTER TABLE) can
-edit rows; verification against signed checkpoints (and their WORM copies) catches that.
+edit rows; verification against signed checkpoints (and their WORM copies) catches that,
+and also checks every column against the bytes, in case the CHECK was dropped.
 ``install_schema`` is idempotent so a migration can call it on every upgrade.
 """
 
@@ -186,6 +191,30 @@ BEGIN
     UPDATE audit_head SET size = v_size, chain_hash = v_head WHERE id = 1;
 END $$;
 
+-- The CHECK behind audit_events_columns_agree: the columns queries select on (ts, actor,
+-- tenant, session, type, event_id) must say what the canonical bytes say. A valid event's
+-- bytes are {{"actor":A,"data":D,"id":I,"session":S,"tenant":T,"ts":TS,"type":TY,"v":1}},
+-- and to_json(text) escapes exactly as JCS does, so the columns agree if and only if the
+-- bytes start and end with these edges (audit/columns.py does the same in Python).
+CREATE OR REPLACE FUNCTION {s}.audit_columns_agree(
+    p_canonical bytea, p_ts text, p_actor text, p_tenant text, p_session text, p_type text,
+    p_id text)
+RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog AS $$
+DECLARE
+    v_text text := convert_from(p_canonical, 'UTF8');
+    v_end text := ',"id":' || to_json(p_id)::text
+        || ',"session":' || coalesce(to_json(p_session)::text, 'null')
+        || ',"tenant":' || coalesce(to_json(p_tenant)::text, 'null')
+        || ',"ts":' || to_json(p_ts)::text
+        || ',"type":' || to_json(p_type)::text || ',"v":1}}';
+BEGIN
+    RETURN coalesce(
+        starts_with(v_text, '{{"actor":' || to_json(p_actor)::text || ',"data":')
+        AND right(v_text, length(v_end)) = v_end,
+        false);
+END $$;
+
 CREATE OR REPLACE FUNCTION {s}.audit_add_key(p_key_id text, p_public bytea) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = {s}, pg_catalog, pg_temp AS $$
 BEGIN
@@ -214,6 +243,33 @@ BEGIN
 END $$;
 """
 
+# Added NOT VALID (instant, and enforced on every new or updated row from then on), then
+# validated over the stored rows once. Rows that already disagree cannot be fixed in an
+# append-only table: the constraint then stays NOT VALID, with a warning, and
+# verification names the first such row.
+_COLUMNS_CHECK = """
+DO $$
+DECLARE v_valid boolean;
+BEGIN
+    SELECT c.convalidated INTO v_valid FROM pg_constraint c
+    WHERE c.conrelid = '{s}.audit_events'::regclass AND c.conname = 'audit_events_columns_agree';
+    IF v_valid IS NULL THEN
+        ALTER TABLE {s}.audit_events ADD CONSTRAINT audit_events_columns_agree
+            CHECK ({s}.audit_columns_agree(canonical, ts, actor, tenant, session, type, event_id))
+            NOT VALID;
+    END IF;
+    IF NOT coalesce(v_valid, false) THEN
+        BEGIN
+            ALTER TABLE {s}.audit_events VALIDATE CONSTRAINT audit_events_columns_agree;
+        EXCEPTION WHEN check_violation THEN
+            RAISE WARNING 'audit_events holds rows whose columns disagree with their canonical '
+                'bytes (edited): the check applies to new rows; warden audit verify --db '
+                'names the first edited one';
+        END;
+    END IF;
+END $$;
+"""
+
 _FUNCTION_SIGNATURES = (
     "audit_append(text[], bytea[], text[], text[], text[], text[], text[])",
     "audit_add_key(text, bytea)",
@@ -222,6 +278,7 @@ _FUNCTION_SIGNATURES = (
 # Internal helpers: revoked from PUBLIC and granted to nobody; only the functions above call them.
 _INTERNAL_SIGNATURES = (
     "audit_append_retried(text[], bytea[], text[], text[], text[], text[], text[], bigint, bytea)",
+    "audit_columns_agree(bytea, text, text, text, text, text, text)",
 )
 _TABLE_NAMES = ("audit_events", "audit_head", "audit_checkpoints", "audit_keys")
 
@@ -238,7 +295,7 @@ def schema_sql(schema: str = "public", app_role: str | None = None) -> list[str]
     statements = [_TABLES.format(s=s), _TRIGGERS.format(s=s)]
     for table in ("audit_events", "audit_checkpoints", "audit_keys"):
         statements.append(_PER_TABLE.format(s=s, t=table))
-    statements += [_HEAD_TRIGGERS.format(s=s), _FUNCTIONS.format(s=s)]
+    statements += [_HEAD_TRIGGERS.format(s=s), _FUNCTIONS.format(s=s), _COLUMNS_CHECK.format(s=s)]
     tables = ", ".join(f"{s}.{t}" for t in _TABLE_NAMES)
     statements.append(f"REVOKE ALL ON {tables} FROM PUBLIC")
     for signature in _FUNCTION_SIGNATURES + _INTERNAL_SIGNATURES:

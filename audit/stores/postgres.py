@@ -19,6 +19,8 @@ from audit.stores.pg_schema import install_schema
 
 _CHUNK = 5000
 _COLUMNS = "seq, canonical, leaf_hash, prev_hash, chain_hash"
+# ... and the columns queries select on, which verification holds to the canonical bytes.
+_STORED = _COLUMNS + ", ts, actor, tenant, session, type, event_id"
 
 
 class PostgresStore:
@@ -109,12 +111,12 @@ class PostgresStore:
         while start < upper:
             end = min(upper, start + _CHUNK)
             rows = self._read(
-                f"SELECT {_COLUMNS} FROM audit_events"  # noqa: S608
+                f"SELECT {_STORED} FROM audit_events"  # noqa: S608
                 " WHERE seq >= %s AND seq < %s ORDER BY seq",
                 (start, end),
             )
             for row in rows:
-                yield Record(*row)
+                yield Record(row[0], row[1], row[2], row[3], row[4], row[5:])
             start = end
             if not rows:  # a gap (or the end): jump to the next stored seq, if any
                 (following,) = self._read(

@@ -67,6 +67,8 @@ WHEN NEW.size < OLD.size BEGIN SELECT RAISE(ABORT, 'audit head cannot move back'
 """
 
 _COLUMNS = "seq, canonical, leaf_hash, prev_hash, chain_hash"
+# ... and the columns queries select on, which verification holds to the canonical bytes.
+_STORED = _COLUMNS + ", ts, actor, tenant, session, type, event_id"
 
 
 def install_schema(conn: sqlite3.Connection) -> None:
@@ -146,12 +148,12 @@ class SqliteStore:
         while start < upper:
             with self._rlock:
                 rows = self._reader.execute(
-                    f"SELECT {_COLUMNS} FROM audit_events WHERE seq >= ? AND seq < ?"  # noqa: S608
+                    f"SELECT {_STORED} FROM audit_events WHERE seq >= ? AND seq < ?"  # noqa: S608
                     " ORDER BY seq LIMIT ?",
                     (start, upper, _CHUNK),
                 ).fetchall()
             for row in rows:
-                yield Record(*row)
+                yield Record(row[0], row[1], row[2], row[3], row[4], row[5:])
             if len(rows) < _CHUNK:
                 return
             start = rows[-1][0] + 1
