@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from runner.policy.effects import NOTHING, UNKNOWN, Effects, WriteTarget
 from runner.policy.programs import effects_of
 from runner.policy.shell import ShellSyntaxError, SimpleCommand, Word, split_commands
+from runner.policy.wrappers import TRANSPARENT, WRAPPERS, peel, shell_string
 
 MAX_PARTS = 2000  # more simple commands than this is an attack, not a build step
 MAX_SUFFIXES = 64  # wrapper readings tried per command; longer argv → wildcard
@@ -34,26 +35,6 @@ _MAX_SHELL_DEPTH = 8
 
 Argv = tuple[Word, ...]
 
-# Peeled for the allow view: they run the next command unchanged. (option, takes value)
-_TRANSPARENT: dict[str, tuple[set[str], int]] = {
-    "timeout": ({"-s", "--signal", "-k", "--kill-after"}, 1),
-    "nice": ({"-n", "--adjustment"}, 0),
-    "nohup": (set(), 0),
-    "time": (set(), 0),
-    "command": (set(), 0),
-    "exec": ({"-a"}, 0),
-    "builtin": (set(), 0),
-    "stdbuf": ({"-i", "-o", "-e", "--input", "--output", "--error"}, 0),
-    "ionice": ({"-c", "-n", "-p", "--class", "--classdata"}, 0),
-}
-_WRAPPERS = set(_TRANSPARENT) | {
-    "sudo", "doas", "env", "xargs", "su", "runuser", "setsid", "chroot", "flock", "nsenter",
-    "unshare", "chrt", "taskset", "watch", "strace", "ltrace", "parallel", "fakeroot",
-    "proxychains", "proxychains4", "torsocks", "tsocks", "script", "faketime", "firejail",
-    "bwrap", "systemd-run", "cgexec", "numactl", "valgrind", "catchsegv", "find", "sg",
-    "pkexec", "unbuffer", "entr", "busybox",
-}  # fmt: skip
-_SHELLS = {"sh", "bash", "zsh", "dash", "ksh", "ash", "mksh", "busybox"}
 _RESERVED_SKIP = {"!", "{", "}", "then", "do", "else", "elif", "if", "while", "until", "fi", "done"}
 _UNSUPPORTED = {"case", "esac", "function", "select", "coproc"}
 # Variables that change which program runs or what it loads: a command prefixed with
@@ -134,7 +115,7 @@ def _parts_of(cmd: SimpleCommand, depth: int) -> list[Part]:
     if argv[0].dynamic:
         return [_wildcard(cmd.text, "the command name is only known at run time")]
     own = _readings((*assignments, *argv)) + _readings(argv)
-    inner = _shell_string(argv)
+    inner = shell_string(argv)
     if inner is not None:
         if hijacked or not isinstance(inner, Word) or inner.dynamic:
             return [_wildcard(cmd.text, "the shell runs a script that is only known at run time")]
@@ -142,7 +123,7 @@ def _parts_of(cmd: SimpleCommand, depth: int) -> list[Part]:
         return [wrapper, *_analyse(inner.text, depth + 1)]
     name = posixpath.basename(argv[0].text)
     why = "a variable such as PATH= or LD_PRELOAD= changes what runs" if hijacked else ""
-    if name not in _WRAPPERS:
+    if name not in WRAPPERS:
         allowed_argv = None if hijacked else argv
         part = Part(cmd.text, allowed_argv, _dedupe(own), write_targets=writes, why=why)
         return _with_effects(part, (argv,), depth)
@@ -150,7 +131,7 @@ def _parts_of(cmd: SimpleCommand, depth: int) -> list[Part]:
     if wrapped is None:
         return [_wildcard(cmd.text, "the wrapped command is only known at run time")]
     readings, inner_writes = wrapped
-    allowed = None if hijacked else (_peel(argv) if name in _TRANSPARENT else argv)
+    allowed = None if hijacked else (peel(argv) if name in TRANSPARENT else argv)
     part = Part(cmd.text, allowed, _dedupe(own + readings), write_targets=writes + inner_writes)
     # find runs only its -exec commands (its effects name them); others any suffix.
     ends = range(1, min(len(argv), MAX_SUFFIXES)) if name != "find" else range(0)
@@ -206,7 +187,7 @@ def _wrapped_readings(argv: Argv, depth: int) -> Wrapped | None:
         suffix = argv[start:]
         if suffix[0].dynamic:
             return None
-        inner = _shell_string(suffix)
+        inner = shell_string(suffix)
         if inner is None:
             out.extend(_readings(suffix))
             continue
@@ -224,59 +205,6 @@ def _wrapped_readings(argv: Argv, depth: int) -> Wrapped | None:
                     out.extend(part.deny_argvs)
                     inner_writes.extend(part.write_targets)
     return tuple(out), tuple(dict.fromkeys(inner_writes))
-
-
-def _shell_string(argv: Argv) -> Word | str | None:
-    """The script of ``sh -c STR`` / ``eval …``; "stdin"/"dynamic" when it cannot be seen.
-
-    None when ``argv`` is not a shell running a string (``bash script.sh`` runs a file and
-    is judged by its own argv).
-    """
-    name = posixpath.basename(argv[0].text)
-    if name == "eval":
-        if any(w.dynamic for w in argv[1:]):
-            return "dynamic"
-        return Word(" ".join(w.text for w in argv[1:]))
-    if name not in _SHELLS:
-        return None
-    rest = argv[1:]
-    if name == "busybox":
-        if not rest or rest[0].dynamic or rest[0].text not in _SHELLS:
-            return None
-        rest = rest[1:]
-    index = 0
-    while index < len(rest):
-        word = rest[index]
-        if word.dynamic:
-            return "dynamic"
-        if word.text in ("-o", "+o", "-O", "+O"):
-            index += 2
-            continue
-        if word.text.startswith("-") and not word.text.startswith("--") and "c" in word.text:
-            return rest[index + 1] if index + 1 < len(rest) else "dynamic"
-        if not word.text.startswith(("-", "+")):
-            return None
-        index += 1
-    return "stdin"  # `curl … | sh`: the script arrives on stdin
-
-
-def _peel(argv: Argv) -> Argv | None:
-    """Strip wrappers that run their command unchanged; None when an option is not understood."""
-    while argv and posixpath.basename(argv[0].text) in _TRANSPARENT and "/" not in argv[0].text:
-        valued, positional = _TRANSPARENT[argv[0].text]
-        index = 1
-        while index < len(argv) and argv[index].text.startswith("-") and argv[index].text != "--":
-            if argv[index].dynamic:
-                return None
-            option = argv[index].text.split("=", 1)[0]
-            index += 2 if option in valued and "=" not in argv[index].text else 1
-        if index < len(argv) and argv[index].text == "--":
-            index += 1
-        index += positional
-        if index >= len(argv) or any(w.dynamic for w in argv[:index]):
-            return None
-        argv = argv[index:]
-    return argv
 
 
 def _readings(argv: Argv) -> tuple[Argv, ...]:
