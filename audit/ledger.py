@@ -223,7 +223,11 @@ class Ledger:
         return export_csv(self.store, path, flt or EventFilter())
 
     def verify_db(self, *, check_canonical: bool = True) -> VerifyResult:
-        """Verify the live database against the signed checkpoints (and the WORM copies)."""
+        """Verify the live database against the signed checkpoints (and the WORM copies).
+
+        Also holds every stored column (ts, actor, tenant, session, type, event id) to the
+        canonical bytes, naming the first bad seq and column.
+        """
         return verify_store(
             self.store, self.keys.public, worm=self.worm, check_canonical=check_canonical
         )
