@@ -1,7 +1,9 @@
 """The ``SandboxBackend`` protocol: what the session layer needs from a container runtime.
 
-Adapters: ``runner.sandbox.docker.DockerBackend`` (default). The session layer only
-sees these types, never docker-py.
+Adapters: ``runner.sandbox.docker.DockerBackend`` (default),
+``runner.sandbox.kubernetes.KubernetesBackend`` (Pods) and
+``runner.sandbox.memory.MemoryBackend`` (tests). The session layer only sees these
+types, never docker-py or the Kubernetes client.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ SANDBOX_WORKSPACE = "/workspace"
 SANDBOX_RUN_DIR = "/run/warden"
 #: Loopback port of the in-container forwarder to the gateway socket.
 GATEWAY_PORT = 8787
+#: The most ``read_file`` returns at once (a transcript is read on in steps).
+READ_LIMIT = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,9 @@ class SandboxSpec:
     memory_bytes: int = 4 * 1024**3
     pids_limit: int = 512
     tmpfs_bytes: int = 512 * 1024**2
+    #: What the agent may write (policy ``container.disk``), where the backend caps it
+    #: itself (Kubernetes: the Pod's ephemeral-storage limit); None: no cap of its own.
+    disk_bytes: int | None = None
     runtime: str | None = None  # None: the daemon's default (runc); "runsc": gVisor
     labels: Mapping[str, str] = field(default_factory=dict)
     user: str | None = None  # "uid:gid"; None: 1000:1000, or the controller's own ids
@@ -98,6 +105,28 @@ class SandboxBackend(Protocol):
     Every method raises ``SandboxNotFoundError`` for an unknown id (except ``remove``,
     which is idempotent) and ``SandboxError`` when the runtime fails.
     """
+
+    @property
+    def shares_files(self) -> bool:
+        """True when the sandbox's home and workspace *are* the spec's host directories
+        (bind mounts): the controller reads what the agent wrote there directly. False
+        (Kubernetes): they exist only inside the sandbox; read them with ``read_file``
+        and ``archive``."""
+        ...
+
+    async def read_file(self, sandbox_id: str, path: str, *, offset: int = 0) -> bytes | None:
+        """The bytes of the file ``path`` inside the sandbox from ``offset`` on (at most
+        ``READ_LIMIT``); None when there is no such regular file. The sandbox must run."""
+        ...
+
+    async def archive(self, sandbox_id: str, path: str, dest: Path, *, limit: int) -> None:
+        """Write an uncompressed tar of the directory ``path`` inside the sandbox, members
+        relative to it, to the host file ``dest``. The sandbox must run.
+
+        Raises:
+            SandboxError: the tar failed, or grew past ``limit`` bytes.
+        """
+        ...
 
     async def create(self, spec: SandboxSpec) -> SandboxInfo:
         """Create (not start) the hardened container. Raises ImageNotFoundError."""

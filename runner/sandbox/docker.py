@@ -13,6 +13,7 @@ import socket
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, TypeVar
 
 import docker
@@ -20,6 +21,7 @@ import docker.errors
 import docker.utils.socket
 
 from runner.errors import ImageNotFoundError, SandboxError, SandboxNotFoundError
+from runner.sandbox import files
 from runner.sandbox.backend import (
     GATEWAY_PORT,
     SESSION_LABEL,
@@ -78,6 +80,20 @@ class DockerBackend:
         self, sandbox_id: str, argv: Sequence[str], *, user: str | None = None
     ) -> ExecResult:
         return await self._call(sandbox_id, lambda c: _exec_sync(c, sandbox_id, list(argv), user))
+
+    @property
+    def shares_files(self) -> bool:
+        """The home and workspace are bind mounts of the spec's host directories."""
+        return True
+
+    async def read_file(self, sandbox_id: str, path: str, *, offset: int = 0) -> bytes | None:
+        argv = files.read_file_argv(path, offset)
+        code, out, err = await self._call(sandbox_id, lambda c: _exec_bytes(c, sandbox_id, argv))
+        return files.read_outcome(path, code, out, err)
+
+    async def archive(self, sandbox_id: str, path: str, dest: Path, *, limit: int) -> None:
+        argv = files.archive_argv(path)
+        await self._call(sandbox_id, lambda c: _exec_to_file(c, sandbox_id, argv, dest, limit))
 
     async def resize(self, sandbox_id: str, cols: int, rows: int) -> None:
         await self._call(sandbox_id, lambda c: c.api.resize(sandbox_id, height=rows, width=cols))
@@ -158,6 +174,35 @@ def _exec_sync(
         stdout=(out or b"").decode("utf-8", "replace"),
         stderr=(err or b"").decode("utf-8", "replace"),
     )
+
+
+def _exec_bytes(
+    client: docker.DockerClient, sandbox_id: str, argv: Sequence[str]
+) -> tuple[int, bytes, bytes]:
+    api = client.api
+    created = api.exec_create(sandbox_id, list(argv), stdout=True, stderr=True)
+    out, err = api.exec_start(created["Id"], demux=True)
+    code = api.exec_inspect(created["Id"]).get("ExitCode")
+    return (-1 if code is None else int(code)), out or b"", err or b""
+
+
+def _exec_to_file(
+    client: docker.DockerClient, sandbox_id: str, argv: Sequence[str], dest: Path, limit: int
+) -> None:
+    """Run ``argv`` (a tar) and stream its stdout into ``dest``, at most ``limit`` bytes."""
+    api = client.api
+    created = api.exec_create(sandbox_id, list(argv), stdout=True, stderr=True)
+    err, size = b"", 0
+    with dest.open("wb") as out:
+        for chunk_out, chunk_err in api.exec_start(created["Id"], stream=True, demux=True):
+            size += len(chunk_out or b"")
+            if size > limit:
+                raise files.too_large(argv[-2], limit)
+            out.write(chunk_out or b"")
+            err = (err + (chunk_err or b""))[-4096:]
+    code = api.exec_inspect(created["Id"]).get("ExitCode")
+    if code != 0:
+        raise files.archive_failed(argv[-2], -1 if code is None else int(code), err)
 
 
 class _AttachStream(QueuedStream):

@@ -5,17 +5,34 @@ It implements ``SandboxBackend`` honestly: containers have ids, labels and a sta
 ``exec`` calls are recorded and answered by a program the caller plugs in. What runs
 "inside" is whatever writes to :meth:`MemoryBackend.write` — in tests, a stand-in for
 Claude Code that paints its screens.
+
+Its files are the spec's host directories (``shares_files``, as with Docker), or, given
+``files_root``, a private copy of them per sandbox that only ``read_file`` and
+``archive`` reach (as on Kubernetes, where the Pod's volumes are its own).
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+import shutil
+import tarfile
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from runner.errors import ImageNotFoundError, SandboxError, SandboxNotFoundError
-from runner.sandbox.backend import SESSION_LABEL, ExecResult, SandboxInfo, SandboxSpec
+from runner.sandbox import files
+from runner.sandbox.backend import (
+    READ_LIMIT,
+    SANDBOX_HOME,
+    SANDBOX_WORKSPACE,
+    SESSION_LABEL,
+    ExecResult,
+    SandboxInfo,
+    SandboxSpec,
+)
 from runner.sandbox.stream import QueuedStream
 
 
@@ -48,6 +65,15 @@ class MemorySandbox:
     size: tuple[int, int] = (0, 0)
     resizes: list[tuple[int, int]] = field(default_factory=list)
     streams: list[_MemoryStream] = field(default_factory=list)
+    #: Its filesystem: where each mount point (home, workspace) is on the host.
+    mounts: dict[str, Path] = field(default_factory=dict)
+
+    def path_of(self, path: str) -> Path | None:
+        """The host file behind ``path`` inside the sandbox (None: outside its mounts)."""
+        for mount, host in self.mounts.items():
+            if path == mount or path.startswith(mount + "/"):
+                return host / path[len(mount) :].lstrip("/")
+        return None
 
     def info(self) -> SandboxInfo:
         return SandboxInfo(
@@ -75,10 +101,15 @@ class MemoryBackend:
     """Implements ``SandboxBackend`` in memory; see the module docstring."""
 
     def __init__(
-        self, *, program: ExecProgram = _succeed, images: frozenset[str] | None = None
+        self,
+        *,
+        program: ExecProgram = _succeed,
+        images: frozenset[str] | None = None,
+        files_root: Path | None = None,
     ) -> None:
         self.program = program
         self.images = images  # None: every image exists
+        self._files_root = files_root
         self.sandboxes: dict[str, MemorySandbox] = {}
         self.execs: list[ExecCall] = []
         #: What runs inside reacts to these (a real TTY program repaints on a resize).
@@ -109,6 +140,13 @@ class MemoryBackend:
             )
         labels = {**spec.labels, SESSION_LABEL: spec.session_id}
         sandbox = MemorySandbox(uuid.uuid4().hex, spec, labels, size=(spec.cols, spec.rows))
+        sandbox.mounts = {SANDBOX_HOME: spec.home_dir, SANDBOX_WORKSPACE: spec.workspace}
+        if self._files_root is not None:
+            # Its own copy, placed at create as an init container would.
+            own = self._files_root / sandbox.id
+            for mount, host in sandbox.mounts.items():
+                shutil.copytree(host, own / mount.strip("/"), symlinks=True)
+            sandbox.mounts = {m: own / m.strip("/") for m in sandbox.mounts}
         self.sandboxes[sandbox.id] = sandbox
         return sandbox.info()
 
@@ -132,13 +170,24 @@ class MemoryBackend:
     async def exec(
         self, sandbox_id: str, argv: Sequence[str], *, user: str | None = None
     ) -> ExecResult:
-        sandbox = self._get(sandbox_id)
-        if sandbox.status != "running":
-            raise SandboxError(f"container {sandbox_id} is not running")
+        sandbox = self._running(sandbox_id)
         call = ExecCall(sandbox_id, tuple(argv), user)
         self.execs.append(call)
         result = self.program(sandbox, call)
         return await result if inspect.isawaitable(result) else result
+
+    @property
+    def shares_files(self) -> bool:
+        return self._files_root is None
+
+    async def read_file(self, sandbox_id: str, path: str, *, offset: int = 0) -> bytes | None:
+        host = self._running(sandbox_id).path_of(path)
+        files.read_file_argv(path, offset)  # the same argument checks as the real ones
+        return None if host is None else await asyncio.to_thread(_read, host, offset)
+
+    async def archive(self, sandbox_id: str, path: str, dest: Path, *, limit: int) -> None:
+        host = self._running(sandbox_id).path_of(path)
+        await asyncio.to_thread(_tar, path, host, dest, limit)
 
     async def resize(self, sandbox_id: str, cols: int, rows: int) -> None:
         sandbox = self._get(sandbox_id)
@@ -156,6 +205,8 @@ class MemoryBackend:
         if sandbox is not None:
             for stream in list(sandbox.streams):
                 stream.put(None)
+        if self._files_root is not None:
+            shutil.rmtree(self._files_root / sandbox_id, ignore_errors=True)
 
     async def list(self, labels: Mapping[str, str]) -> list[SandboxInfo]:
         return [
@@ -170,6 +221,12 @@ class MemoryBackend:
     async def close(self) -> None:
         self.is_closed = True
 
+    def _running(self, sandbox_id: str) -> MemorySandbox:
+        sandbox = self._get(sandbox_id)
+        if sandbox.status != "running":
+            raise SandboxError(f"container {sandbox_id} is not running")
+        return sandbox
+
     def _get(self, sandbox_id: str) -> MemorySandbox:
         sandbox = self.sandboxes.get(sandbox_id)
         if sandbox is None:
@@ -177,3 +234,21 @@ class MemoryBackend:
                 f"sandbox {sandbox_id} not found", details={"sandbox": sandbox_id}
             )
         return sandbox
+
+
+def _read(host: Path, offset: int) -> bytes | None:
+    if not host.is_file():
+        return None
+    with host.open("rb") as fh:
+        fh.seek(offset)
+        return fh.read(READ_LIMIT)
+
+
+def _tar(path: str, host: Path | None, dest: Path, limit: int) -> None:
+    if host is None or not host.is_dir():
+        raise files.archive_failed(path, 2, b"Cannot open: No such file or directory")
+    with tarfile.open(dest, "w") as tar:
+        tar.add(host, arcname=".")
+    if dest.stat().st_size > limit:
+        dest.unlink()
+        raise files.too_large(path, limit)
