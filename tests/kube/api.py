@@ -216,9 +216,10 @@ async def _serve_exec(ws: WebSocket, running: Exec) -> None:
         if code == 0:
             body: dict[str, Any] = {"metadata": {}, "status": "Success"}
         else:
+            causes = [{"reason": "ExitCode", "message": str(code)}]
             body = {"metadata": {}, "status": "Failure", "reason": "NonZeroExitCode",
-                    "message": f"command terminated with non-zero exit code: exit status {code}",
-                    "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]}}  # fmt: skip
+                    "message": f"command terminated with non-zero exit code: {code}",
+                    "details": {"causes": causes}}  # fmt: skip
         await ws.send_bytes(bytes([STATUS]) + json.dumps(body).encode())
         await ws.close()
 

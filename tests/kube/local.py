@@ -170,7 +170,7 @@ class LocalKubelet:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pod.pid, signal.SIGKILL)
             with contextlib.suppress(ChildProcessError):
-                os.waitpid(pod.pid, 0)
+                await asyncio.to_thread(os.waitpid, pod.pid, 0)
             asyncio.get_running_loop().remove_reader(pod.fd)
             os.close(pod.fd)
         for viewer in pod.viewers:
@@ -185,5 +185,5 @@ def _spawn(argv: list[str], cwd: Path, env: Mapping[str, str]) -> tuple[int, int
     pid, fd = pty.fork()
     if pid == 0:  # the child: the "container's" main process on the pty
         os.chdir(cwd)
-        os.execvpe(argv[0], argv, {"PATH": os.environ.get("PATH", ""), **env})
+        os.execvpe(argv[0], argv, {"PATH": os.environ.get("PATH", ""), **env})  # noqa: S606
     return pid, fd

@@ -5,6 +5,7 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 
 
 def _size(*_args: object) -> None:
@@ -15,7 +16,7 @@ def _size(*_args: object) -> None:
 
 signal.signal(signal.SIGWINCH, _size)
 # As the real entrypoint does: nothing is shown before the controller says start.
-while not os.path.exists(os.environ["WARDEN_START_FILE"]):
+while not Path(os.environ["WARDEN_START_FILE"]).exists():
     time.sleep(0.02)
 sys.stdout.write(f"hello from the pod, token {os.environ['ANTHROPIC_API_KEY'][:8]}\r\n")
 sys.stdout.flush()
