@@ -22,6 +22,7 @@ from runner.errors import SandboxError
 from runner.events.bus import EventBus
 from runner.events.ledger import LedgerAppender, open_ledger
 from runner.events.sink import EventRecorder
+from runner.gateway.mux import GatewayMux
 from runner.pipelines.executor import PipelineService
 from runner.sandbox.backend import SandboxBackend
 from runner.services.gateways import SessionGateways
@@ -108,14 +109,25 @@ def _ping_db(engine: Engine) -> None:
 
 def _default_backend(settings: Settings) -> SandboxBackend:
     if settings.backend == "kubernetes":
-        raise SandboxError(
-            "WARDEN_BACKEND=kubernetes: the Kubernetes backend is not built yet"
-            " (docs/deployment.md); use the Docker backend"
-        )
+        # Imported here: the Kubernetes client is only loaded when it is chosen.
+        from runner.sandbox.kubernetes import KubernetesBackend
+
+        return KubernetesBackend.from_settings(settings)
     # Imported here: docker-py is only loaded when the Docker backend is chosen.
     from runner.sandbox.docker import DockerBackend
 
     return DockerBackend.from_env()
+
+
+async def _open_mux(settings: Settings, backend: SandboxBackend) -> GatewayMux | None:
+    """The gateway port for sandboxes that cannot reach a socket of ours (Pods)."""
+    if backend.shares_files:
+        return None
+    # The Pod IP when the chart sets it: the gateway listens on no other interface.
+    host = settings.kubernetes_gateway_host or "0.0.0.0"  # noqa: S104
+    mux = GatewayMux(host, settings.kubernetes_gateway_port)
+    await mux.start()
+    return mux
 
 
 async def build_services(settings: Settings, *, backend: SandboxBackend | None = None) -> Services:
@@ -139,9 +151,13 @@ async def build_services(settings: Settings, *, backend: SandboxBackend | None =
     upstream = await resources.enter_async_context(open_upstream(settings))
     gate = PolicyGate(settings.policies_dir)
     hooks = HookLog()
+    mux = await _open_mux(settings, backend)
+    if mux is not None:
+        resources.push_async_callback(mux.close)
     gateways = SessionGateways(
-        upstream=upstream, gate=gate, events=recorder, store=store, hooks=hooks
-    )
+        upstream=upstream, gate=gate, events=recorder, store=store, hooks=hooks,
+        mux=mux, sessions_dir=settings.sessions_dir,
+    )  # fmt: skip
     launcher = Launcher(
         backend=backend,
         gateways=gateways,

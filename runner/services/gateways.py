@@ -9,8 +9,11 @@ from typing import Any
 
 from runner.core import Actor, EventSink
 from runner.gateway.hooks import HookDecision, ToolCall
+from runner.gateway.mux import GatewayMux, MuxedGateway
+from runner.gateway.provision import provision_app, session_app
 from runner.gateway.relay import Upstream
 from runner.gateway.server import Gateway
+from runner.sandbox.statedir import SessionLayout
 from runner.sessions.hooklog import HookLog
 from runner.sessions.model import SessionRecord, SessionStore
 from runner.sessions.policy_gate import PolicyGate
@@ -22,7 +25,12 @@ CI_FALLBACK_RULE = "approvals.ci_fallback"
 
 
 class SessionGateways:
-    """Builds a ``Gateway`` whose decisions, model allowlist and budget come from policy."""
+    """Builds a ``Gateway`` whose decisions, model allowlist and budget come from policy.
+
+    With a ``mux`` (sandboxes that share no files with this host: Pods), the gateway is
+    served there under the session's token, with the routes the Pod provisions itself
+    from (its workspace and home, from ``sessions_dir``), instead of on its socket.
+    """
 
     def __init__(
         self,
@@ -32,7 +40,11 @@ class SessionGateways:
         events: EventSink,
         store: SessionStore,
         hooks: HookLog,
+        mux: GatewayMux | None = None,
+        sessions_dir: Path | None = None,
     ) -> None:
+        self._mux = mux
+        self._sessions_dir = sessions_dir
         self._upstream = upstream
         self._gate = gate
         self._events = events
@@ -41,7 +53,7 @@ class SessionGateways:
 
     def __call__(
         self, *, record: SessionRecord, socket_path: Path, token: str, workspace: Path
-    ) -> Gateway:
+    ) -> Gateway | MuxedGateway:
         policy = self._gate.policy(record.policy)
 
         async def decide(call: ToolCall) -> HookDecision:
@@ -86,4 +98,8 @@ class SessionGateways:
             decide=decide,
             on_event=on_event,
         )
-        return gateway
+        if self._mux is None or self._sessions_dir is None:
+            return gateway
+        home = SessionLayout(self._sessions_dir / record.id).home
+        provision = provision_app(token, workspace=workspace, home=home)
+        return MuxedGateway(gateway, self._mux, token, session_app(gateway.app(), provision))
