@@ -21,7 +21,13 @@ from kubernetes.utils.quantity import parse_quantity
 
 from runner.core import WorkspaceMode
 from runner.errors import SandboxError
-from runner.sandbox.backend import SANDBOX_HOME, SANDBOX_WORKSPACE, SESSION_LABEL, SandboxSpec
+from runner.sandbox.backend import (
+    SANDBOX_HOME,
+    SANDBOX_RUN_DIR,
+    SANDBOX_WORKSPACE,
+    SESSION_LABEL,
+    SandboxSpec,
+)
 from runner.sandbox.hardening import SANDBOX_GID, SANDBOX_UID, sandbox_env
 
 #: The containers of a session Pod: the init container that places the workspace and
@@ -87,7 +93,7 @@ def pod_manifest(spec: SandboxSpec, settings: PodSettings, *, name: str) -> dict
             "securityContext": _pod_security(pod_spec.get("securityContext") or {}, spec),
             "volumes": [*pod_spec.get("volumes", []), *_volumes(spec)],
             "initContainers": [_init_container(spec, settings, containers, resources)],
-            "containers": [_sandbox_container(spec, settings, containers, resources)],
+            "containers": [_sandbox_container(spec, containers, resources)],
         }
     )
     pod_spec.setdefault("terminationGracePeriodSeconds", 10)
@@ -185,13 +191,18 @@ def _volumes(spec: SandboxSpec) -> list[dict[str, Any]]:
     return [
         {"name": "warden-home", "emptyDir": {}},
         {"name": "warden-workspace", "emptyDir": workspace},
+        # Where the gateway is (written by the init container, read-only to the agent).
+        {"name": "warden-run", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}},
         # WHY: the only other writable scratch space, in memory and bounded.
         {"name": "warden-tmp", "emptyDir": {"medium": "Memory", "sizeLimit": tmpfs}},
     ]
 
 
-def _mounts(*, workspace_read_only: bool) -> list[dict[str, Any]]:
+def _mounts(*, workspace_read_only: bool, init: bool) -> list[dict[str, Any]]:
     return [
+        # WHY read-only for the agent: the hook and the forwarder read the gateway's
+        # address here; the agent must not point them at a server of its own.
+        {"name": "warden-run", "mountPath": SANDBOX_RUN_DIR, "readOnly": not init},
         {"name": "warden-home", "mountPath": SANDBOX_HOME},
         {
             "name": "warden-workspace",
@@ -229,18 +240,17 @@ def _init_container(
         "env": _env_list(env),
         "securityContext": _container_security(template),
         "resources": resources,
-        "volumeMounts": _mounts(workspace_read_only=False),
+        "volumeMounts": _mounts(workspace_read_only=False, init=True),
     }
 
 
 def _sandbox_container(
     spec: SandboxSpec,
-    settings: PodSettings,
     containers: Mapping[str, Mapping[str, Any]],
     resources: Mapping[str, Any],
 ) -> dict[str, Any]:
     template = containers[SANDBOX_CONTAINER]
-    env = {**sandbox_env(spec), **_gateway_env(settings), "WARDEN_START_FILE": START_FILE}
+    env = {**sandbox_env(spec), "WARDEN_START_FILE": START_FILE}
     return {
         **{k: v for k, v in template.items() if k in ("imagePullPolicy",)},
         "name": SANDBOX_CONTAINER,
@@ -250,7 +260,9 @@ def _sandbox_container(
         "env": _env_list(env),
         "securityContext": _container_security(template),
         "resources": resources,
-        "volumeMounts": _mounts(workspace_read_only=spec.workspace_mode == WorkspaceMode.RO),
+        "volumeMounts": _mounts(
+            workspace_read_only=spec.workspace_mode == WorkspaceMode.RO, init=False
+        ),
         # tmux's client owns this TTY; the controller reads it through attach.
         "stdin": True,
         "stdinOnce": False,

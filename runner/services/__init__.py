@@ -178,7 +178,7 @@ async def build_services(settings: Settings, *, backend: SandboxBackend | None =
         hooks=hooks,
         default_image=settings.image,
     )
-    views = SessionViews(registry)
+    views = SessionViews(registry, mirror=launcher.mirror)
     tokens = ApiTokens(SqlTokenStore(engine), recorder)
     auth = await resources.enter_async_context(
         open_authenticator(

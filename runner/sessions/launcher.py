@@ -16,6 +16,7 @@ from runner.sandbox.statedir import prepare_session_dir
 from runner.sessions.artifacts import workspace_archive, workspace_patch
 from runner.sessions.driver import Driver
 from runner.sessions.live import IDLE_SETTLE_SECONDS, LiveSession, StateCallback
+from runner.sessions.mirror import SandboxMirror
 from runner.sessions.model import ArtifactRecord, SessionRecord, SessionStore
 from runner.sessions.ports import GatewayFactory, GatewayHandle
 from runner.sessions.runtime import SANDBOX_WORKDIR, Running, SessionPaths
@@ -43,6 +44,8 @@ class Launcher:
         labels: dict[str, str] | None = None,
     ) -> None:
         self._backend = backend
+        #: Brings the agent's files to this host where the sandbox shares none (Pods).
+        self.mirror = SandboxMirror(backend)
         self._gateways = gateways
         self._cols = cols
         self._rows = rows
@@ -178,6 +181,7 @@ class Launcher:
             memory_bytes=profile.memory_bytes,
             pids_limit=profile.pids,
             tmpfs_bytes=profile.tmpfs_bytes,
+            disk_bytes=profile.disk_bytes,
             runtime=None if profile.runtime == "runc" else profile.runtime,
             labels=self._labels,
         )
@@ -199,6 +203,7 @@ class Launcher:
         self, record: SessionRecord, paths: SessionPaths, store: SessionStore
     ) -> None:
         """Keep the workspace patch and archive, the transcript and the recording."""
+        await self.mirror.pull(record, paths)  # while the sandbox still exists
         out = paths.artifacts
         out.mkdir(parents=True, exist_ok=True)
         files: list[Path] = []
@@ -219,6 +224,7 @@ class Launcher:
                 files.append(Path(shutil.copy2(transcript, out / "transcript.jsonl")))
             for segment in paths.recordings():
                 files.append(Path(shutil.copy2(segment, out / segment.name)))
+        self.mirror.forget(record.id)
         for path in files:
             store.add_artifact(
                 ArtifactRecord(record.id, path.name, str(path), path.stat().st_size, utcnow())

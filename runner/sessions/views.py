@@ -8,6 +8,7 @@ from pathlib import Path
 from runner.core import Actor, SessionState, WorkspaceMode
 from runner.errors import NotFoundError
 from runner.sessions.artifacts import workspace_patch
+from runner.sessions.mirror import SandboxMirror
 from runner.sessions.model import ArtifactRecord, SessionRecord
 from runner.sessions.registry import SessionRegistry
 from runner.sessions.runtime import SANDBOX_WORKDIR
@@ -18,8 +19,9 @@ from runner.terminal.replay import replay_pane
 class SessionViews:
     """Reads of a session, each checked for visibility first."""
 
-    def __init__(self, registry: SessionRegistry) -> None:
+    def __init__(self, registry: SessionRegistry, *, mirror: SandboxMirror | None = None) -> None:
         self._registry = registry
+        self._mirror = mirror  # pulls from sandboxes that share no files (Pods)
         self._store = registry.store
         self._readers: dict[str, TranscriptReader] = {}
 
@@ -42,14 +44,26 @@ class SessionViews:
             reader = self._readers[record.id] = TranscriptReader(path)
         return reader
 
+    async def _pull(self, record: SessionRecord, *, workspace: bool = False) -> None:
+        """Bring the running sandbox's transcript (and workspace) to the host side."""
+        running = self._registry.live(record.id)
+        if self._mirror is None or running is None:
+            return
+        paths = self._registry.paths(record.id)
+        await self._mirror.transcript(record, paths, running.live.container_id)
+        if workspace:
+            await self._mirror.workspace(record, paths, running.live.container_id)
+
     async def transcript(self, session_id: str, actor: Actor) -> list[Turn]:
         record = await self._registry.get(session_id, actor)
+        await self._pull(record)
         return await asyncio.to_thread(self._reader(record).turns)
 
     async def transcript_page(
         self, session_id: str, actor: Actor, *, before_id: int | None, limit: int, role: str | None
     ) -> Page:
         record = await self._registry.get(session_id, actor)
+        await self._pull(record)
         reader = self._reader(record)
         return await asyncio.to_thread(reader.page, before_id=before_id, limit=limit, role=role)
 
@@ -72,6 +86,7 @@ class SessionViews:
             return patch_file.read_text(encoding="utf-8"), stored
         if record.workspace_mode != WorkspaceMode.COPY:
             return None, stored
+        await self._pull(record, workspace=True)
         patch = await asyncio.to_thread(
             workspace_patch, Path(record.work_dir), paths.workspace_copy
         )
