@@ -79,6 +79,9 @@ class StandIn:
             await self.cluster.kubelet.delete(name, 0)
         for task in list(self.cluster.tasks):
             task.cancel()
+        close = getattr(self.cluster.kubelet, "close", None)
+        if close is not None:
+            await close()
         if self._server is not None:
             await self._server.close()
 
