@@ -102,13 +102,33 @@ def _append(path: Path, chunk: bytes) -> None:
         fh.write(chunk)
 
 
+def _keep(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:
+    """Tar's "data" filter, skipping what it refuses instead of failing the whole pull.
+
+    WHY: the tar is the agent's. No absolute path, no "..", no link out of the tree, no
+    device or fifo, no set-id bit reaches the controller's disk. A venv's link to
+    /usr/bin/python3 is dropped like that, which the patch would skip anyway (it
+    leaves links out).
+    """
+    try:
+        return tarfile.data_filter(member, dest)
+    except tarfile.FilterError as exc:
+        log.info("not taken from the sandbox: %s (%s)", member.name, exc)
+        return None
+
+
 def _replace(tar: Path, tree: Path, paths: SessionPaths) -> None:
-    """Unpack the sandbox's tar beside the copy, then swap it in."""
+    """Unpack the sandbox's tar beside the copy, then swap it in.
+
+    Raises:
+        SandboxError: the tar is unreadable (the host copy is untouched).
+    """
     tree.mkdir()
-    with tarfile.open(tar) as archive:
-        # WHY the "data" filter: the tar is the agent's. No absolute paths, no "..", no
-        # links out of the tree, no devices, no set-id bits reach the controller's disk.
-        archive.extractall(tree, filter="data")
+    try:
+        with tarfile.open(tar) as archive:
+            archive.extractall(tree, filter=_keep)  # noqa: S202 (each member through _keep)
+    except (tarfile.TarError, OSError) as exc:
+        raise SandboxError(f"the sandbox's workspace could not be unpacked: {exc}") from exc
     copy = paths.workspace_copy
     old = tree.parent / "old"
     if copy.exists():
