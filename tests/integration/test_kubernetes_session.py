@@ -90,3 +90,32 @@ def test_session_story_on_kubernetes(
     transcript = (warden.data_dir / "sessions" / sid / "artifacts" / "transcript.jsonl").read_text()
     assert any(json.loads(line).get("type") == "assistant" for line in transcript.splitlines())
     assert (project / "app.py").read_text() == "print('hello')\n"  # copy mode: untouched
+
+
+def test_a_restarted_controller_readopts_its_pods(
+    cluster: tuple[StandIn, int], start_warden: StartWarden, tmp_path: Path
+) -> None:
+    """After SIGKILL and restart the controller finds the Pod by its session label,
+    re-attaches (the screen redrawn by a resize on channel 4), serves its gateway
+    again, and the prompt waiting there is approved and runs."""
+    standin, port = cluster
+    first = _controller(start_warden, standin, port, tmp_path)
+    sid = first.create(_project(tmp_path), prompt="hello")["id"]
+    first.wait_state(sid, "idle", timeout=120)
+    assert (
+        first.post(sid, "send", {"text": "[[bash: echo adopted > proof.txt]]"}).status_code == 200
+    )
+    first.wait_state(sid, "permission_prompt")
+    first.kill()
+    resizes = len(standin.pods.resizes)
+
+    second = start_warden(extra_env=first.env, port=first.port)
+    back = second.wait_state(sid, "permission_prompt", timeout=30)
+    assert "echo adopted > proof.txt" in back["details"]["command"]
+    assert len(standin.pods.resizes) >= resizes + 2  # the redraw: smaller, then back
+    assert second.post(sid, "approve").status_code == 200
+    second.wait_state(sid, "idle")
+    patch = second.client.get(f"/v1/sessions/{sid}/artifacts").json()["patch"]
+    assert "+adopted" in patch
+    assert second.client.delete(f"/v1/sessions/{sid}").status_code == 200
+    assert standin.pods.pods == {}
