@@ -21,7 +21,7 @@ from tests.integration.server import WardenServer, free_port
 from tests.integration.test_sessions_api import _project, run_story
 from tests.kube.docker import DockerKubelet
 from tests.kube.server import StandIn
-from tests.unit.chart.chart_support import render, session_pod
+from tests.unit.chart.chart_support import one, render, session_pod
 
 
 @pytest.fixture
@@ -90,6 +90,11 @@ def test_session_story_on_kubernetes(
     transcript = (warden.data_dir / "sessions" / sid / "artifacts" / "transcript.jsonl").read_text()
     assert any(json.loads(line).get("type") == "assistant" for line in transcript.splitlines())
     assert (project / "app.py").read_text() == "print('hello')\n"  # copy mode: untouched
+    role = one(render(), "Role", "warden-sessions")
+    granted = {(r, v) for rule in role["rules"] for r in rule["resources"] for v in rule["verbs"]}
+    used = standin.pods.authorizations()
+    assert {("pods", "create"), ("pods/exec", "get"), ("pods/attach", "get")} <= used
+    assert used <= granted, used - granted  # the chart's Role is all the backend needs
 
 
 def test_a_restarted_controller_readopts_its_pods(

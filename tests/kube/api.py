@@ -82,6 +82,19 @@ class Cluster:
         if pod is not None:
             pod["status"] = copy.deepcopy(dict(status))
 
+    def authorizations(self) -> set[tuple[str, str]]:
+        """(resource, verb) of every request so far, as RBAC would check it; a
+        WebSocket upgrade is a GET (newer API servers also check create)."""
+        verbs = {("POST", 0): "create", ("GET", 0): "list", ("GET", 1): "get",
+                 ("DELETE", 1): "delete", ("WS", 2): "get", ("GET", 2): "get"}  # fmt: skip
+        found = set()
+        for method, path, _query in self.requests:
+            tail = path.split("/pods", 1)[1].strip("/").split("/")
+            depth = len([t for t in tail if t])
+            resource = "pods" if depth < 2 else f"pods/{tail[1]}"
+            found.add((resource, verbs[(method, depth)]))
+        return found
+
     def background(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
         self.tasks.add(task)
@@ -164,6 +177,7 @@ def make_app(cluster: Cluster) -> Starlette:
 
     async def log(request: Request) -> Response:
         ns, name = request.path_params["namespace"], request.path_params["name"]
+        cluster.requests.append((request.method, request.url.path, request.url.query))
         if not authorized(request.headers):
             return status(401, "Unauthorized", "Unauthorized")
         if (ns, name) not in cluster.pods:

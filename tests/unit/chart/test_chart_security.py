@@ -144,7 +144,7 @@ def test_role_grants_exactly_the_backend_verbs_in_the_sessions_namespace() -> No
     assert role["metadata"]["namespace"] == SESSIONS
     rules = {(tuple(r["apiGroups"]), r["resources"][0]): sorted(r["verbs"]) for r in role["rules"]}
     assert rules == {
-        (("",), "pods"): ["create", "delete", "get", "list", "watch"],
+        (("",), "pods"): ["create", "delete", "get", "list"],
         (("",), "pods/exec"): ["create", "get"],
         (("",), "pods/attach"): ["create", "get"],
         (("",), "pods/log"): ["get"],
