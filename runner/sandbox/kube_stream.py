@@ -25,6 +25,7 @@ from typing import IO, Any
 from kubernetes import client as k8s
 from kubernetes.stream import stream as k8s_stream
 from kubernetes.stream.ws_client import ERROR_CHANNEL, RESIZE_CHANNEL
+from websocket import WebSocketException
 
 from runner.errors import SandboxError
 from runner.sandbox.stream import QueuedStream
@@ -113,6 +114,8 @@ def run_exec(
                 out += chunk
             err = (err + ws.read_channel(STDERR))[-65536:]
             status += ws.read_channel(ERROR_CHANNEL)
+    except WebSocketException as exc:
+        raise SandboxError(f"exec {argv[0]} in {name}: the connection broke: {exc}") from exc
     finally:
         ws.close()
     if not status:

@@ -153,6 +153,8 @@ class KubernetesBackend:
                 streams = self._attached.get(sandbox_id, [])
                 if stream in streams:
                     streams.remove(stream)
+                if not streams:
+                    self._attached.pop(sandbox_id, None)
 
         stream = kube_stream.AttachStream(ws, loop, sandbox_id, forget)
         with self._attached_lock:
