@@ -68,7 +68,7 @@ async def _until(predicate: Any, seconds: float = 5.0) -> bool:
 
 def test_create_posts_the_hardened_pod(standin: StandIn, tmp_path: Path) -> None:
     """The Pod sent has the session label, no token, the init container and the limits."""
-    spec = spec_for(tmp_path, cpus=1.5, memory_bytes=2 * 1024**3, disk_bytes=10**9)
+    spec = spec_for(tmp_path, cpus=1.5, memory_bytes=2 * 1024**3, disk_bytes=10**9, runtime="runsc")
 
     async def go() -> None:
         backend = backend_for(standin)
@@ -82,6 +82,7 @@ def test_create_posts_the_hardened_pod(standin: StandIn, tmp_path: Path) -> None
     assert sent["metadata"]["labels"][SESSION_LABEL] == spec.session_id
     assert sent["metadata"]["labels"]["warden.test"] == "k8s"
     pod = sent["spec"]
+    assert pod["runtimeClassName"] == "gvisor"  # the policy's runsc, as a RuntimeClass
     assert pod["automountServiceAccountToken"] is False
     assert pod["restartPolicy"] == "Never"
     assert [c["name"] for c in pod["initContainers"]] == ["workspace"]
