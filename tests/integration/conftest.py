@@ -10,7 +10,7 @@ import pytest
 
 from runner.sandbox.image import BuildResult
 from tests.integration.sandbox_support import sandbox_image
-from tests.integration.server import WardenServer
+from tests.integration.server import WardenServer, unmount_under
 
 __all__ = ["sandbox_image", "start_warden"]
 
@@ -47,3 +47,4 @@ def start_warden(
     yield start
     for warden in started:
         warden.stop()
+    unmount_under(tmp_path)

@@ -18,6 +18,19 @@ import httpx
 from tests.conftest import TEST_LABELS
 
 
+def unmount_under(root: Path) -> None:
+    """Detach every mount below ``root``: the quota volumes and bound host directories of
+    the sessions a stopped test server left running (a restarted server re-adopts them)."""
+    prefix = str(root.resolve())
+    points = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        point = line.split()[4].replace("\\040", " ")
+        if point == prefix or point.startswith(prefix + "/"):
+            points.append(point)
+    for point in sorted(points, key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], check=False, capture_output=True)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -48,6 +61,8 @@ class WardenServer:
             "WARDEN_PORT": str(self.port),
             "WARDEN_CONTAINER_LABELS": json.dumps(TEST_LABELS),
             "WARDEN_STALL_SECONDS": "120",
+            # The tests' projects live beside the data dir, in pytest's tmp dir.
+            "WARDEN_WORKSPACE_ROOTS": str(data_dir.parent),
             **(extra_env or {}),
         }
         self.process: subprocess.Popen[bytes] | None = None
