@@ -162,6 +162,12 @@ async def build_services(settings: Settings, *, backend: SandboxBackend | None =
         paths_of=registry.paths,
         lookup=registry.get,
     )
+    # Probed once, now, so no request waits on a test mount (and the log says it).
+    quota = await asyncio.to_thread(workspaces.volumes.probe)
+    if quota.enforced:
+        log.info("disk quotas: enforced (%s)", quota.reason)
+    else:
+        log.warning("disk quotas cannot be enforced here: %s", quota.reason)
     launcher = Launcher(
         backend=backend,
         gateways=gateways,
