@@ -47,13 +47,16 @@ class WardenServer:
         database_url: str,
         *,
         port: int | None = None,
-        extra_env: dict[str, str] | None = None,
+        extra_env: dict[str, str | None] | None = None,
+        cwd: Path | None = None,
     ) -> None:
+        """``extra_env`` adds settings; a value of None removes that variable instead."""
         self.data_dir = data_dir
+        self.cwd = cwd
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = data_dir / "server.log"
-        self.env = {
+        env: dict[str, str | None] = {
             **os.environ,
             "WARDEN_DATA_DIR": str(data_dir),
             "WARDEN_DATABASE_URL": database_url,
@@ -65,6 +68,7 @@ class WardenServer:
             "WARDEN_WORKSPACE_ROOTS": str(data_dir.parent),
             **(extra_env or {}),
         }
+        self.env = {name: value for name, value in env.items() if value is not None}
         self.process: subprocess.Popen[bytes] | None = None
         self.client = httpx.Client(base_url=self.url, timeout=60)
 
@@ -74,6 +78,7 @@ class WardenServer:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "runner.cli", "serve"],
                 env=self.env,
+                cwd=self.cwd,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
