@@ -21,6 +21,7 @@ from runner.sessions.ports import GatewayFactory, GatewayHandle
 from runner.sessions.runtime import SANDBOX_WORKDIR, Running, SessionPaths
 from runner.sessions.transcript import transcript_path
 from runner.sessions.workspace_setup import HOST_BIND, WorkspaceSetup
+from runner.workspace.source import PathSource, from_json
 
 log = logging.getLogger(__name__)
 
@@ -251,4 +252,8 @@ def workspace_of(record: SessionRecord, paths: SessionPaths) -> Path:
     if record.workspace_mode == WorkspaceMode.COPY:
         return paths.workspace_copy
     bound = paths.root / HOST_BIND  # the checked directory, bound by descriptor
-    return bound if os.path.ismount(bound) else Path(record.work_dir)
+    if os.path.ismount(bound):
+        return bound
+    if isinstance(from_json(record.workspace, record.work_dir), PathSource):
+        return Path(record.work_dir)
+    return paths.source

@@ -21,7 +21,7 @@ from runner.sessions.policy_gate import PolicyGate
 from runner.sessions.requests import SessionRequest
 from runner.sessions.runtime import SessionPaths
 from runner.workspace.confine import Confinement
-from runner.workspace.git import check_host, parse_remote
+from runner.workspace.git import check_host, file_url, parse_remote
 from runner.workspace.limits import format_size
 from runner.workspace.source import (
     ArchiveSource,
@@ -84,16 +84,17 @@ class WorkspaceGate:
             PolicyDeniedError, InvalidInputError, NotFoundError: see the module docstring.
         """
         source = request.workspace or PathSource(request.work_dir)
+        # An unknown policy is the request's own 422 (not a workspace refusal).
+        policy = self._gate.policy(request.policy)
         try:
-            return await self._admit(source, request, actor)
+            return await self._admit(source, policy, request, actor)
         except WardenError as exc:
             await self._denied(exc, request, source, actor)
             raise
 
     async def _admit(
-        self, source: WorkspaceSource, request: SessionRequest, actor: Actor
+        self, source: WorkspaceSource, policy: Policy, request: SessionRequest, actor: Actor
     ) -> AdmittedWorkspace:
-        policy = self._gate.policy(request.policy)
         rules = policy.workspace
         if not isinstance(source, PathSource) and request.workspace_mode == WorkspaceMode.RW:
             raise InvalidInputError(
@@ -112,12 +113,17 @@ class WorkspaceGate:
         if isinstance(source, GitSource):
             remote = parse_remote(source.url)
             ref = check_ref(source.ref)
+            url = remote.url
             if remote.scheme == "file":
-                # A local repository is a host path like any other: the same roots apply.
-                self._confinement.check(remote.path, policy_roots=rules.roots, policy=policy.name)
+                # A local repository is a host path like any other: the same roots apply,
+                # and the clone opens exactly the checked, resolved path (no re-resolving).
+                checked = self._confinement.check(
+                    remote.path, policy_roots=rules.roots, policy=policy.name
+                )
+                url = file_url(checked)
             else:
                 check_host(remote, rules.git_hosts, policy.name)
-            git = GitSource(remote.url, ref)
+            git = GitSource(url, ref)
             return AdmittedWorkspace(git, describe(git))
         await self._lookup(source.session_id, actor)  # 404 unless the actor may see it
         return AdmittedWorkspace(source, describe(source))

@@ -122,9 +122,9 @@ class WorkspaceSetup:
             self._fetcher.fetch(source, paths, upload_file(paths), rules, fetch, owner)
         origin = self.origin_path(record, paths)
         if record.workspace_mode != WorkspaceMode.COPY:
-            with opened_dir(origin) as fd:
-                hostmounts.bind_fd(fd, paths.root / HOST_BIND)
-            workspace = paths.root / HOST_BIND
+            workspace = origin  # a fetched source: the controller's own directory
+            if isinstance(source, PathSource):
+                workspace = self._bind(origin, paths)
             self._report(record, {**report, "phase": "ready"})
         else:
             workspace = paths.workspace_copy
@@ -132,6 +132,19 @@ class WorkspaceSetup:
             self._copy(origin, workspace, tally, owner)
             self._report(record, {**report, "phase": "ready", **tally.summary()})
         return SessionDir(paths.root, paths.home, paths.run, workspace)
+
+    def _bind(self, origin: Path, paths: SessionPaths) -> Path:
+        """The caller's host directory for a ro/rw mount: bound by descriptor, so the
+        container gets the directory that was checked even if its path is re-pointed."""
+        with opened_dir(origin) as fd:  # fails if a link was swapped in since the check
+            missing = hostmounts.can_mount()
+            if missing is None:
+                hostmounts.bind_fd(fd, paths.root / HOST_BIND)
+                return paths.root / HOST_BIND
+        # Without mount rights the daemon gets the checked path itself: a swap between
+        # this open and the container's creation is not caught (docs/threat-model.md).
+        log.warning("session %s: %s; mounting %s by path", paths.root.name, missing, origin)
+        return origin
 
     def _disk(
         self, paths: SessionPaths, profile: ContainerProfile, owner: tuple[int, int] | None

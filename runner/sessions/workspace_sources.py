@@ -81,7 +81,8 @@ class SourceFetcher:
         runner = GitRunner(timeout=self._timeout, cancel=cancel, limits=tally.limits)
         fetch_url = None
         if remote.scheme == "file":
-            fetch_url = self._local_copy(Path(os.path.realpath(remote.path)), paths, tally)
+            # The admitted, resolved path: opened without following links, never resolved again.
+            fetch_url = self._local_copy(Path(remote.path), paths, tally)
         try:
             auth = auth_header(remote, self._tokens)
             clone(remote, source.ref, paths.source, runner=runner, fetch_url=fetch_url, auth=auth)

@@ -11,6 +11,8 @@ import io
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tarfile
 import time
 import zipfile
@@ -47,6 +49,7 @@ POLICIES = {
     "quota": _policy("quota", "disk: 100m, runtime: runc"),
     "quota-gvisor": _policy("quota-gvisor", "disk: 100m, runtime: runsc"),
     "git": _policy("git", "disk: 1g", '{git_hosts: ["127.0.0.1"]}'),
+    "git-subs": _policy("git-subs", "disk: 1g", '{git_hosts: ["127.0.0.1"], git_submodules: true}'),
 }
 
 
@@ -102,9 +105,32 @@ def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hosts]:
     refs = make_repo(base / "work")
     bare(base / "work", base / "srv" / "repo.git")
     daemon, http = GitDaemon(base / "srv"), TokenGitHost(base / "srv", TOKEN)
+    _superprojects(base, daemon)
     yield Hosts(base, daemon, http, refs)
     daemon.stop()
     http.stop()
+
+
+def _superprojects(base: Path, daemon: GitDaemon) -> None:
+    """super.git has submodule sub (on the daemon); badsuper.git's points at 127.0.0.2."""
+    sub = base / "sub"
+    sub.mkdir()
+    git("init", "-q", "-b", "main", cwd=sub)
+    (sub / "SUBFILE").write_text("from the submodule\n")
+    git("add", "SUBFILE", cwd=sub)
+    git("commit", "-q", "-m", "sub", cwd=sub)
+    bare(sub, base / "srv" / "sub.git")
+    for name, host in (("super", "127.0.0.1"), ("badsuper", "127.0.0.2")):
+        work = base / name
+        work.mkdir()
+        git("init", "-q", "-b", "main", cwd=work)
+        git("-c", "protocol.allow=always", "submodule", "add", "-q", daemon.url("sub.git"),
+            "sub", cwd=work)  # fmt: skip
+        url = f"git://{host}:{daemon.port}/sub.git"
+        git("config", "-f", ".gitmodules", "submodule.sub.url", url, cwd=work)
+        git("add", "-A", cwd=work)
+        git("commit", "-q", "-m", "with a submodule", cwd=work)
+        bare(work, base / "srv" / f"{name}.git")
 
 
 @pytest.fixture(scope="module")
@@ -348,3 +374,64 @@ def test_git_sources_clone_at_a_ref_from_allowed_hosts_only(world: World) -> Non
     for sid, _version in started:
         assert world.server.client.delete(f"/v1/sessions/{sid}").status_code == 200
     git("status", cwd=local)  # the source repository is untouched and still valid
+
+
+def _ready(world: World, sid: str) -> dict[str, Any]:
+    return world.server.wait_for(
+        sid, lambda s: (s["details"].get("workspace") or {}).get("phase") == "ready"
+    )
+
+
+def test_submodules_only_when_the_policy_allows_and_from_listed_hosts(world: World) -> None:
+    """Without git_submodules the submodule stays empty; with it, it is cloned; one whose
+    host is not listed fails the session with the rule."""
+    daemon = world.hosts.daemon
+    plain = world.post(workspace={"git": {"url": daemon.url("super.git")}}, policy="git")
+    subs = world.post(workspace={"git": {"url": daemon.url("super.git")}}, policy="git-subs")
+    bad = world.post(workspace={"git": {"url": daemon.url("badsuper.git")}}, policy="git-subs")
+    plain_id, subs_id, bad_id = (r.json()["id"] for r in (plain, subs, bad))
+    _ready(world, plain_id)
+    assert not (world.sessions / plain_id / "workspace" / "sub" / "SUBFILE").exists()
+    _ready(world, subs_id)
+    subfile = world.sessions / subs_id / "workspace" / "sub" / "SUBFILE"
+    assert subfile.read_text() == "from the submodule\n"
+    failed = world.server.wait_for(bad_id, lambda s: s["state"] == "error")
+    assert "127.0.0.2" in failed["error"] and "workspace.git_hosts" in failed["error"]
+    for sid in (plain_id, subs_id, bad_id):
+        assert world.server.client.delete(f"/v1/sessions/{sid}").status_code == 200
+
+
+def _cli(world: World, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "runner.cli", "sessions", "create", *args, "--json",
+         "--server", world.server.url],
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+
+
+def test_the_cli_creates_sessions_from_a_directory_archive_and_a_git_ref(
+    world: World, tmp_path: Path
+) -> None:
+    """--archive DIR tars on the client (leaving out a link to /etc/passwd, and saying so);
+    --git URL@REF clones that ref."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.md").write_text("client side\n")
+    (mine / "passwd").symlink_to("/etc/passwd")
+    packed = _cli(world, "--archive", str(mine), "--policy", "quota")
+    assert packed.returncode == 0, packed.stderr
+    assert "not uploaded: passwd (a link to /etc/passwd" in packed.stderr
+    from_archive = json.loads(packed.stdout)
+    assert set(from_archive["workspace"]) == {"archive"}
+    cloned = _cli(world, "--git", f"{world.hosts.daemon.url('repo.git')}@v1", "--policy", "git")
+    assert cloned.returncode == 0, cloned.stderr
+    from_git = json.loads(cloned.stdout)
+    assert from_git["workspace"]["git"]["ref"] == "v1"
+    _ready(world, from_archive["id"])
+    _ready(world, from_git["id"])
+    archive_copy = world.sessions / from_archive["id"] / "workspace"
+    assert (archive_copy / "notes.md").read_text() == "client side\n"
+    assert not (archive_copy / "passwd").exists()
+    assert (world.sessions / from_git["id"] / "workspace" / "VERSION").read_text() == "1\n"
+    for sid in (from_archive["id"], from_git["id"]):
+        assert world.server.client.delete(f"/v1/sessions/{sid}").status_code == 200
