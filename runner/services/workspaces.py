@@ -56,9 +56,9 @@ def default_roots(settings: Settings, start_dir: Path) -> tuple[list[Path], str]
 def protected_paths(settings: Settings) -> list[Protected]:
     """What no workspace may be, be inside, or contain (see ``runner.workspace.confine``)."""
     guards = [Protected(settings.data_dir, "Warden's data dir (signing keys, database, sessions)")]
-    sockets = [*DOCKER_SOCKETS]
+    sockets = [*DOCKER_SOCKETS]  # the standard places: protected whether or not in use
     docker_host = os.environ.get("DOCKER_HOST", "")
-    if docker_host.startswith("unix://"):
+    if docker_host.startswith("unix://") and Path(urlsplit(docker_host).path).exists():
         sockets.append(urlsplit(docker_host).path)
     for sock in sockets:
         # Protected.build resolves each path too (/var/run is /run on most hosts).

@@ -16,19 +16,9 @@ from typing import Any
 import httpx
 
 from tests.conftest import TEST_LABELS
+from tests.mounts import unmount_under
 
-
-def unmount_under(root: Path) -> None:
-    """Detach every mount below ``root``: the quota volumes and bound host directories of
-    the sessions a stopped test server left running (a restarted server re-adopts them)."""
-    prefix = str(root.resolve())
-    points = []
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        point = line.split()[4].replace("\\040", " ")
-        if point == prefix or point.startswith(prefix + "/"):
-            points.append(point)
-    for point in sorted(points, key=len, reverse=True):
-        subprocess.run(["umount", "-l", point], check=False, capture_output=True)
+__all__ = ["WardenServer", "free_port", "unmount_under"]
 
 
 def free_port() -> int:
