@@ -24,6 +24,7 @@ from runner.api import (
     templates,
     tokens,
     whoami,
+    workspaces,
 )
 from runner.api.context import SERVICES
 from runner.api.schemas import ErrorResponse
@@ -42,6 +43,8 @@ STATUS_BY_ERROR: dict[type[errors.WardenError], int] = {
     errors.AuthenticationError: 401,
     errors.AuthorizationError: 403,
     errors.AuditUnavailableError: 503,
+    errors.PayloadTooLargeError: 413,
+    errors.UnsupportedMediaTypeError: 415,
     errors.SandboxNotFoundError: 404,
     errors.ImageNotFoundError: 424,
     errors.SandboxError: 502,
@@ -159,6 +162,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     _openapi_with_error_bodies(app)
     app.include_router(health.router)
     app.include_router(sessions.router)
+    app.include_router(workspaces.router)
     app.include_router(templates.router)
     app.include_router(pipelines.router)
     app.include_router(memory.router)

@@ -10,6 +10,8 @@ Nothing below ``runner.api`` raises ``HTTPException``; it raises one of these::
     ├── AuthenticationError          401  no valid credentials
     ├── AuthorizationError           403  valid credentials, missing role
     ├── AuditUnavailableError        503  the ledger cannot record, so the action did not happen
+    ├── PayloadTooLargeError         413  an upload is over the server's size cap
+    ├── UnsupportedMediaTypeError    415  an upload in a format the endpoint does not take
     └── SandboxError                 502  the container runtime failed
         ├── SandboxNotFoundError     404  the container is gone
         └── ImageNotFoundError       424  the sandbox image is not built
@@ -61,6 +63,14 @@ class AuthorizationError(WardenError):
 
 class AuditUnavailableError(WardenError):
     code = "audit_unavailable"
+
+
+class PayloadTooLargeError(WardenError):
+    code = "payload_too_large"
+
+
+class UnsupportedMediaTypeError(WardenError):
+    code = "unsupported_media_type"
 
 
 class SandboxError(WardenError):

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import platformdirs
 import yaml
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from runner.auth.config import IssuerConfig
 
@@ -92,6 +92,28 @@ class Settings(BaseSettings):
     #: Require credentials even with no issuer (API tokens only).
     auth_enabled: bool = False
 
+    #: Host directories sessions may name as workspaces (colon-separated in the
+    #: environment). None: the directory ``warden serve`` started in, on loopback only.
+    workspace_roots: Annotated[list[Path] | None, NoDecode] = None
+    #: Largest archive ``POST /v1/workspaces`` accepts, and how long it waits to be used.
+    upload_max_bytes: int = Field(default=1024**3, gt=0)
+    upload_ttl_seconds: int = Field(default=3600, gt=0)
+    #: Tokens for private git hosts ({"git.example.com": "token" or "user:token"}).
+    git_tokens: dict[str, SecretStr] = Field(default_factory=dict)
+    git_timeout_seconds: float = Field(default=300.0, gt=0)
+    #: A policy that sets container.disk needs a kernel-enforced quota; false lets such
+    #: sessions start without one on hosts that cannot enforce it (logged, not silent).
+    disk_quota_required: bool = True
+
+    @field_validator("workspace_roots", mode="before")
+    @classmethod
+    def _split_roots(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part for part in value.split(":") if part.strip()]
+        if isinstance(value, list) and any(not Path(str(p)).is_absolute() for p in value):
+            raise ValueError("WARDEN_WORKSPACE_ROOTS must list absolute paths (colon-separated)")
+        return value
+
     @property
     def auth_enforced(self) -> bool:
         return self.auth_enabled or bool(self.auth_issuers)
@@ -127,6 +149,10 @@ class Settings(BaseSettings):
     @property
     def sessions_dir(self) -> Path:
         return self.data_dir / "sessions"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
 
     def upstream_key(self) -> str | None:
         """The real model API key, read only in the controller (it never enters a sandbox)."""

@@ -26,6 +26,8 @@ def _ref(schema: dict[str, Any]) -> str:
         return f"list of {_ref(schema.get('items', {}))}"
     if "anyOf" in schema:
         return " or ".join(_ref(s) for s in schema["anyOf"])
+    if "oneOf" in schema:
+        return "exactly one of " + ", ".join(_ref(s) for s in schema["oneOf"])
     return f"`{schema.get('type', 'object')}`"
 
 
@@ -44,9 +46,13 @@ def _operation(method: str, path: str, op: dict[str, Any]) -> list[str]:
                 f"| `{p['name']}` | {p['in']} | {kind} | {'yes' if p.get('required') else 'no'} |"
             )
         lines.append("")
-    body = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+    content = op.get("requestBody", {}).get("content", {})
+    body = content.get("application/json", {}).get("schema")
     if body:
         lines += [f"Body: {_ref(body)}", ""]
+    raw = sorted(media for media in content if media != "application/json")
+    if raw:
+        lines += ["Body: the raw bytes, as " + ", ".join(f"`{m}`" for m in raw), ""]
     responses = []
     for status, response in sorted(op.get("responses", {}).items()):
         schema = response.get("content", {}).get("application/json", {}).get("schema")
@@ -83,7 +89,8 @@ def render() -> str:
         'do not edit by hand. Errors are always JSON `{"error": {"code", "message", "details"}}`:',
         "422 for malformed input (with `details.fields`), 404 for unknown or other-tenant ids,",
         "409 when the session's state forbids the action, 403 for policy or role refusals (with",
-        "`details.rule`), 503 when the audit ledger cannot record (the action did not happen).",
+        "`details.rule`), 413 for an upload over the size cap, 415 for an upload that is not an",
+        "archive, 503 when the audit ledger cannot record (the action did not happen).",
         "",
         f"OpenAPI {spec['openapi']}, API version {spec['info']['version']}.",
         "",

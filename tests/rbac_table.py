@@ -31,6 +31,9 @@ REQUIRED: dict[tuple[str, str], str] = {
     ("GET", "/v1/sessions/{session_id}/artifacts"): "viewer",
     ("GET", "/v1/sessions/{session_id}/artifacts/{name}"): "viewer",
     ("GET", "/v1/sessions/{session_id}/patch"): "viewer",
+    ("POST", "/v1/workspaces"): "operator",
+    ("GET", "/v1/workspaces/{upload_id}"): "operator",
+    ("DELETE", "/v1/workspaces/{upload_id}"): "operator",
     ("GET", "/v1/audit"): "auditor",
     ("GET", "/v1/audit/checkpoints"): "auditor",
     ("GET", "/v1/audit/{seq}/proof"): "auditor",
@@ -68,6 +71,7 @@ PARAMS = {
     "export_id": "000000000000",
     "pipeline_id": "00000000-0000-4000-8000-000000000000",
     "key": "rbac-key",
+    "upload_id": "00000000-0000-4000-8000-000000000000",
 }
 
 #: Valid-looking bodies that nonetheless change nothing (no such directory, etc.).

@@ -32,6 +32,7 @@ from runner.sessions.policy_gate import PolicyGate
 from runner.sessions.templates import TemplateStore
 from runner.sessions.views import SessionViews
 from runner.settings import Settings
+from runner.workspace.uploads import Uploads
 
 __all__ = [
     "LOCAL_ACTOR",
@@ -50,6 +51,7 @@ __all__ = [
     "SettingsDep",
     "TemplatesDep",
     "TokensDep",
+    "UploadsDep",
     "ViewerDep",
     "ViewsDep",
     "require_roles",
@@ -98,6 +100,10 @@ def _events(services: ServicesDep) -> EventSink:
     return services.recorder
 
 
+def _uploads(services: ServicesDep) -> Uploads:
+    return services.workspaces.uploads
+
+
 async def get_actor(actor: Annotated[Actor, Depends(authenticate)]) -> Actor:
     """The authenticated caller (a route still needs a role: use ``ViewerDep`` etc.)."""
     return actor
@@ -113,4 +119,5 @@ PoliciesDep = Annotated[PolicyGate, Depends(_policies)]
 TokensDep = Annotated[ApiTokens, Depends(_tokens)]
 LedgerDep = Annotated[Ledger, Depends(_ledger)]
 EventsDep = Annotated[EventSink, Depends(_events)]
+UploadsDep = Annotated[Uploads, Depends(_uploads)]
 ActorDep = Annotated[Actor, Depends(get_actor)]

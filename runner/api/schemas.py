@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler, model_validator
 from pydantic.alias_generators import to_camel
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from runner.core import PermissionMode, SessionState, WorkspaceMode
 
@@ -25,9 +27,53 @@ class ErrorResponse(Schema):
     error: ErrorBody
 
 
+class PathWorkspace(Schema):
+    path: str = Field(
+        description="Absolute path of a directory on the controller host, under the"
+        " server's workspace roots (WARDEN_WORKSPACE_ROOTS)."
+    )
+
+
+class ArchiveWorkspace(Schema):
+    archive: str = Field(description="The id of an upload (POST /v1/workspaces).")
+
+
+class GitRef(Schema):
+    url: str = Field(
+        description="https://, http://, git:// (hosts in the policy's workspace.git_hosts)"
+        " or file:// (under the workspace roots)."
+    )
+    ref: str | None = Field(default=None, description="Branch, tag or commit (default HEAD).")
+
+
+class GitWorkspace(Schema):
+    git: GitRef
+
+
+class _OneOf:
+    """Describe a union of mutually exclusive objects as JSON Schema ``oneOf``."""
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        if "anyOf" in schema:
+            schema["oneOf"] = schema.pop("anyOf")
+        return schema
+
+
+#: Exactly one of ``path``, ``archive`` or ``git`` (each object forbids other keys).
+WorkspaceSpec = Annotated[PathWorkspace | ArchiveWorkspace | GitWorkspace, _OneOf()]
+
+
 class CreateSession(Schema):
-    work_dir: str = Field(
-        description="Absolute path of the directory to work on (controller host)."
+    work_dir: str | None = Field(
+        default=None,
+        description="Shorthand for workspace {path}: a directory on the controller host.",
+    )
+    workspace: WorkspaceSpec | None = Field(
+        default=None,
+        description="Where the workspace comes from: a host path, an upload, or a git repository.",
     )
     prompt: str | None = Field(default=None, description="First prompt, sent once Claude is ready.")
     policy: str = Field(default="default", description="Policy name or path.")
@@ -45,12 +91,24 @@ class CreateSession(Schema):
         description="A saved template (/v1/templates): fills the fields this request leaves unset.",
     )
 
+    @model_validator(mode="after")
+    def _one_workspace(self) -> CreateSession:
+        if (self.work_dir is None) == (self.workspace is None):
+            raise ValueError(
+                "give exactly one of 'workDir' (a host path) or 'workspace'"
+                " ({path}, {archive} or {git})"
+            )
+        return self
+
 
 class SessionOut(Schema):
     id: str
     state: SessionState
     details: dict[str, Any]
     work_dir: str
+    workspace: dict[str, Any] = Field(
+        default_factory=dict, description="The source: {path}, {archive}, {git} or {session}."
+    )
     workspace_mode: WorkspaceMode
     policy: str
     image: str
@@ -158,3 +216,12 @@ class Health(Schema):
     status: Literal["ok", "degraded"]
     version: str
     checks: dict[str, str]
+
+
+class UploadOut(Schema):
+    id: str
+    kind: Literal["tar", "tar.gz", "zip"]
+    size: int = Field(description="Bytes uploaded.")
+    entries: int
+    declared_bytes: int = Field(description="What the entries say they expand to.")
+    expires_at: datetime

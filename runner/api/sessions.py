@@ -18,6 +18,7 @@ from runner.api.deps import (
 from runner.api.schemas import (
     ActionResult,
     Answer,
+    ArchiveWorkspace,
     ArtifactOut,
     Artifacts,
     BatchCreate,
@@ -25,7 +26,9 @@ from runner.api.schemas import (
     BatchResult,
     CreateSession,
     ErrorBody,
+    GitWorkspace,
     Pane,
+    PathWorkspace,
     SendInput,
     SessionList,
     SessionOut,
@@ -38,6 +41,7 @@ from runner.core import SessionState
 from runner.errors import WardenError
 from runner.sessions.model import SessionRecord
 from runner.sessions.requests import SessionRequest
+from runner.workspace.source import ArchiveSource, GitSource, PathSource, WorkspaceSource
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 
@@ -48,6 +52,7 @@ def _out(record: SessionRecord, *, reused: bool = False) -> SessionOut:
         state=record.state,
         details=dict(record.details),
         work_dir=record.work_dir,
+        workspace=dict(record.workspace) or {"path": record.work_dir},
         workspace_mode=record.workspace_mode,
         policy=record.policy,
         image=record.image,
@@ -66,9 +71,20 @@ def _out(record: SessionRecord, *, reused: bool = False) -> SessionOut:
     )
 
 
+def _source(spec: PathWorkspace | ArchiveWorkspace | GitWorkspace | None) -> WorkspaceSource | None:
+    if isinstance(spec, PathWorkspace):
+        return PathSource(spec.path)
+    if isinstance(spec, ArchiveWorkspace):
+        return ArchiveSource(spec.archive)
+    if isinstance(spec, GitWorkspace):
+        return GitSource(spec.git.url, spec.git.ref)
+    return None
+
+
 def _request(body: CreateSession) -> SessionRequest:
     return SessionRequest(
-        work_dir=body.work_dir,
+        work_dir=body.work_dir or "",
+        workspace=_source(body.workspace),
         prompt=body.prompt,
         policy=body.policy,
         image=body.image,

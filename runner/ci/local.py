@@ -17,6 +17,7 @@ from runner.sessions.manager import SessionManager
 from runner.sessions.model import SessionRecord
 from runner.sessions.requests import SessionRequest
 from runner.sessions.views import SessionViews
+from runner.workspace.source import SessionSource
 
 _PAGE = 1000
 
@@ -48,6 +49,7 @@ class LocalTarget:
         self._actor = actor
 
     async def create(self, spec: RunSpec) -> str:
+        earlier = spec.workspace_from
         request = SessionRequest(
             work_dir=str(spec.work_dir),
             prompt=spec.prompt,
@@ -56,6 +58,7 @@ class LocalTarget:
             model=spec.model,
             env=dict(spec.env),
             unattended=True,
+            workspace=SessionSource(earlier) if earlier is not None else None,
         )
         record, _reused = await self._manager.create(request, self._actor)
         return record.id

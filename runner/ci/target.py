@@ -27,6 +27,8 @@ class RunSpec:
     model: str | None = None
     image: str | None = None
     env: Mapping[str, str] = field(default_factory=dict)
+    #: Start from the workspace this earlier session left (pipelines' ``workspaceFrom``).
+    workspace_from: str | None = None
 
 
 @dataclass(frozen=True)

@@ -87,18 +87,35 @@ def _disk(settings: Settings) -> tuple[bool, str, str]:
     return ok, f"{free / 1024**3:.1f} GiB free under the data dir", hint
 
 
+def _quota(settings: Settings) -> tuple[bool, str, str]:
+    """Whether policies' container.disk can be enforced (a real, tiny loop mount)."""
+    from runner.sandbox.quota import DiskVolumes
+
+    support = DiskVolumes(settings.data_dir / "tmp").probe()
+    if support.enforced:
+        return True, f"disk quotas enforced: {support.reason}", ""
+    if not settings.disk_quota_required:
+        return True, f"disk quotas NOT enforced ({support.reason}); allowed by settings", ""
+    fix = (
+        "run the controller as root with e2fsprogs and loop devices, or set"
+        " WARDEN_DISK_QUOTA_REQUIRED=false to run policies with container.disk unbounded"
+    )
+    return False, f"disk quotas cannot be enforced: {support.reason}", fix
+
+
 CHECKS: tuple[tuple[str, Check], ...] = (
     ("docker", _docker),
     ("image", _image),
     ("claude", _claude),
     ("database", _database),
     ("disk", _disk),
+    ("quota", _quota),
 )
 
 
 @app.command()
 def doctor() -> None:
-    """Check Docker, the sandbox image, the Claude binary, the database and free disk."""
+    """Check Docker, the sandbox image, the Claude binary, the database, free disk, quotas."""
     settings = Settings()
     failed = 0
     for name, check in CHECKS:

@@ -79,9 +79,13 @@ def _escape(text: str) -> str:
 
 
 @contextlib.asynccontextmanager
-async def _embedded() -> AsyncIterator[RunTarget]:
+async def _embedded(work_dir: Path) -> AsyncIterator[RunTarget]:
     """Services built in this process (SQLite under the data dir unless WARDEN_DATABASE_URL)."""
     settings = Settings()
+    # The person running this named the directory on their own command line: it is a
+    # workspace root for this one run (the protected paths still apply).
+    roots = [*(settings.workspace_roots or []), work_dir]
+    settings = settings.model_copy(update={"workspace_roots": roots})
     services = await build_services(settings)
     # No ``services.start()``: it re-adopts every running session in the store, and a
     # one-shot run must not take over sessions that a server on the same data owns.
@@ -108,7 +112,7 @@ async def _run(
         # CI runners cancel a job with SIGTERM: stop following, but remove the container.
         loop.add_signal_handler(signal.SIGTERM, task.cancel)
     try:
-        target = _remote(server, token) if server else _embedded()
+        target = _remote(server, token) if server else _embedded(spec.work_dir)
         async with target as opened:
             return await execute(opened, spec, rules, out=out, listener=listener)
     except asyncio.CancelledError:

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from runner.commands.client import ApiClient
+from runner.commands.packing import packed, split_git
 from runner.core import PermissionMode
 
 app = typer.Typer(
@@ -36,7 +37,18 @@ def _print_session(session: dict[str, Any], as_json: bool) -> None:
 
 @app.command()
 def create(
-    work_dir: Annotated[Path, typer.Argument(help="Directory to work on.")],
+    work_dir: Annotated[
+        Path | None, typer.Argument(help="A directory on the server host (under its roots).")
+    ] = None,
+    archive: Annotated[
+        Path | None,
+        typer.Option(
+            "--archive", help="Upload this directory (tarred here) or .tar/.tar.gz/.zip file."
+        ),
+    ] = None,
+    git: Annotated[
+        str | None, typer.Option("--git", help="Have the server clone URL@REF (REF optional).")
+    ] = None,
     prompt: Annotated[str | None, typer.Option(help="First prompt.")] = None,
     policy: Annotated[str, typer.Option(help="Policy name or path.")] = "default",
     permission_mode: Annotated[
@@ -47,15 +59,40 @@ def create(
     token: Token = None,
     as_json: AsJson = False,
 ) -> None:
-    """Start a session on WORK_DIR."""
-    body = {
-        "workDir": str(work_dir.resolve()),
+    """Start a session on WORK_DIR, an uploaded --archive, or a --git repository."""
+    if sum(x is not None for x in (work_dir, archive, git)) != 1:
+        raise typer.BadParameter("give exactly one of WORK_DIR, --archive or --git")
+    client = ApiClient(server, token)
+    body: dict[str, Any] = {
         "prompt": prompt,
         "policy": policy,
         "permissionMode": permission_mode.value,
         "model": model,
     }
-    _print_session(ApiClient(server, token).call("POST", "/v1/sessions", json=body), as_json)
+    if work_dir is not None:
+        body["workDir"] = str(work_dir.resolve())
+    elif archive is not None:
+        body["workspace"] = {"archive": _upload(client, archive)}
+    elif git is not None:
+        url, ref = split_git(git)
+        body["workspace"] = {"git": {"url": url, "ref": ref}}
+    _print_session(client.call("POST", "/v1/sessions", json=body), as_json)
+
+
+def _upload(client: ApiClient, path: Path) -> str:
+    """Upload ``path`` (a directory is tarred first); the upload's id."""
+    skipped: list[str] = []
+    try:
+        with packed(path, skipped) as (data, media):
+            for line in skipped:
+                typer.echo(f"not uploaded: {line}", err=True)
+            uploaded = client.call(
+                "POST", "/v1/workspaces", content=data, headers={"Content-Type": media}
+            )
+    except (OSError, ValueError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="--archive") from exc
+    upload_id: str = uploaded["id"]
+    return upload_id
 
 
 @app.command("list")

@@ -210,9 +210,10 @@ class PipelineService:
         spec = RunSpec(
             prompt=stage.prompt,
             policy=stage.policy,
-            work_dir=self._work_dir(record.spec, stage, runs),
+            work_dir=Path(stage.work_dir or record.spec.work_dir or ""),
             model=stage.model,
             image=stage.image,
+            workspace_from=self._workspace_from(stage, runs),
         )
 
         async def on_session(session_id: str) -> None:
@@ -228,14 +229,14 @@ class PipelineService:
         )
         return stage_result(runs[name], result)
 
-    def _work_dir(self, spec: PipelineSpec, stage: StageSpec, runs: Mapping[str, StageRun]) -> Path:
-        if stage.workspace_from is not None:
-            source = runs[stage.workspace_from].session_id
-            if source is None:
-                raise NotFoundError(f"stage {stage.workspace_from!r} left no session")
-            # The copy the earlier stage's agent worked on, kept after its session ended.
-            return self._manager.paths(source).workspace_copy
-        return Path(stage.work_dir or spec.work_dir or "")
+    def _workspace_from(self, stage: StageSpec, runs: Mapping[str, StageRun]) -> str | None:
+        """The earlier stage's session, whose copy (kept after it ended) this stage starts from."""
+        if stage.workspace_from is None:
+            return None
+        source = runs[stage.workspace_from].session_id
+        if source is None:
+            raise NotFoundError(f"stage {stage.workspace_from!r} left no session")
+        return source
 
     async def _save(
         self, record: PipelineRecord, runs: Mapping[str, StageRun], **changes: object

@@ -34,7 +34,15 @@ ROOT_CONTAINER = ContainerLimits(
     max_duration_seconds=parse_duration("4h"),
     idle_timeout_seconds=parse_duration("30m"),
 )
-ROOT_WORKSPACE = WorkspaceRules(mode=WorkspaceMode.COPY, allowed_modes=(WorkspaceMode.COPY,))
+ROOT_WORKSPACE = WorkspaceRules(
+    mode=WorkspaceMode.COPY,
+    allowed_modes=(WorkspaceMode.COPY,),
+    max_bytes=parse_size("2g"),
+    max_files=200_000,
+    roots=(),  # the server's roots, unnarrowed
+    git_hosts=(),  # no remote git source unless listed
+    git_submodules=False,
+)
 ROOT_MODEL = ModelLimits(allowed=(), max_tokens=None, budget_usd=None)
 ROOT_APPROVALS = ApprovalRules(
     roles=("approver",), timeout_seconds=300, fallback="deny", ci_fallback="deny"
@@ -153,7 +161,15 @@ def _workspace(spec: PolicyFile, base: WorkspaceRules) -> WorkspaceRules:
         raise ValueError(
             f"workspace.mode {mode!r} is not in workspace.allowed_modes {list(allowed)}"
         )
-    return WorkspaceRules(mode=mode, allowed_modes=allowed)
+    return WorkspaceRules(
+        mode=mode,
+        allowed_modes=allowed,
+        max_bytes=parse_size(w.max_bytes) if w.max_bytes is not None else base.max_bytes,
+        max_files=w.max_files if w.max_files is not None else base.max_files,
+        roots=tuple(w.roots) if w.roots is not None else base.roots,
+        git_hosts=tuple(w.git_hosts) if w.git_hosts is not None else base.git_hosts,
+        git_submodules=(w.git_submodules if w.git_submodules is not None else base.git_submodules),
+    )
 
 
 def _model(spec: PolicyFile, base: ModelLimits) -> ModelLimits:

@@ -29,6 +29,11 @@ class ContainerLimits:
 class WorkspaceRules:
     mode: WorkspaceMode
     allowed_modes: tuple[WorkspaceMode, ...]
+    max_bytes: int
+    max_files: int
+    roots: tuple[str, ...]  # empty: the server's roots apply unnarrowed
+    git_hosts: tuple[str, ...]
+    git_submodules: bool
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,10 @@ class Container(_Section):
     pids: int | None = Field(default=None, gt=0)
     tmpfs: Size | None = Field(default=None, description="Size of the /tmp tmpfs.")
     disk: Size | None = Field(
-        default=None, description="Writable workspace size, where the backend can cap it."
+        default=None,
+        description="Everything the agent can write (workspace copy and home), enforced by"
+        " the kernel (a per-session ext4 image); a host that cannot enforce it refuses the"
+        " session unless WARDEN_DISK_QUOTA_REQUIRED=false.",
     )
     runtime: Literal["runc", "runsc"] | None = None
     max_duration: Duration | None = None
@@ -72,6 +75,26 @@ class Workspace(_Section):
         default=None, description="The mode used when a request names none."
     )
     allowed_modes: list[WorkspaceMode] | None = None
+    max_bytes: Size | None = Field(
+        default=None,
+        description="Most bytes a workspace may hold when copied, extracted or cloned in.",
+    )
+    max_files: int | None = Field(
+        default=None, gt=0, description="Most entries (files, directories, links) it may hold."
+    )
+    roots: list[Annotated[str, StringConstraints(pattern=r"^/")]] | None = Field(
+        default=None,
+        description="Host directories a workspace path must be under; narrows the server's"
+        " WARDEN_WORKSPACE_ROOTS, never widens them.",
+    )
+    git_hosts: list[str] | None = Field(
+        default=None,
+        description='Hosts a git source may be cloned from ("git.example.com",'
+        ' "*.example.com", "host:port"); none: no remote git sources.',
+    )
+    git_submodules: bool | None = Field(
+        default=None, description="Clone submodules too (their hosts must be listed)."
+    )
 
 
 class ModelSection(_Section):

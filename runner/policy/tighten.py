@@ -21,7 +21,12 @@ def check_tightens(child: Policy, base: Policy, *, where: str) -> None:
     Raises:
         InvalidInputError: naming each field that loosens the base.
     """
-    problems = _container(child, base) + _others(child, base) + _tool_rules(child, base)
+    problems = (
+        _container(child, base)
+        + _workspace(child, base)
+        + _others(child, base)
+        + _tool_rules(child, base)
+    )
     if problems:
         fields = [field for field, _ in problems]
         text = "; ".join(f"{field}: {why}" for field, why in problems)
@@ -57,6 +62,31 @@ def _container(child: Policy, base: Policy) -> list[tuple[str, str]]:
     if b.runtime == "runsc" and c.runtime != "runsc":
         out.append(("container.runtime", "the base requires runsc"))
     return out
+
+
+def _workspace(child: Policy, base: Policy) -> list[tuple[str, str]]:
+    c, b = child.workspace, base.workspace
+    out: list[tuple[str, str]] = []
+    for field, mine, theirs in (
+        ("workspace.max_bytes", c.max_bytes, b.max_bytes),
+        ("workspace.max_files", c.max_files, b.max_files),
+    ):
+        if mine > theirs:
+            out.append((field, f"{mine} is above the base's {theirs}"))
+    if b.roots:
+        wider = [r for r in c.roots or ("(any)",) if not any(_under(r, mine) for mine in b.roots)]
+        if wider:
+            out.append(("workspace.roots", f"{wider} not under the base's {list(b.roots)}"))
+    hosts = _covered(c.git_hosts, b.git_hosts)
+    if hosts:
+        out.append(("workspace.git_hosts", f"{hosts} not allowed by the base"))
+    if c.git_submodules and not b.git_submodules:
+        out.append(("workspace.git_submodules", "the base clones no submodules"))
+    return out
+
+
+def _under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
 
 
 def _others(child: Policy, base: Policy) -> list[tuple[str, str]]:

@@ -4,7 +4,11 @@ Layout of ``<sessions_dir>/<session id>/``::
 
     home/       mounted at /home/warden; pre-seeded so Claude Code opens no dialog
     run/        mounted read-only at /run/warden; the gateway creates gateway.sock here
-    workspace/  copy mode only: the session's copy of the user's directory
+    workspace/  copy mode only: the session's copy of its source
+    source/     archive, git and session sources: the pristine tree (never mounted in
+                copy mode; the patch is taken against it)
+    disk.img    with a disk quota: the ext4 image; ``volume/`` is where it is mounted,
+                and ``home``/``workspace`` are links into it (``runner.sandbox.quota``)
 
 Anything else the controller keeps there (token, recording) is never mounted.
 """
@@ -14,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,9 @@ from runner.core import WorkspaceMode
 from runner.errors import InvalidInputError
 from runner.sandbox.backend import SANDBOX_WORKSPACE
 from runner.sandbox.hardening import SANDBOX_GID, SANDBOX_UID
+from runner.workspace.copier import copy_tree
+from runner.workspace.fstree import opened_dir
+from runner.workspace.limits import UNLIMITED, Tally
 
 #: How many trailing characters of the API key Claude Code remembers as approved.
 _APPROVED_KEY_SUFFIX = 20
@@ -52,6 +58,11 @@ class SessionLayout:
     def workspace_copy(self) -> Path:
         """The copy of the user's directory in ``copy`` mode."""
         return self.root / "workspace"
+
+    @property
+    def source(self) -> Path:
+        """The extracted archive, the clone, or an earlier session's copy."""
+        return self.root / "source"
 
 
 @dataclass(frozen=True)
@@ -86,6 +97,32 @@ def claude_config(token: str, workdir: str = SANDBOX_WORKSPACE) -> dict[str, Any
     }
 
 
+def sandbox_owner() -> tuple[int, int] | None:
+    """Who owns what the agent may write: the sandbox user when we are root, else us."""
+    return (SANDBOX_UID, SANDBOX_GID) if os.geteuid() == 0 else None
+
+
+def make_session_dir(root: Path, *, token: str, owner: tuple[int, int] | None = None) -> None:
+    """Create (or complete) ``home/`` and ``run/`` of the session directory; idempotent.
+
+    ``home`` may already be a link into the session's quota volume (``sandbox.quota``).
+    """
+    owner = owner or sandbox_owner()
+    root.mkdir(parents=True, exist_ok=True)
+    root.chmod(0o700)  # the token and recordings live here: the controller's eyes only
+    layout = SessionLayout(root)
+    home, run = layout.home, layout.run
+    home.mkdir(mode=0o700, exist_ok=True)
+    # run/ stays ours (mounted read-only inside); the socket's own mode lets the agent in.
+    run.mkdir(mode=0o755, exist_ok=True)
+    config = home / ".claude.json"
+    if not config.exists():
+        config.write_text(json.dumps(claude_config(token), indent=2), encoding="utf-8")
+    if owner is not None:
+        _chown_tree(home, owner)
+    # root/ may stay 0700: the daemon resolves bind mounts, the agent never walks root/.
+
+
 def prepare_session_dir(
     root: Path,
     *,
@@ -94,7 +131,11 @@ def prepare_session_dir(
     token: str,
     owner: tuple[int, int] | None = None,
 ) -> SessionDir:
-    """Create (or complete) the session directory; idempotent.
+    """Create (or complete) the session directory, copying ``work_dir`` in ``copy`` mode.
+
+    For sandboxes built by hand (tests, tools): the copy is the same bounded,
+    descriptor-walking copy sessions use, without caps. Sessions themselves go through
+    ``runner.sessions.workspace_setup`` (roots, caps, quota, progress, cancel).
 
     Args:
         root: ``<sessions_dir>/<session id>``.
@@ -111,32 +152,24 @@ def prepare_session_dir(
         raise InvalidInputError(f"unknown workspace mode {workspace_mode!r}") from None
     if not work_dir.is_dir():
         raise InvalidInputError(f"workDir {work_dir} is not a directory")
-    owner = owner or ((SANDBOX_UID, SANDBOX_GID) if os.geteuid() == 0 else None)
-    root.mkdir(parents=True, exist_ok=True)
-    root.chmod(0o700)  # the token and recordings live here: the controller's eyes only
+    owner = owner or sandbox_owner()
+    make_session_dir(root, token=token, owner=owner)
     layout = SessionLayout(root)
-    home, run = layout.home, layout.run
-    home.mkdir(mode=0o700, exist_ok=True)
-    # run/ stays ours (mounted read-only inside); the socket's own mode lets the agent in.
-    run.mkdir(mode=0o755, exist_ok=True)
-    config = home / ".claude.json"
-    if not config.exists():
-        config.write_text(json.dumps(claude_config(token), indent=2), encoding="utf-8")
     workspace = work_dir.resolve()
     if mode == WorkspaceMode.COPY:
         workspace = layout.workspace_copy
         if not workspace.exists():
-            shutil.copytree(work_dir, workspace, symlinks=True)
-    if owner is not None:
-        _chown_tree(home, owner)
-        if mode == WorkspaceMode.COPY:
-            _chown_tree(workspace, owner)
-    # root/ may stay 0700: the daemon resolves bind mounts, the agent never walks root/.
-    return SessionDir(root=root, home=home, run=run, workspace=workspace)
+            workspace.mkdir(mode=0o755)
+            if owner is not None:
+                os.chown(workspace, *owner)
+            with opened_dir(work_dir.resolve()) as src, opened_dir(workspace) as dst:
+                copy_tree(src, dst, tally=Tally(UNLIMITED), owner=owner)
+    return SessionDir(root=root, home=layout.home, run=layout.run, workspace=workspace)
 
 
 def _chown_tree(top: Path, owner: tuple[int, int]) -> None:
     uid, gid = owner
+    top = top.resolve()  # home may be our own link into the quota volume
     os.chown(top, uid, gid, follow_symlinks=False)
     for dirpath, dirnames, filenames in os.walk(top):
         for name in (*dirnames, *filenames):

@@ -27,6 +27,7 @@ from runner.pipelines.executor import PipelineService
 from runner.sandbox.backend import SandboxBackend
 from runner.services.gateways import SessionGateways
 from runner.services.upstream import open_upstream
+from runner.services.workspaces import Workspaces, build_workspaces
 from runner.sessions.hooklog import HookLog
 from runner.sessions.launcher import Launcher
 from runner.sessions.manager import SessionManager
@@ -66,6 +67,7 @@ class Services:
     auth: Authenticator
     pipelines: PipelineService
     resources: contextlib.AsyncExitStack
+    workspaces: Workspaces
 
     async def start(self) -> None:
         try:
@@ -78,6 +80,8 @@ class Services:
         if adopted:
             log.info("re-adopted %d running session(s): %s", len(adopted), ", ".join(adopted))
         await self.pipelines.recover()
+        sweeper = asyncio.create_task(self.workspaces.uploads.sweep_forever())
+        self.resources.push_async_callback(_cancel, sweeper)
 
     async def close(self) -> None:
         await self.pipelines.close()  # first: its stages delete their sessions
@@ -100,6 +104,12 @@ class Services:
         except Exception as exc:
             checks["sandbox"] = f"error: {exc}"
         return checks
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def _ping_db(engine: Engine) -> None:
@@ -158,6 +168,23 @@ async def build_services(settings: Settings, *, backend: SandboxBackend | None =
         upstream=upstream, gate=gate, events=recorder, store=store, hooks=hooks,
         mux=mux, sessions_dir=settings.sessions_dir,
     )  # fmt: skip
+    registry = SessionRegistry(store, settings.sessions_dir)
+    workspaces = build_workspaces(
+        settings,
+        engine=engine,
+        store=store,
+        gate=gate,
+        events=recorder,
+        paths_of=registry.paths,
+        lookup=registry.get,
+        backend_limits_disk=not backend.shares_files,
+    )
+    # Probed once, now, so no request waits on a test mount (and the log says it).
+    quota = await asyncio.to_thread(workspaces.volumes.probe)
+    if quota.enforced:
+        log.info("disk quotas: enforced (%s)", quota.reason)
+    else:
+        log.warning("disk quotas cannot be enforced here: %s", quota.reason)
     launcher = Launcher(
         backend=backend,
         gateways=gateways,
@@ -166,9 +193,9 @@ async def build_services(settings: Settings, *, backend: SandboxBackend | None =
         stall_seconds=settings.stall_seconds,
         delivery_seconds=settings.delivery_seconds,
         idle_settle_seconds=settings.idle_settle_seconds,
+        setup=workspaces.setup,
         labels=settings.container_labels,
     )
-    registry = SessionRegistry(store, settings.sessions_dir)
     manager = SessionManager(
         registry=registry,
         backend=backend,
@@ -177,8 +204,9 @@ async def build_services(settings: Settings, *, backend: SandboxBackend | None =
         gate=gate,
         hooks=hooks,
         default_image=settings.image,
+        workspaces=workspaces.gate,
     )
-    views = SessionViews(registry, mirror=launcher.mirror)
+    views = SessionViews(registry, workspaces.setup.patch, mirror=launcher.mirror)
     tokens = ApiTokens(SqlTokenStore(engine), recorder)
     auth = await resources.enter_async_context(
         open_authenticator(
@@ -204,4 +232,5 @@ async def build_services(settings: Settings, *, backend: SandboxBackend | None =
         auth=auth,
         pipelines=pipelines,
         resources=resources,
+        workspaces=workspaces,
     )

@@ -8,12 +8,12 @@ import logging
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 from runner.core import WorkspaceMode, utcnow
 from runner.policy import ContainerProfile
 from runner.sandbox.backend import SESSION_LABEL, SandboxBackend, SandboxSpec
-from runner.sandbox.statedir import prepare_session_dir
-from runner.sessions.artifacts import workspace_archive, workspace_patch
+from runner.sessions.artifacts import workspace_archive
 from runner.sessions.driver import Driver
 from runner.sessions.live import IDLE_SETTLE_SECONDS, LiveSession, StateCallback
 from runner.sessions.mirror import SandboxMirror
@@ -21,6 +21,8 @@ from runner.sessions.model import ArtifactRecord, SessionRecord, SessionStore
 from runner.sessions.ports import GatewayFactory, GatewayHandle
 from runner.sessions.runtime import SANDBOX_WORKDIR, Running, SessionPaths
 from runner.sessions.transcript import transcript_path
+from runner.sessions.workspace_setup import HOST_BIND, WorkspaceSetup
+from runner.workspace.source import PathSource, from_json
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,7 @@ class Launcher:
         cols: int,
         rows: int,
         stall_seconds: float,
+        setup: WorkspaceSetup,
         delivery_seconds: float = 15.0,
         idle_settle_seconds: float = IDLE_SETTLE_SECONDS,
         labels: dict[str, str] | None = None,
@@ -46,6 +49,7 @@ class Launcher:
         self._backend = backend
         #: Brings the agent's files to this host where the sandbox shares none (Pods).
         self.mirror = SandboxMirror(backend)
+        self._setup = setup
         self._gateways = gateways
         self._cols = cols
         self._rows = rows
@@ -67,19 +71,30 @@ class Launcher:
         ``profile`` is what the policy admitted: the container's limits and runtime.
         """
         token = paths.token()
-        prepared = await asyncio.to_thread(
-            prepare_session_dir,
-            paths.root,
-            work_dir=Path(record.work_dir),
-            workspace_mode=record.workspace_mode,
-            token=token,
-        )
+        # Bounded, cancellable, confined (runner.sessions.workspace_setup); a DELETE now
+        # stops it and leaves nothing behind.
+        prepared = await self._setup.prepare(record, paths, profile)
+        try:
+            return await self._start(record, paths, profile, token, prepared.workspace, on_state)
+        except BaseException:
+            await self._setup.discard(paths)
+            raise
+
+    async def _start(
+        self,
+        record: SessionRecord,
+        paths: SessionPaths,
+        profile: ContainerProfile,
+        token: str,
+        workspace: Path,
+        on_state: StateCallback,
+    ) -> tuple[Running, str]:
         gateway = self._gateways(
-            record=record, socket_path=paths.socket, token=token, workspace=prepared.workspace
+            record=record, socket_path=paths.socket, token=token, workspace=workspace
         )
         await gateway.start()
         try:
-            spec = self._spec(record, paths, prepared.workspace, token, profile)
+            spec = self._spec(record, paths, workspace, token, profile)
             info = await self._backend.create(spec)
             # Attached before it starts, the screen sees the terminal's very first byte:
             # nothing is missed, so no redraw is needed.
@@ -104,6 +119,7 @@ class Launcher:
         on_state: StateCallback,
     ) -> Running:
         """Re-attach to a container that survived a controller restart."""
+        await self._setup.reattach(paths)
         gateway = self._gateways(
             record=record,
             socket_path=paths.socket,
@@ -191,6 +207,14 @@ class Launcher:
         await running.live.close()
         await running.gateway.close()
 
+    async def release(self, paths: SessionPaths) -> None:
+        """Unmount the session's volume and bind mounts (after its container is gone)."""
+        await self._setup.release(paths)
+
+    def kept_details(self, record: SessionRecord) -> dict[str, Any]:
+        """Details that outlive screen states (the workspace's size, skips, quota)."""
+        return self._setup.details(record)
+
     async def remove_container(self, session_id: str, container_id: str | None) -> None:
         """Remove the session's container(s), found by id and by label: always gone."""
         ids = {info.id for info in await self._backend.list({SESSION_LABEL: session_id})}
@@ -209,9 +233,7 @@ class Launcher:
         files: list[Path] = []
         with contextlib.suppress(FileNotFoundError):
             if record.workspace_mode == WorkspaceMode.COPY and paths.workspace_copy.is_dir():
-                patch = await asyncio.to_thread(
-                    workspace_patch, Path(record.work_dir), paths.workspace_copy
-                )
+                patch = await asyncio.to_thread(self._setup.patch, record, paths)
                 (out / "changes.patch").write_text(patch, encoding="utf-8")
                 files.append(out / "changes.patch")
                 files.append(
@@ -235,4 +257,9 @@ def workspace_of(record: SessionRecord, paths: SessionPaths) -> Path:
     """The host directory the agent works in (for judging its paths, and for its gateway)."""
     if record.workspace_mode == WorkspaceMode.COPY:
         return paths.workspace_copy
-    return Path(record.work_dir)
+    bound = paths.root / HOST_BIND  # the checked directory, bound by descriptor
+    if os.path.ismount(bound):
+        return bound
+    if isinstance(from_json(record.workspace, record.work_dir), PathSource):
+        return Path(record.work_dir)
+    return paths.source

@@ -29,6 +29,7 @@ from runner.sessions.policy_gate import PolicyGate
 from runner.sessions.registry import SessionRegistry
 from runner.sessions.requests import SessionRequest, check_request, summary
 from runner.sessions.runtime import Running, SessionPaths
+from runner.sessions.workspace_gate import AdmittedWorkspace, WorkspaceGate
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +50,10 @@ class SessionManager:
         gate: PolicyGate,
         hooks: HookLog,
         default_image: str,
+        workspaces: WorkspaceGate,
     ) -> None:
         self._registry = registry
+        self._workspaces = workspaces
         self._store = registry.store
         self._backend = backend
         self._launcher = launcher
@@ -89,17 +92,25 @@ class SessionManager:
         Returns:
             The record and whether an existing idle session was reused.
         """
-        work_dir = check_request(request)
+        check_request(request)
+        # Confined before anything else: a path outside the roots is refused (and audited)
+        # before it is looked at again, let alone copied.
+        admitted = await self._workspaces.admit(request, actor)
+        work_dir = Path(admitted.work_dir)
         async with self._create_lock:
             # An unattended (CI) run gets a session of its own: reusing an interactive one
             # would hand its prompts to whoever watches that one, under another policy.
-            reusable = None if request.unattended else await self._find_reusable(work_dir, actor)
+            # Only a host path can be shared; an upload or a clone is each session's own.
+            reuse = admitted.is_host_path and not request.unattended
+            reusable = await self._find_reusable(work_dir, actor) if reuse else None
             if reusable is not None:
                 if request.prompt:
                     await self.send(reusable.id, request.prompt, actor)
                 return reusable, True
-            record = _new_record(request, actor, str(work_dir), self._default_image)
+            record = _new_record(request, actor, admitted, self._default_image)
             profile = await self._admit(record, actor)
+            await self._workspaces.admit_disk(record, profile, actor)
+            await self._workspaces.take(admitted, actor, self._registry.paths(record.id))
             # Recorded before anything runs: if the ledger cannot write, nothing starts.
             await self._events.emit(
                 "session.created", actor=actor, session=record.id, data=summary(record)
@@ -218,7 +229,8 @@ class SessionManager:
             if session_id in self._registry.briefing and observed.state != SessionState.EXITED:
                 return
             now = utcnow()
-            changes: dict[str, Any] = {"state": observed.state, "details": dict(observed.details)}
+            details = {**self._launcher.kept_details(record), **observed.details}
+            changes: dict[str, Any] = {"state": observed.state, "details": details}
             if observed.state == SessionState.EXITED:
                 changes["ended_at"] = now
             await asyncio.to_thread(self._store.update, session_id, **changes)
@@ -272,6 +284,7 @@ class SessionManager:
             if running is not None:
                 await self._launcher.detach(running)
             await self._launcher.remove_container(session_id, record.container_id)
+            await self._launcher.release(self._registry.paths(session_id))
         state = record.state if record.state in FINAL_STATES else SessionState.EXITED
         updated = await asyncio.to_thread(
             self._store.update,
@@ -343,6 +356,7 @@ class SessionManager:
             info = containers.get(record.id)
             if info is None or info.status != "running":
                 await self._fail(record.id, ConflictError("the container was gone after a restart"))
+                await self._launcher.release(self._registry.paths(record.id))
                 continue
             try:
                 running = await self._launcher.adopt(
@@ -361,7 +375,7 @@ class SessionManager:
 
 
 def _new_record(
-    request: SessionRequest, actor: Actor, work_dir: str, default_image: str
+    request: SessionRequest, actor: Actor, admitted: AdmittedWorkspace, default_image: str
 ) -> SessionRecord:
     now = utcnow()
     return SessionRecord(
@@ -370,7 +384,8 @@ def _new_record(
         owner=actor.subject,
         state=SessionState.STARTING,
         details={},
-        work_dir=work_dir,
+        work_dir=admitted.work_dir,
+        workspace=admitted.as_json(),
         workspace_mode=request.workspace_mode,
         policy=request.policy,
         image=request.image or default_image,

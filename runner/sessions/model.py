@@ -34,6 +34,9 @@ class SessionRecord:
     error: str | None = None
     usage: Mapping[str, Any] = field(default_factory=dict)
     unattended: bool = False
+    #: Where the workspace came from (``runner.workspace.source.to_json``); empty for
+    #: records from before sources existed, whose ``work_dir`` is the host path.
+    workspace: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

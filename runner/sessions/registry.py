@@ -42,7 +42,9 @@ class SessionRegistry:
         if running is None or record.id in self.briefing:
             return record
         observed = running.live.observed
-        return replace(record, state=observed.state, details=dict(observed.details))
+        # The workspace's report (its size, skipped entries, quota) outlives screen states.
+        kept = {k: v for k, v in record.details.items() if k == "workspace"}
+        return replace(record, state=observed.state, details={**kept, **observed.details})
 
     async def find(
         self, actor: Actor, states: list[SessionState] | None = None

@@ -11,6 +11,7 @@ from typing import Any
 from runner.core import PermissionMode, WorkspaceMode
 from runner.errors import InvalidInputError
 from runner.sessions.model import SessionRecord
+from runner.workspace.source import WorkspaceSource
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 # The sandbox sets these itself; letting a client override them could point Claude Code
@@ -32,19 +33,22 @@ class SessionRequest:
     env: Mapping[str, str] = field(default_factory=dict)
     workspace_mode: WorkspaceMode = WorkspaceMode.COPY
     unattended: bool = False
+    #: Where the workspace comes from; None: ``work_dir``, a host path.
+    workspace: WorkspaceSource | None = None
 
 
-def check_request(request: SessionRequest) -> Path:
-    """The resolved work dir, once the request is known to be possible.
+def check_request(request: SessionRequest) -> None:
+    """Refuse a request that cannot work (its workspace is admitted separately).
 
     Raises:
         InvalidInputError: what to fix, in words.
     """
-    path = Path(request.work_dir)
-    if not path.is_absolute():
-        raise InvalidInputError("workDir must be an absolute path on the controller host")
-    if not path.is_dir():
-        raise InvalidInputError(f"workDir {request.work_dir} is not a directory")
+    if request.workspace is None:  # the workDir shorthand for a host path
+        path = Path(request.work_dir)
+        if not path.is_absolute():
+            raise InvalidInputError("workDir must be an absolute path on the controller host")
+        if not path.is_dir():
+            raise InvalidInputError(f"workDir {request.work_dir} is not a directory")
     for name in request.env:
         if (
             not _ENV_NAME.fullmatch(name)
@@ -56,13 +60,13 @@ def check_request(request: SessionRequest) -> Path:
                 " set ANTHROPIC_*, CLAUDE_*, WARDEN_*, HOME or PATH (the sandbox owns those)",
                 details={"env": name},
             )
-    return path.resolve()
 
 
 def summary(record: SessionRecord) -> dict[str, Any]:
     """The request's fields as recorded in the audit log."""
     return {
         "workDir": record.work_dir,
+        "workspace": dict(record.workspace),
         "policy": record.policy,
         "image": record.image,
         "model": record.model,

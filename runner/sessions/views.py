@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 from runner.core import Actor, SessionState, WorkspaceMode
 from runner.errors import NotFoundError
-from runner.sessions.artifacts import workspace_patch
 from runner.sessions.mirror import SandboxMirror
 from runner.sessions.model import ArtifactRecord, SessionRecord
 from runner.sessions.registry import SessionRegistry
-from runner.sessions.runtime import SANDBOX_WORKDIR
+from runner.sessions.runtime import SANDBOX_WORKDIR, SessionPaths
 from runner.sessions.transcript import Page, TranscriptReader, Turn, transcript_path
 from runner.terminal.replay import replay_pane
 
@@ -19,10 +19,17 @@ from runner.terminal.replay import replay_pane
 class SessionViews:
     """Reads of a session, each checked for visibility first."""
 
-    def __init__(self, registry: SessionRegistry, *, mirror: SandboxMirror | None = None) -> None:
+    def __init__(
+        self,
+        registry: SessionRegistry,
+        patch: Callable[[SessionRecord, SessionPaths], str],
+        *,
+        mirror: SandboxMirror | None = None,
+    ) -> None:
         self._registry = registry
         self._mirror = mirror  # pulls from sandboxes that share no files (Pods)
         self._store = registry.store
+        self._patch = patch
         self._readers: dict[str, TranscriptReader] = {}
 
     async def pane(self, session_id: str, actor: Actor) -> tuple[SessionState, str]:
@@ -37,10 +44,13 @@ class SessionViews:
         return record.state, await asyncio.to_thread(replay_pane, recording)
 
     def _reader(self, record: SessionRecord) -> TranscriptReader:
+        paths = self._registry.paths(record.id)
+        path = transcript_path(paths.home, SANDBOX_WORKDIR, record.id)
+        collected = paths.artifacts / "transcript.jsonl"
+        if not path.is_file() and collected.is_file():
+            path = collected  # HOME was in the quota volume, unmounted since the delete
         reader = self._readers.get(record.id)
-        if reader is None:
-            home = self._registry.paths(record.id).home
-            path = transcript_path(home, SANDBOX_WORKDIR, record.id)
+        if reader is None or reader.path != path:
             reader = self._readers[record.id] = TranscriptReader(path)
         return reader
 
@@ -87,10 +97,9 @@ class SessionViews:
         if record.workspace_mode != WorkspaceMode.COPY:
             return None, stored
         await self._pull(record, workspace=True)
-        patch = await asyncio.to_thread(
-            workspace_patch, Path(record.work_dir), paths.workspace_copy
-        )
-        return patch, stored
+        if not paths.workspace_copy.is_dir():
+            return None, stored
+        return await asyncio.to_thread(self._patch, record, paths), stored
 
     async def artifact_path(self, session_id: str, name: str, actor: Actor) -> Path:
         await self._registry.get(session_id, actor)

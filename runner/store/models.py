@@ -36,6 +36,7 @@ class SessionRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
     usage: Mapped[dict[str, Any]] = mapped_column(JSON)
     unattended: Mapped[bool] = mapped_column(Boolean, default=False)
+    workspace: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class StateChangeRow(Base):

@@ -16,6 +16,7 @@ from runner.sessions.model import ArtifactRecord, SessionRecord, StateChange
 from runner.store.models import ArtifactRow, SessionRow, StateChangeRow
 
 _RECORD_FIELDS = tuple(f.name for f in fields(SessionRecord))
+_MAPPINGS = frozenset({"details", "env", "usage", "workspace"})
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -35,6 +36,7 @@ def _to_record(row: SessionRow) -> SessionRecord:
     values["details"] = dict(values["details"] or {})
     values["env"] = dict(values["env"] or {})
     values["usage"] = dict(values["usage"] or {})
+    values["workspace"] = dict(values["workspace"] or {})
     return SessionRecord(**values)
 
 
@@ -49,6 +51,7 @@ class SqlSessionStore:
         values["details"] = dict(record.details)
         values["env"] = dict(record.env)
         values["usage"] = dict(record.usage)
+        values["workspace"] = dict(record.workspace)
         with self._sessions.begin() as db:
             db.add(SessionRow(**values))
 
@@ -75,7 +78,7 @@ class SqlSessionStore:
         with self._sessions.begin() as db:
             row = self._row(db, session_id)
             for name, value in changes.items():
-                setattr(row, name, dict(value) if name in ("details", "env", "usage") else value)
+                setattr(row, name, dict(value) if name in _MAPPINGS else value)
             row.updated_at = changes.get("updated_at", utcnow())
             db.flush()
             return _to_record(row)

@@ -10,7 +10,7 @@ import pytest
 
 from runner.sandbox.image import BuildResult
 from tests.integration.sandbox_support import sandbox_image
-from tests.integration.server import WardenServer
+from tests.integration.server import WardenServer, unmount_under
 
 __all__ = ["sandbox_image", "start_warden"]
 
@@ -23,8 +23,8 @@ def start_warden(
 ) -> Iterator[StartWarden]:
     """Start real ``warden serve`` processes (scripted model); all are stopped afterwards.
 
-    ``start(database_url=None, *, data_dir=None, port=None, extra_env=None)``: SQLite in
-    ``tmp_path`` unless a URL is given.
+    ``start(database_url=None, *, data_dir=None, port=None, extra_env=None, cwd=None)``:
+    SQLite in ``tmp_path`` unless a URL is given; an ``extra_env`` value None unsets it.
     """
     started: list[WardenServer] = []
 
@@ -33,13 +33,15 @@ def start_warden(
         *,
         data_dir: Path | None = None,
         port: int | None = None,
-        extra_env: dict[str, str] | None = None,
+        extra_env: dict[str, str | None] | None = None,
+        cwd: Path | None = None,
     ) -> WardenServer:
         warden = WardenServer(
             data_dir or tmp_path / "data",
             database_url or f"sqlite:///{tmp_path / 'warden.db'}",
             port=port,
             extra_env=extra_env,
+            cwd=cwd,
         )
         started.append(warden)
         return warden.start()
@@ -47,3 +49,4 @@ def start_warden(
     yield start
     for warden in started:
         warden.stop()
+    unmount_under(tmp_path)

@@ -16,6 +16,9 @@ from typing import Any
 import httpx
 
 from tests.conftest import TEST_LABELS
+from tests.mounts import unmount_under
+
+__all__ = ["WardenServer", "free_port", "unmount_under"]
 
 
 def free_port() -> int:
@@ -34,13 +37,16 @@ class WardenServer:
         database_url: str,
         *,
         port: int | None = None,
-        extra_env: dict[str, str] | None = None,
+        extra_env: dict[str, str | None] | None = None,
+        cwd: Path | None = None,
     ) -> None:
+        """``extra_env`` adds settings; a value of None removes that variable instead."""
         self.data_dir = data_dir
+        self.cwd = cwd
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = data_dir / "server.log"
-        self.env = {
+        env: dict[str, str | None] = {
             **os.environ,
             "WARDEN_DATA_DIR": str(data_dir),
             "WARDEN_DATABASE_URL": database_url,
@@ -48,8 +54,11 @@ class WardenServer:
             "WARDEN_PORT": str(self.port),
             "WARDEN_CONTAINER_LABELS": json.dumps(TEST_LABELS),
             "WARDEN_STALL_SECONDS": "120",
+            # The tests' projects live beside the data dir, in pytest's tmp dir.
+            "WARDEN_WORKSPACE_ROOTS": str(data_dir.parent),
             **(extra_env or {}),
         }
+        self.env = {name: value for name, value in env.items() if value is not None}
         self.process: subprocess.Popen[bytes] | None = None
         self.client = httpx.Client(base_url=self.url, timeout=60)
 
@@ -59,6 +68,7 @@ class WardenServer:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "runner.cli", "serve"],
                 env=self.env,
+                cwd=self.cwd,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )

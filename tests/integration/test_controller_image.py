@@ -203,6 +203,9 @@ def test_socket_mounted_container_runs_a_session(
             "WARDEN_AUTH_ENABLED": "true", "WARDEN_MODEL_UPSTREAM": "scripted",
             "WARDEN_IMAGE": sandbox_image.hash_tag, "WARDEN_STALL_SECONDS": "120",
             "WARDEN_CONTAINER_LABELS": json.dumps(TEST_LABELS),
+            # A server on all interfaces names its workspace roots, and a non-root
+            # controller cannot mount quota volumes: the operator says so explicitly.
+            "WARDEN_WORKSPACE_ROOTS": str(project), "WARDEN_DISK_QUOTA_REQUIRED": "false",
         },
         **_user_options(),
     )  # fmt: skip

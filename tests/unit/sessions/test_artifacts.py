@@ -6,7 +6,10 @@ import subprocess
 import tarfile
 from pathlib import Path
 
+import pytest
+
 from runner.sessions.artifacts import workspace_archive, workspace_patch
+from runner.workspace.fstree import PathChangedError
 
 
 def _trees(tmp_path: Path) -> tuple[Path, Path]:
@@ -63,3 +66,34 @@ def test_archive_holds_the_workspace_without_vcs(tmp_path: Path) -> None:
     with tarfile.open(out) as tar:
         names = sorted(tar.getnames())
     assert names == ["hello.py", "src/app.py", "src/same.py"]
+
+
+def test_links_the_agent_plants_are_never_followed(tmp_path: Path) -> None:
+    """A link to a host file, or a linked directory, in the copy: not in the patch or archive."""
+    (tmp_path / "a").mkdir()
+    copy = tmp_path / "b"
+    copy.mkdir()
+    secret = tmp_path / "host-secret"
+    secret.write_text("TOP SECRET\n")
+    (tmp_path / "host-dir").mkdir()
+    (tmp_path / "host-dir" / "key").write_text("PRIVATE KEY\n")
+    (copy / "leak.txt").symlink_to(secret)
+    (copy / "dir").symlink_to(tmp_path / "host-dir")
+    (copy / "ok.txt").write_text("mine\n")
+    patch = workspace_patch(tmp_path / "a", copy)
+    assert "+mine" in patch
+    assert "SECRET" not in patch and "PRIVATE" not in patch
+    archive = workspace_archive(copy, tmp_path / "w.tar.gz")
+    with tarfile.open(archive) as tar:
+        assert tar.getnames() == ["ok.txt"]
+
+
+def test_an_original_swapped_for_a_link_is_not_read(tmp_path: Path) -> None:
+    """If the checked original becomes a link (to /etc) before the patch, the patch fails."""
+    original = tmp_path / "orig"
+    original.mkdir()
+    (tmp_path / "copy").mkdir()
+    original.rename(tmp_path / "moved")
+    original.symlink_to("/etc")
+    with pytest.raises(PathChangedError):
+        workspace_patch(original, tmp_path / "copy")

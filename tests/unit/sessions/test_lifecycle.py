@@ -25,6 +25,7 @@ from runner.sandbox.memory import MemoryBackend
 from runner.services import Services, build_services
 from runner.sessions.requests import SessionRequest
 from runner.settings import Settings
+from tests.mounts import unmount_under
 from tests.unit.sessions.fake_claude import FakeClaude
 
 ALICE = Actor("alice", "default", frozenset({"operator", "approver", "viewer"}))
@@ -34,6 +35,7 @@ def _settings(root: Path, **overrides: Any) -> Settings:
     return Settings(
         **{
             "data_dir": root / "data",
+            "workspace_roots": [root],
             "terminal_cols": 80,
             "terminal_rows": 24,
             "delivery_seconds": 0.9,
@@ -53,6 +55,7 @@ async def _services(
         yield services
     finally:
         await services.close()
+        unmount_under(root)  # the sessions' quota volumes (the default policy sets a disk)
 
 
 def _work(root: Path) -> Path:
