@@ -11,7 +11,7 @@ from pathlib import Path
 
 from runner.core import WorkspaceMode, utcnow
 from runner.policy import ContainerProfile
-from runner.sandbox.backend import SESSION_LABEL, SandboxBackend, SandboxSpec
+from runner.sandbox.backend import SESSION_LABEL, ImageInfo, SandboxBackend, SandboxSpec
 from runner.sandbox.statedir import prepare_session_dir
 from runner.sessions.artifacts import workspace_archive, workspace_patch
 from runner.sessions.driver import Driver
@@ -56,12 +56,15 @@ class Launcher:
         record: SessionRecord,
         paths: SessionPaths,
         profile: ContainerProfile,
+        image: ImageInfo,
         *,
         on_state: StateCallback,
     ) -> tuple[Running, str]:
         """Prepare the state dir, start the gateway, create and start the container.
 
-        ``profile`` is what the policy admitted: the container's limits and runtime.
+        ``profile`` is what the policy admitted: the container's limits and runtime;
+        ``image`` the image it judged, which the container is created from by id (a tag
+        moved since then cannot put another image in its place).
         """
         token = paths.token()
         prepared = await asyncio.to_thread(
@@ -76,11 +79,11 @@ class Launcher:
         )
         await gateway.start()
         try:
-            spec = self._spec(record, paths, prepared.workspace, token, profile)
+            spec = self._spec(record, paths, prepared.workspace, token, profile, image)
             info = await self._backend.create(spec)
             # Attached before it starts, the screen sees the terminal's very first byte:
             # nothing is missed, so no redraw is needed.
-            running = await self._watch(info.id, paths, gateway, on_state)
+            running = await self._watch(info.id, paths, gateway, on_state, image)
             try:
                 await self._backend.start(info.id)
                 await self._backend.resize(info.id, self._cols, self._rows)
@@ -134,6 +137,7 @@ class Launcher:
         paths: SessionPaths,
         gateway: GatewayHandle,
         on_state: StateCallback,
+        image: ImageInfo | None = None,
     ) -> Running:
         """A live screen on the container's terminal (connected when this returns)."""
         live = LiveSession(
@@ -148,7 +152,7 @@ class Launcher:
         )
         await live.start()
         driver = Driver(self._backend, live, submit_seconds=self._delivery_seconds)
-        return Running(live=live, driver=driver, gateway=gateway)
+        return Running(live=live, driver=driver, gateway=gateway, image=image)
 
     def _spec(
         self,
@@ -157,11 +161,12 @@ class Launcher:
         workspace: Path,
         token: str,
         profile: ContainerProfile,
+        image: ImageInfo,
     ) -> SandboxSpec:
         # The policy decides the container's limits and runtime, not the request.
         return SandboxSpec(
             session_id=record.id,
-            image=record.image,
+            image=image.id,
             workspace=workspace,
             workspace_mode=record.workspace_mode,
             home_dir=paths.home,
