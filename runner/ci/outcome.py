@@ -56,6 +56,7 @@ class ModelCall:
     input_tokens: int = 0
     output_tokens: int = 0
     error: str | None = None
+    model: str | None = None
 
     @property
     def is_message(self) -> bool:
@@ -154,11 +155,14 @@ def _finished(progress: Progress) -> Outcome:
 
 def outcome_for_error(exc: BaseException) -> Outcome:
     """The outcome of a run that raised before it could be judged."""
+    # Warden's own errors are sentences meant for people: print them as they are (a
+    # class name or a second "policy …" in front only repeats or obscures them).
     if isinstance(exc, PolicyDeniedError):
-        return Outcome(ExitCode.POLICY_VIOLATION, f"policy refused the session ({exc.rule}): {exc}")
+        return Outcome(ExitCode.POLICY_VIOLATION, exc.message)
     if isinstance(
         exc, InvalidInputError | NotFoundError | AuthenticationError | AuthorizationError
     ):
-        return Outcome(ExitCode.CONFIGURATION, f"{type(exc).__name__}: {exc}")
-    message = exc.message if isinstance(exc, WardenError) else f"{type(exc).__name__}: {exc}"
-    return Outcome(ExitCode.INFRASTRUCTURE, f"infrastructure error: {message}")
+        return Outcome(ExitCode.CONFIGURATION, exc.message)
+    if isinstance(exc, WardenError):
+        return Outcome(ExitCode.INFRASTRUCTURE, exc.message)
+    return Outcome(ExitCode.INFRASTRUCTURE, f"infrastructure error: {type(exc).__name__}: {exc}")

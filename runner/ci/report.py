@@ -62,6 +62,8 @@ class RunReport:
     changes: Sequence[FileChange] = ()
     artifacts: Sequence[str] = ()
 
+    models_used: Sequence[str] = ()
+
     @property
     def denials(self) -> list[ToolCheck]:
         return [c for c in self.checks if c.is_denied]
@@ -117,6 +119,12 @@ def actions_from(turns: Sequence[Turn]) -> tuple[list[Action], str | None]:
                 )
             )
     return actions, final
+
+
+def models_from(calls: Sequence[ModelCall]) -> tuple[str, ...]:
+    """The models that answered the run's Messages calls, in the order first used."""
+    names = [c.model for c in calls if c.is_message and c.status < 400 and c.model]
+    return tuple(dict.fromkeys(names))
 
 
 def tokens_from(usage: Mapping[str, Any], calls: Sequence[ModelCall]) -> Tokens:

@@ -138,3 +138,16 @@ def test_errors_raised_before_judging_map_to_codes() -> None:
     assert outcome_for_error(SandboxError("docker down")).code == 5
     assert outcome_for_error(WardenError("x")).code == 5
     assert outcome_for_error(OSError("disk")).code == 5
+
+
+def test_error_outcomes_are_the_errors_own_sentence() -> None:
+    """No class name in front ("InvalidInputError: …") and no second "policy 'ci' …"."""
+    unknown = outcome_for_error(InvalidInputError("unknown policy 'nope'; known policies: ci"))
+    assert unknown.reason == "unknown policy 'nope'; known policies: ci"
+    refusal = "policy 'ci' does not allow image 'debian:12' (container.images)"
+    denied = outcome_for_error(PolicyDeniedError(refusal, rule="container.images"))
+    assert denied.reason == refusal
+    missing = outcome_for_error(ImageNotFoundError("sandbox image x is not on this engine"))
+    assert missing.reason == "sandbox image x is not on this engine"
+    assert "Error" not in unknown.reason + denied.reason + missing.reason
+    assert outcome_for_error(OSError("disk")).reason == "infrastructure error: OSError: disk"
