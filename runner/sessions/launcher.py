@@ -19,6 +19,7 @@ from runner.sessions.live import IDLE_SETTLE_SECONDS, LiveSession, StateCallback
 from runner.sessions.model import ArtifactRecord, SessionRecord, SessionStore
 from runner.sessions.ports import GatewayFactory, GatewayHandle
 from runner.sessions.runtime import SANDBOX_WORKDIR, Running, SessionPaths
+from runner.sessions.settle import settle_transcript
 from runner.sessions.transcript import transcript_path
 
 log = logging.getLogger(__name__)
@@ -207,6 +208,10 @@ class Launcher:
         out = paths.artifacts
         out.mkdir(parents=True, exist_ok=True)
         files: list[Path] = []
+        transcript = transcript_path(paths.home, SANDBOX_WORKDIR, record.id)
+        # Claude Code writes it a moment late; a session that used the model has one.
+        await settle_transcript(transcript, expected=bool(record.usage.get("requests")))
+        # Each artifact on its own: a file vanishing from one must not lose the others.
         with contextlib.suppress(FileNotFoundError):
             if record.workspace_mode == WorkspaceMode.COPY and paths.workspace_copy.is_dir():
                 patch = await asyncio.to_thread(
@@ -219,9 +224,10 @@ class Launcher:
                         workspace_archive, paths.workspace_copy, out / "workspace.tar.gz"
                     )
                 )
-            transcript = transcript_path(paths.home, SANDBOX_WORKDIR, record.id)
+        with contextlib.suppress(FileNotFoundError):
             if transcript.is_file():
                 files.append(Path(shutil.copy2(transcript, out / "transcript.jsonl")))
+        with contextlib.suppress(FileNotFoundError):
             for segment in paths.recordings():
                 files.append(Path(shutil.copy2(segment, out / segment.name)))
         for path in files:
