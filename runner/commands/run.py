@@ -24,7 +24,14 @@ from rich.console import Console
 from runner.ci.apply import Snapshot, apply_patch, snapshot
 from runner.ci.follow import Listener
 from runner.ci.local import LocalTarget
-from runner.ci.outcome import ExitCode, Outcome, Rules, ToolCheck, outcome_for_error
+from runner.ci.outcome import (
+    ExitCode,
+    Outcome,
+    Rules,
+    ToolCheck,
+    describe_retry,
+    outcome_for_error,
+)
 from runner.ci.remote import RemoteTarget
 from runner.ci.run import RunResult, execute, report_without_session, write_reports
 from runner.ci.target import RunSpec, RunTarget, SessionView
@@ -47,7 +54,7 @@ class PlainProgress:
         self._console = console
 
     def state(self, view: SessionView, elapsed: float) -> None:
-        extra = view.details.get("running_command") or view.details.get("api_error") or ""
+        extra = _state_note(view)
         suffix = f" ({extra})" if extra else ""
         self._line(elapsed, f"session {view.id[:8]} {view.state}{suffix}")
 
@@ -71,7 +78,17 @@ class RichProgress(PlainProgress):
         )
 
     def state(self, view: SessionView, elapsed: float) -> None:
-        self._console.print(f"[dim]{elapsed:6.1f}s[/dim] state [bold]{view.state}[/bold]")
+        note = _state_note(view)
+        extra = f" [yellow]{_escape(note)}[/yellow]" if note else ""
+        self._console.print(f"[dim]{elapsed:6.1f}s[/dim] state [bold]{view.state}[/bold]{extra}")
+
+
+def _state_note(view: SessionView) -> str:
+    """What is worth saying beside a state: the running command, a model error or retry."""
+    details = view.details
+    if details.get("retrying"):
+        return f"model API error: {describe_retry(details)}"
+    return str(details.get("running_command") or details.get("api_error") or "")
 
 
 def _escape(text: str) -> str:
