@@ -133,6 +133,8 @@ class BackgroundServer:
             port=port,
             uds=uds,
             lifespan="off",
+            # One per session in the controller: never reconfigure the process's logging.
+            log_config=None,
             log_level="warning",
             access_log=False,
             # ``close`` cuts streams short after _GRACE_SECONDS; this is only a backstop.
