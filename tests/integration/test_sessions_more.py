@@ -89,9 +89,12 @@ def test_cli_drives_a_session(server: WardenServer, tmp_path: Path) -> None:
         text=True,
         env=env,
     )
+    assert watch.stdout is not None
+    first = watch.stdout.readline()  # watch has started (and seen idle): now end the session
     killed = _cli(server, "sessions", "kill", sid)
     assert killed.returncode == 0, killed.stderr
-    watched, _ = watch.communicate(timeout=30)  # watch ends by itself once the session ends
+    rest, _ = watch.communicate(timeout=30)  # watch ends by itself once the session ends
+    watched = first + rest
     assert watch.returncode == 0
     assert "idle" in watched and "exited" in watched
     patch = server.client.get(f"/v1/sessions/{sid}/artifacts/changes.patch").text
