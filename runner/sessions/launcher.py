@@ -202,15 +202,24 @@ class Launcher:
             await self._backend.remove(cid)
 
     async def collect(
-        self, record: SessionRecord, paths: SessionPaths, store: SessionStore
+        self,
+        record: SessionRecord,
+        paths: SessionPaths,
+        store: SessionStore,
+        judged: frozenset[str] = frozenset(),
     ) -> None:
-        """Keep the workspace patch and archive, the transcript and the recording."""
+        """Keep the workspace patch and archive, the transcript and the recording.
+
+        ``judged``: ids of tool calls the hook decided; the transcript is awaited (briefly)
+        until it holds their results.
+        """
         out = paths.artifacts
         out.mkdir(parents=True, exist_ok=True)
         files: list[Path] = []
         transcript = transcript_path(paths.home, SANDBOX_WORKDIR, record.id)
         # Claude Code writes it a moment late; a session that used the model has one.
-        await settle_transcript(transcript, expected=bool(record.usage.get("requests")))
+        expected = bool(record.usage.get("requests")) or bool(judged)
+        await settle_transcript(transcript, expected=expected, results_for=judged)
         # Each artifact on its own: a file vanishing from one must not lose the others.
         with contextlib.suppress(FileNotFoundError):
             if record.workspace_mode == WorkspaceMode.COPY and paths.workspace_copy.is_dir():

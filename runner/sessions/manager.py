@@ -279,9 +279,12 @@ class SessionManager:
                 await task
         running = self._registry.pop(session_id)
         self._desk.forget(session_id)
+        judged = self._hooks.tool_use_ids(session_id)  # the transcript must show these
         self._hooks.forget(session_id)
         try:
-            await self._launcher.collect(record, self._registry.paths(session_id), self._store)
+            await self._launcher.collect(
+                record, self._registry.paths(session_id), self._store, judged
+            )
         finally:
             if running is not None:
                 await self._launcher.detach(running)

@@ -114,7 +114,7 @@ def test_junit_of_a_clean_run_has_no_failures() -> None:
 
 
 def test_actions_pair_tool_uses_with_results() -> None:
-    """The transcript's tool calls in order, each with its result's first line."""
+    """The transcript's tool calls in order, each with its result's first and last line."""
     turns = [
         Turn(1, "user", "do it"),
         Turn(
@@ -124,7 +124,7 @@ def test_actions_pair_tool_uses_with_results() -> None:
         Turn(4, "assistant", "The tool said: a.py"),
     ]
     actions, final = actions_from(turns)
-    assert actions == [Action("Bash", "ls", "a.py")]
+    assert actions == [Action("Bash", "ls", "a.py … b.py")]
     assert final == "The tool said: a.py"
 
 

@@ -54,3 +54,26 @@ def test_an_old_transcript_is_taken_at_once(tmp_path: Path) -> None:
     began = time.monotonic()
     assert asyncio.run(settle_transcript(path, expected=True, quiet=2)) is True
     assert time.monotonic() - began < 0.2
+
+
+def test_the_transcript_is_awaited_until_it_holds_the_judged_results(tmp_path: Path) -> None:
+    """Quiet is not enough while the result of a call the hook judged is still missing."""
+    path = tmp_path / "t.jsonl"
+    call = '{"type":"assistant","content":[{"type":"tool_use","id":"toolu_01"}]}\n'
+    path.write_text(call)
+
+    async def claude_writes_late() -> None:
+        await asyncio.sleep(1.2)  # longer than the quiet period: the hook was slow
+        with path.open("a") as handle:
+            handle.write('{"type":"user","content":[{"tool_use_id":"toolu_01"}]}\n')
+
+    async def scenario() -> bool:
+        writer = asyncio.create_task(claude_writes_late())
+        found = await settle_transcript(
+            path, expected=True, results_for=frozenset({"toolu_01"}), quiet=0.3, limit=5
+        )
+        await writer
+        return found
+
+    assert asyncio.run(scenario()) is True
+    assert '"tool_use_id":"toolu_01"' in path.read_text()
