@@ -8,6 +8,7 @@ import pytest
 
 from runner.core import Actor, utcnow
 from runner.errors import AuthorizationError, InvalidInputError, NotFoundError, PolicyDeniedError
+from runner.gateway.hooks import HookDecision, hook_output
 from runner.sessions.model import SessionRecord
 from runner.sessions.policy_gate import PolicyGate
 
@@ -99,3 +100,13 @@ def test_only_the_policys_approver_roles_may_approve() -> None:
     with pytest.raises(AuthorizationError):
         gate.check_approver("default", Actor("bob", roles=frozenset({"viewer", "operator"})))
     gate.check_approver("default", Actor("ann", roles=frozenset({"approver"})))
+
+
+def test_the_hook_reason_names_the_rule_once() -> None:
+    """What the agent is told: "warden: tools.ask[0]: `Bash` asks for …", the id said once."""
+    decision = PolicyGate().judge_tool("default", "Bash", {"command": "make build"}, None)
+    assert (decision.decision, decision.rule) == ("ask", "tools.ask[0]")
+    output = hook_output(HookDecision(decision.decision, decision.reason, decision.rule))
+    reason = output["hookSpecificOutput"]["permissionDecisionReason"]
+    assert reason == "warden: tools.ask[0]: `Bash` asks for `make build`"
+    assert reason.count("tools.ask[0]") == 1
