@@ -128,6 +128,8 @@ def build(
 
     With --controller, the controller image, tagged warden-controller:<version> and :latest.
     """
+    if controller and (profiles or build_all):
+        raise typer.BadParameter("--profile and --all build sandbox profiles, not --controller")
     console = Console(soft_wrap=True)
     settings = Settings()
     columns = (SpinnerColumn(finished_text="[green]✓"), TextColumn("{task.description}"),

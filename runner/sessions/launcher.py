@@ -84,7 +84,7 @@ class Launcher:
             info = await self._backend.create(spec)
             # Attached before it starts, the screen sees the terminal's very first byte:
             # nothing is missed, so no redraw is needed.
-            running = await self._watch(info.id, paths, gateway, on_state, image)
+            running = await self._watch(info.id, paths, gateway, on_state)
             try:
                 await self._backend.start(info.id)
                 await self._backend.resize(info.id, self._cols, self._rows)
@@ -138,7 +138,6 @@ class Launcher:
         paths: SessionPaths,
         gateway: GatewayHandle,
         on_state: StateCallback,
-        image: ImageInfo | None = None,
     ) -> Running:
         """A live screen on the container's terminal (connected when this returns)."""
         live = LiveSession(
@@ -153,7 +152,7 @@ class Launcher:
         )
         await live.start()
         driver = Driver(self._backend, live, submit_seconds=self._delivery_seconds)
-        return Running(live=live, driver=driver, gateway=gateway, image=image)
+        return Running(live=live, driver=driver, gateway=gateway)
 
     def _spec(
         self,

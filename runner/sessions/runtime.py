@@ -6,7 +6,6 @@ import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runner.sandbox.backend import ImageInfo
 from runner.sandbox.statedir import SessionLayout, new_session_token
 from runner.sessions.driver import Driver
 from runner.sessions.live import LiveSession
@@ -24,8 +23,6 @@ class Running:
     driver: Driver
     gateway: GatewayHandle
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    #: The image the container was created from (None for a re-adopted session).
-    image: ImageInfo | None = None
 
 
 @dataclass(frozen=True)
