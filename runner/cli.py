@@ -11,6 +11,9 @@ app = typer.Typer(
     help="Run Claude Code in hardened sandboxes, gated by policy, with a signed audit log.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # Plain help: Rich help labels every flag ``<bool>`` (``--json <bool>``), which
+    # reads as if it took a value, though ``--json true`` is refused.
+    rich_markup_mode=None,
 )
 
 # (module in runner.commands, sub-command group name or None for top-level commands)
@@ -32,6 +35,7 @@ def _register() -> None:
     for module_name, group in _COMMANDS:
         module = importlib.import_module(f"runner.commands.{module_name}")
         sub: typer.Typer = module.app
+        sub.rich_markup_mode = None
         if group is None:
             for command in sub.registered_commands:
                 app.registered_commands.append(command)

@@ -81,7 +81,9 @@ class CreateSession(Schema):
     permission_mode: PermissionMode = PermissionMode.DEFAULT
     model: str | None = None
     env: dict[str, str] = Field(default_factory=dict)
-    workspace_mode: WorkspaceMode = WorkspaceMode.COPY
+    workspace_mode: WorkspaceMode | None = Field(
+        default=None, description="Omitted: the policy's workspace.mode."
+    )
     unattended: bool = Field(
         default=False,
         description="No person watches (CI): prompts get the policy's CI fallback at once.",

@@ -57,6 +57,7 @@ class EventLog:
                 ModelCall(
                     path=str(data.get("path") or ""),
                     status=_int(data.get("status")),
+                    model=data.get("model") if isinstance(data.get("model"), str) else None,
                     input_tokens=_int(data.get("input_tokens")),
                     output_tokens=_int(data.get("output_tokens")),
                     error=data.get("error") if isinstance(data.get("error"), str) else None,

@@ -63,16 +63,18 @@ async def follow(
     ``started`` is the ``time.monotonic()`` when the run began (the timeout counts from it).
     """
     listener = listener or Silent()
-    last_state: str | None = None
+    last_seen: tuple[str, object] | None = None
     idle_since: float | None = None
     while True:
         view = await target.session(session_id)
         now = time.monotonic()
         for check in await catch_up(target, session_id, log):
             listener.check(check, now - started)
-        if view.state != last_state:
+        # A new state, or a new retry of a failing model call while still "working".
+        seen = (view.state, view.details.get("attempt") if view.details.get("retrying") else None)
+        if seen != last_seen:
             listener.state(view, now - started)
-            last_state = view.state
+            last_seen = seen
         idle_since = (idle_since or now) if view.state == SessionState.IDLE else None
         progress = Progress(
             state=view.state,

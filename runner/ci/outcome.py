@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
-from runner.core import SessionState
+from runner.core import BUSY_STATES, SessionState
 from runner.errors import (
     AuthenticationError,
     AuthorizationError,
@@ -56,6 +56,7 @@ class ModelCall:
     input_tokens: int = 0
     output_tokens: int = 0
     error: str | None = None
+    model: str | None = None
 
     @property
     def is_message(self) -> bool:
@@ -115,12 +116,41 @@ def judge(progress: Progress, rules: Rules) -> Outcome | None:
     ):
         return _finished(progress)
     if progress.elapsed >= rules.timeout:
+        failing = model_retry(progress)
+        if failing is not None:
+            # Busy only with retrying a failing model API: the model is the problem.
+            return Outcome(
+                ExitCode.AGENT_ERROR,
+                f"the model API kept failing until the time limit ({rules.timeout:.0f}s):"
+                f" {failing}",
+            )
         return Outcome(
             ExitCode.TIMEOUT,
             f"timed out after {progress.elapsed:.0f}s in state {progress.state}"
             f" (limit {rules.timeout:.0f}s)",
         )
     return None
+
+
+def model_retry(progress: Progress) -> str | None:
+    """What the screen says while Claude Code retries a failing model call, else None.
+
+    E.g. ``"500 Internal server error (retrying: attempt 7 of 10)"``.
+    """
+    details = progress.details
+    if progress.state not in BUSY_STATES or not details.get("retrying"):
+        return None
+    return describe_retry(details)
+
+
+def describe_retry(details: Mapping[str, Any]) -> str:
+    """A retry screen's details in words (the CLI prints them as progress)."""
+    error = str(details.get("error") or "model API error")
+    attempt, most = details.get("attempt"), details.get("max_attempts")
+    counted = f": attempt {attempt} of {most}" if attempt and most else ""
+    wait = details.get("retry_in_seconds")
+    later = f", next in {wait}s" if wait is not None else ""
+    return f"{error} (retrying{counted}{later})"
 
 
 def _ended(progress: Progress) -> Outcome | None:
@@ -154,11 +184,14 @@ def _finished(progress: Progress) -> Outcome:
 
 def outcome_for_error(exc: BaseException) -> Outcome:
     """The outcome of a run that raised before it could be judged."""
+    # Warden's own errors are sentences meant for people: print them as they are (a
+    # class name or a second "policy …" in front only repeats or obscures them).
     if isinstance(exc, PolicyDeniedError):
-        return Outcome(ExitCode.POLICY_VIOLATION, f"policy refused the session ({exc.rule}): {exc}")
+        return Outcome(ExitCode.POLICY_VIOLATION, exc.message)
     if isinstance(
         exc, InvalidInputError | NotFoundError | AuthenticationError | AuthorizationError
     ):
-        return Outcome(ExitCode.CONFIGURATION, f"{type(exc).__name__}: {exc}")
-    message = exc.message if isinstance(exc, WardenError) else f"{type(exc).__name__}: {exc}"
-    return Outcome(ExitCode.INFRASTRUCTURE, f"infrastructure error: {message}")
+        return Outcome(ExitCode.CONFIGURATION, exc.message)
+    if isinstance(exc, WardenError):
+        return Outcome(ExitCode.INFRASTRUCTURE, exc.message)
+    return Outcome(ExitCode.INFRASTRUCTURE, f"infrastructure error: {type(exc).__name__}: {exc}")

@@ -25,7 +25,7 @@ class FileChange:
 
 @dataclass(frozen=True)
 class Action:
-    """One tool call the agent made, and the first line of what it returned."""
+    """One tool call the agent made, and the gist of what it returned (first/last line)."""
 
     tool: str
     target: str
@@ -61,6 +61,8 @@ class RunReport:
     final_message: str | None = None
     changes: Sequence[FileChange] = ()
     artifacts: Sequence[str] = ()
+
+    models_used: Sequence[str] = ()
 
     @property
     def denials(self) -> list[ToolCheck]:
@@ -99,8 +101,7 @@ def actions_from(turns: Sequence[Turn]) -> tuple[list[Action], str | None]:
     results: dict[str, str] = {}
     for turn in turns:
         for result in turn.tool_results:
-            content = str(result.get("content") or "").strip()
-            results[str(result.get("toolUseId"))] = content.splitlines()[0] if content else ""
+            results[str(result.get("toolUseId"))] = _gist(str(result.get("content") or ""))
     actions: list[Action] = []
     final: str | None = None
     for turn in turns:
@@ -117,6 +118,24 @@ def actions_from(turns: Sequence[Turn]) -> tuple[list[Action], str | None]:
                 )
             )
     return actions, final
+
+
+def models_from(calls: Sequence[ModelCall]) -> tuple[str, ...]:
+    """The models that answered the run's Messages calls, in the order first used."""
+    names = [c.model for c in calls if c.is_message and c.status < 400 and c.model]
+    return tuple(dict.fromkeys(names))
+
+
+def _gist(content: str) -> str:
+    """A tool result in one line: its first line, and its last when there are more.
+
+    Test runners and builds put the verdict last ("1 failed in 0.05s") and Claude Code
+    puts "Exit code 1" first, so both ends say what happened.
+    """
+    lines = [line.strip() for line in content.splitlines() if line.strip()]
+    if len(lines) <= 1:
+        return lines[0] if lines else ""
+    return f"{lines[0]} … {lines[-1]}"
 
 
 def tokens_from(usage: Mapping[str, Any], calls: Sequence[ModelCall]) -> Tokens:

@@ -14,7 +14,7 @@ from runner.ci.events import EventLog
 from runner.ci.follow import Listener, catch_up, follow
 from runner.ci.junit import render_junit
 from runner.ci.outcome import ExitCode, Outcome, Rules, outcome_for_error
-from runner.ci.report import RunReport, actions_from, changed_files, tokens_from
+from runner.ci.report import RunReport, actions_from, changed_files, models_from, tokens_from
 from runner.ci.summary import render_summary
 from runner.ci.target import RunSpec, RunTarget, SessionView
 from runner.sessions.transcript import TranscriptReader
@@ -171,6 +171,7 @@ def _report(
         model=spec.model,
         checks=tuple(events.checks),
         tokens=tokens_from({}, events.model_calls),
+        models_used=models_from(events.model_calls),
     )
 
 

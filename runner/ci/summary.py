@@ -23,6 +23,11 @@ def _cell(text: str, limit: int = 120) -> str:
     return one_line.replace("|", "\\|").replace("`", "'")
 
 
+def plural(count: int, noun: str, plural_noun: str | None = None) -> str:
+    """``"1 file"``, ``"2 files"``."""
+    return f"{count} {noun if count == 1 else plural_noun or noun + 's'}"
+
+
 def _fence(text: str) -> str:
     """A fenced block that the text itself cannot close."""
     ticks = "```"
@@ -41,11 +46,11 @@ def render_summary(report: RunReport) -> str:
         f"- **Policy:** `{report.policy}`",
         f"- **Working directory:** `{report.work_dir}`",
         f"- **Session:** `{report.session_id or 'none'}`",
-        f"- **Model:** `{report.model or 'default'}`",
+        f"- **Model:** {_models(report)}",
         f"- **Started:** {report.started_at.isoformat(timespec='seconds')}"
         f" · **Duration:** {report.seconds:.1f}s",
         f"- **Tokens used:** {report.tokens.total} ({report.tokens.input} in,"
-        f" {report.tokens.output} out, {report.tokens.requests} model requests)",
+        f" {report.tokens.output} out, {plural(report.tokens.requests, 'model request')})",
         "",
         "## What was asked",
         "",
@@ -62,7 +67,11 @@ def render_summary(report: RunReport) -> str:
 
 def _done(report: RunReport) -> list[str]:
     lines = ["## What was done", ""]
-    if not report.actions:
+    if not report.actions and report.checks:
+        # The transcript shows no call, but the policy judged some: say what is known.
+        lines += [f"No tool call in the transcript; the policy judged {len(report.checks)}"
+                  " (below).", ""]  # fmt: skip
+    elif not report.actions:
         lines += ["The agent made no tool calls.", ""]
     for number, action in enumerate(report.actions, 1):
         result = f" → {_cell(action.result)}" if action.result else ""
@@ -87,12 +96,13 @@ def _checks(report: RunReport) -> list[str]:
             for c in denials
         ]
         lines.append("")
-    lines += [f"Policy checks: {len(report.checks)} tool calls judged, {len(denials)} denied.", ""]
+    judged = plural(len(report.checks), "tool call")
+    lines += [f"Policy checks: {judged} judged, {len(denials)} denied.", ""]
     return lines
 
 
 def _changes(report: RunReport) -> list[str]:
-    lines = [f"## Changes ({len(report.changes)} files)", ""]
+    lines = [f"## Changes ({plural(len(report.changes), 'file')})", ""]
     if not report.changes:
         return [*lines, "The workspace is unchanged.", ""]
     lines += ["| file | change | + | - |", "|---|---|---|---|"]
@@ -100,3 +110,11 @@ def _changes(report: RunReport) -> list[str]:
         f"| `{_cell(c.path)}` | {c.status} | {c.added} | {c.removed} |" for c in report.changes
     ]
     return [*lines, ""]
+
+
+def _models(report: RunReport) -> str:
+    """The models the run actually used (from its model calls), else the one asked for."""
+    used = report.models_used or ((report.model,) if report.model else ())
+    if not used:
+        return "none (no model request was answered)"
+    return ", ".join(f"`{_cell(name)}`" for name in used)

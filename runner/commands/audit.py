@@ -89,6 +89,10 @@ def verify(
     key_id: Annotated[
         list[str] | None, typer.Option(help="Accept only checkpoints signed by this key id.")
     ] = None,
+    keys: Annotated[
+        Path | None,
+        typer.Option(help="Trusted public keys (*.pem) instead of the export's own keys/."),
+    ] = None,
     worm: Annotated[
         Path | None, typer.Option(help="Write-once checkpoint copies to check against.")
     ] = None,
@@ -102,9 +106,11 @@ def verify(
         raise typer.BadParameter("give exactly one of an export DIRECTORY or --db")
     try:
         if directory is not None:
+            trusted = PublicKeys.from_dir(keys) if keys is not None else None
             result = verify_export(
-                directory, key_ids=key_id or (), worm_dir=worm, check_canonical=not fast
-            )
+                directory, trusted_keys=trusted, key_ids=key_id or (), worm_dir=worm,
+                check_canonical=not fast,
+            )  # fmt: skip
         else:
             result = _verify_db(Settings(), key_id or [], worm, fast)
     except Exception as exc:  # the CLI edge: unreadable input is exit 2, not a traceback

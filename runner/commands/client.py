@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn
 
 import httpx
 import typer
@@ -24,16 +25,40 @@ class ApiClient:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
-            typer.echo(f"cannot reach Warden at {self.server}: {exc}", err=True)
-            raise typer.Exit(1) from exc
-        if response.status_code >= 400:
-            try:
-                error = response.json()["error"]
-                message = f"{error['code']}: {error['message']}"
-            except (ValueError, KeyError, TypeError):
-                message = response.text[:500]
-            typer.echo(f"error {response.status_code}: {message}", err=True)
-            raise typer.Exit(1)
+            self._unreachable(exc)
+        self._check(response)
         if response.headers.get("content-type", "").startswith("application/json"):
             return response.json()
         return response.text
+
+    def download(self, path: str, target: Path) -> int:
+        """Stream ``path`` into the file ``target``; returns the bytes written."""
+        written = 0
+        try:
+            with self._http.stream("GET", path) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    self._check(response)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with target.open("wb") as sink:
+                    for chunk in response.iter_bytes():
+                        written += sink.write(chunk)
+        except httpx.HTTPError as exc:
+            self._unreachable(exc)
+        return written
+
+    def _unreachable(self, exc: httpx.HTTPError) -> NoReturn:
+        typer.echo(f"cannot reach Warden at {self.server}: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+    @staticmethod
+    def _check(response: httpx.Response) -> None:
+        if response.status_code < 400:
+            return
+        try:
+            error = response.json()["error"]
+            message = f"{error['code']}: {error['message']}"
+        except (ValueError, KeyError, TypeError):
+            message = response.text[:500]
+        typer.echo(f"error {response.status_code}: {message}", err=True)
+        raise typer.Exit(1)

@@ -21,7 +21,9 @@ DEFAULT_RAW_SIZE = (120, 40)
 
 @app.command()
 def detect(
-    file: Annotated[Path, typer.Argument(help="An asciicast v2 recording, or raw terminal bytes.")],
+    file: Annotated[
+        Path, typer.Argument(help="An asciicast v2 or v3 recording, or raw terminal bytes.")
+    ],
     size: Annotated[
         str | None,
         typer.Option(

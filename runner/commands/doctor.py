@@ -2,125 +2,33 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Callable
-
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from runner.sandbox.image import ImageStatus, image_status
+from runner.doctor.checks import CHECKS
+from runner.doctor.probe import Probe
 from runner.settings import Settings
 
 app = typer.Typer()
-console = Console()
-
-MIN_FREE_BYTES = 5 * 1024**3
-
-Check = Callable[[Settings], tuple[bool, str, str]]
-
-
-def _docker(settings: Settings) -> tuple[bool, str, str]:
-    import docker
-
-    try:
-        client = docker.from_env()
-        version = client.version().get("Version", "?")
-        client.close()
-    except Exception as exc:
-        return False, f"no Docker daemon ({exc})", "start Docker, or set DOCKER_HOST"
-    return True, f"Docker {version}", ""
-
-
-def _image_status(settings: Settings) -> ImageStatus | None:
-    import docker
-
-    try:
-        client = docker.from_env()
-        try:
-            return image_status(client, settings)
-        finally:
-            client.close()
-    except Exception:
-        return None
-
-
-def _image(settings: Settings) -> tuple[bool, str, str]:
-    status = _image_status(settings)
-    if status is None or not status.is_built:
-        return False, f"sandbox image {settings.image} not built", "run: warden image build"
-    if not status.is_tagged:
-        stale = f"{settings.image} is not the current image definition"
-        return False, stale, "run: warden image build"
-    return True, f"image {settings.image} = {status.hash_tag}", ""
-
-
-def _claude(settings: Settings) -> tuple[bool, str, str]:
-    status = _image_status(settings)
-    version = status.claude_version if status is not None else None
-    if not version:
-        fix = "run: warden image build (fetches it from PyPI)"
-        return False, "no Claude Code in a built image", fix
-    sdk = settings.claude_sdk_version
-    return True, f"Claude Code {version} in the image (claude-agent-sdk {sdk})", ""
-
-
-def _database(settings: Settings) -> tuple[bool, str, str]:
-    from runner.store.database import create_database_engine, migrate
-
-    url = settings.resolved_database_url
-    try:
-        engine = create_database_engine(url)
-        migrate(engine)
-        engine.dispose()
-    except Exception as exc:
-        return False, f"database unreachable ({type(exc).__name__})", "check WARDEN_DATABASE_URL"
-    return True, f"database {url.split('@')[-1]}", ""
-
-
-def _disk(settings: Settings) -> tuple[bool, str, str]:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    free = shutil.disk_usage(settings.data_dir).free
-    ok = free >= MIN_FREE_BYTES
-    hint = (
-        "" if ok else f"free space under {settings.data_dir} (need 5 GiB), or set WARDEN_DATA_DIR"
-    )
-    return ok, f"{free / 1024**3:.1f} GiB free under the data dir", hint
-
-
-def _quota(settings: Settings) -> tuple[bool, str, str]:
-    """Whether policies' container.disk can be enforced (a real, tiny loop mount)."""
-    from runner.sandbox.quota import DiskVolumes
-
-    support = DiskVolumes(settings.data_dir / "tmp").probe()
-    if support.enforced:
-        return True, f"disk quotas enforced: {support.reason}", ""
-    if not settings.disk_quota_required:
-        return True, f"disk quotas NOT enforced ({support.reason}); allowed by settings", ""
-    fix = (
-        "run the controller as root with e2fsprogs and loop devices, or set"
-        " WARDEN_DISK_QUOTA_REQUIRED=false to run policies with container.disk unbounded"
-    )
-    return False, f"disk quotas cannot be enforced: {support.reason}", fix
-
-
-CHECKS: tuple[tuple[str, Check], ...] = (
-    ("docker", _docker),
-    ("image", _image),
-    ("claude", _claude),
-    ("database", _database),
-    ("disk", _disk),
-    ("quota", _quota),
-)
 
 
 @app.command()
 def doctor() -> None:
-    """Check Docker, the sandbox image, the Claude binary, the database, free disk, quotas."""
-    settings = Settings()
+    """Check Docker, the image, Claude Code, the model, the database and free disk."""
+    console = Console(soft_wrap=True, highlight=False)
+    probe = Probe(Settings())
     failed = 0
-    for name, check in CHECKS:
-        ok, what, fix = check(settings)
-        mark = "[green]ok[/green]  " if ok else "[red]FAIL[/red]"
-        console.print(f"{mark} {name:9} {what}" + (f"\n           fix: {fix}" if fix else ""))
-        failed += not ok
+    try:
+        for name, check in CHECKS:
+            result = check(probe)
+            mark = "[green]ok[/green]  " if result.ok else "[red]FAIL[/red]"
+            if result.skipped:
+                mark = "[yellow]skip[/yellow]"
+            console.print(f"{mark} {name:9} {escape(result.what)}", markup=True)
+            if result.fix:
+                console.print(f"           fix: {result.fix}", markup=False)
+            failed += not result.ok
+    finally:
+        probe.close()
     raise typer.Exit(1 if failed else 0)

@@ -1,9 +1,13 @@
-"""``warden image build|status``: the sandbox image, or with ``--controller`` the controller's."""
+"""``warden image build|status|list|manifest``: the sandbox image, its toolchain profiles,
+and with ``--controller`` the controller's image."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import docker
 import docker.errors
@@ -12,13 +16,20 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
-from runner.errors import SandboxError
+from runner.commands.output import print_rows
+from runner.errors import SandboxError, WardenError
+from runner.sandbox.catalog import list_images, read_manifest
 from runner.sandbox.controller_image import build_controller_image, controller_image_status
 from runner.sandbox.image import build_image, image_status
 from runner.sandbox.image_build import BuildResult
+from runner.sandbox.profile_build import build_profile
+from runner.sandbox.profiles import load_profiles, profile
 from runner.settings import Settings
 
-app = typer.Typer(help="Build and inspect the sandbox and controller images.", no_args_is_help=True)
+app = typer.Typer(
+    help="Build and inspect the sandbox image, its toolchain profiles and the controller image.",
+    no_args_is_help=True,
+)
 
 ContextOption = Annotated[
     Path | None, typer.Option("--context", help="Image definition dir (default images/sandbox).")
@@ -57,15 +68,46 @@ class _RichProgress:
             self._progress.console.print(line, markup=False, highlight=False, style="dim")
 
 
-def _client() -> docker.DockerClient:
+def _fail(console: Console, what: str, exc: WardenError) -> NoReturn:
+    console.print(f"[red]{what}:[/red] {escape(exc.message)}", highlight=False)
+    if isinstance(exc, SandboxError):  # the builder's output says what went wrong
+        for key, value in exc.details.items():
+            console.print(f"[dim]{key}:[/dim] {escape(str(value))}", highlight=False)
+    raise typer.Exit(1) from exc
+
+
+@contextmanager
+def _client(console: Console, what: str) -> Iterator[docker.DockerClient]:
+    """A Docker client; any Warden error inside becomes one clear line and exit 1."""
     try:
-        return docker.from_env()
-    except docker.errors.DockerException as exc:
-        raise SandboxError(f"cannot reach the Docker daemon: {exc}") from exc
+        try:
+            client = docker.from_env()
+        except docker.errors.DockerException as exc:
+            raise SandboxError(f"cannot reach the Docker daemon: {exc}") from exc
+        try:
+            yield client
+        finally:
+            client.close()
+    except WardenError as exc:
+        _fail(console, what, exc)
+
+
+def _report(console: Console, result: BuildResult) -> None:
+    if result.is_skipped:
+        console.print(f"[green]up to date[/green]: {result.hash_tag} is already built "
+                      f"(cache hit, {result.seconds:.1f}s); tagged {result.tag}")  # fmt: skip
+    else:
+        console.print(f"[green]built[/green] {result.hash_tag} as {result.tag} "
+                      f"in {result.seconds:.0f}s")  # fmt: skip
 
 
 @app.command()
 def build(
+    profiles: Annotated[
+        list[str] | None,
+        typer.Option("--profile", "-p", help="Also build this toolchain profile (repeatable)."),
+    ] = None,
+    build_all: Annotated[bool, typer.Option("--all", help="Build every profile.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Rebuild even if cached.")] = False,
     tag: Annotated[
         str | None, typer.Option("--tag", help="Image name (default: settings).")
@@ -82,42 +124,38 @@ def build(
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show builder output.")] = False,
 ) -> None:
-    """Build the sandbox image offline (skipped when its content hash is already built).
+    """Build the sandbox image offline, and the profiles asked for (each skipped when cached).
 
     With --controller, the controller image, tagged warden-controller:<version> and :latest.
     """
-    console = Console()
+    if controller and (profiles or build_all):
+        raise typer.BadParameter("--profile and --all build sandbox profiles, not --controller")
+    console = Console(soft_wrap=True)
     settings = Settings()
-    client = _client()
     columns = (SpinnerColumn(finished_text="[green]✓"), TextColumn("{task.description}"),
                TimeElapsedColumn())  # fmt: skip
-    result: BuildResult
-    try:
+    with _client(console, "image build failed") as client:
+        known = load_profiles()
+        chosen = list(known.values()) if build_all else [profile(p) for p in profiles or ()]
         with Progress(*columns, console=console, disable=not console.is_terminal) as progress:
             steps = _RichProgress(progress, verbose)
             if controller:
-                result = build_controller_image(
+                results = [build_controller_image(
                     client, settings.cache_dir, force=force, base=base, mirror=mirror,
                     source=source, extra_tag=tag, progress=steps,
-                )  # fmt: skip
+                )]  # fmt: skip
             else:
-                result = build_image(
+                results = [build_image(
                     client, settings, force=force, tag=tag, base=base, mirror=mirror,
                     image_dir=context, progress=steps,
-                )  # fmt: skip
-    except SandboxError as exc:
-        console.print(f"[red]image build failed:[/red] {exc.message}")
-        for key, value in exc.details.items():
-            console.print(f"[dim]{key}:[/dim] {escape(str(value))}", highlight=False)
-        raise typer.Exit(1) from exc
-    finally:
-        client.close()
-    if result.is_skipped:
-        console.print(f"[green]up to date[/green]: {result.hash_tag} is already built "
-                      f"(cache hit, {result.seconds:.1f}s); tagged {result.tag}")  # fmt: skip
-    else:
-        console.print(f"[green]built[/green] {result.hash_tag} as {result.tag} "
-                      f"in {result.seconds:.0f}s")  # fmt: skip
+                )]  # fmt: skip
+                for each in chosen:
+                    results.append(build_profile(
+                        client, settings, each, results[0], force=force, mirror=mirror,
+                        progress=steps,
+                    ))  # fmt: skip
+    for result in results:
+        _report(console, result)
 
 
 @app.command()
@@ -125,15 +163,12 @@ def status(
     context: ContextOption = None, base: BaseOption = None, controller: ControllerOption = False
 ) -> None:
     """Say whether the image for the current definition is built, and its hash."""
-    console = Console()
-    client = _client()
-    try:
+    console = Console(soft_wrap=True)
+    with _client(console, "image status failed") as client:
         if controller:
             _controller_status(console, client, base)
             return
         state = image_status(client, Settings(), image_dir=context, base=base)
-    finally:
-        client.close()
     console.print(f"content hash: {state.content_hash}")
     if not state.is_built:
         console.print(f"[yellow]not built[/yellow]: {state.hash_tag} is missing; "
@@ -148,11 +183,7 @@ def status(
 
 
 def _controller_status(console: Console, client: docker.DockerClient, base: str | None) -> None:
-    try:
-        state = controller_image_status(client, base=base)
-    except SandboxError as exc:
-        console.print(f"[red]{exc.message}[/red]")
-        raise typer.Exit(1) from exc
+    state = controller_image_status(client, base=base)
     console.print(f"content hash: {state.content_hash}")
     if not state.is_built:
         console.print(f"[yellow]not built[/yellow]: {state.hash_tag} is missing; "
@@ -160,3 +191,33 @@ def _controller_status(console: Console, client: docker.DockerClient, base: str 
         raise typer.Exit(1)
     console.print(f"[green]built[/green]: {state.hash_tag} ({state.image_id}), "
                   f"named {', '.join(sorted(state.tags))}")  # fmt: skip
+
+
+@app.command("list")
+def list_(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The sandbox images on this engine: tags, profile, id, size, Claude Code, what they hold."""
+    console = Console(soft_wrap=True)
+    with _client(console, "image list failed") as client:
+        entries = list_images(client)
+    if as_json:
+        typer.echo(json.dumps([e.to_json() for e in entries], indent=2))
+        return
+    rows = [
+        [" ".join(e.tags), e.profile or "-", e.id, f"{e.size_bytes / 1e6:.0f} MB",
+         e.claude_version or "-", e.holds]
+        for e in entries
+    ]  # fmt: skip
+    print_rows(console, ["tags", "profile", "id", "size", "claude", "holds"], rows)
+
+
+@app.command()
+def manifest(
+    image: Annotated[str, typer.Argument(help="Image name or id, e.g. warden-sandbox:python.")],
+) -> None:
+    """Print an image's manifest: every Debian package and version, Claude Code's version."""
+    console = Console(soft_wrap=True)
+    with _client(console, "cannot read the manifest") as client:
+        found = read_manifest(client, image)
+    typer.echo(json.dumps(found, indent=2, ensure_ascii=False))

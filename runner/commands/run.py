@@ -15,16 +15,23 @@ import sys
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import httpx
 import typer
 from rich.console import Console
 
-from runner.ci.apply import apply_patch, fingerprint
+from runner.ci.apply import Snapshot, apply_patch, snapshot
 from runner.ci.follow import Listener
 from runner.ci.local import LocalTarget
-from runner.ci.outcome import ExitCode, Outcome, Rules, ToolCheck, outcome_for_error
+from runner.ci.outcome import (
+    ExitCode,
+    Outcome,
+    Rules,
+    ToolCheck,
+    describe_retry,
+    outcome_for_error,
+)
 from runner.ci.remote import RemoteTarget
 from runner.ci.run import RunResult, execute, report_without_session, write_reports
 from runner.ci.target import RunSpec, RunTarget, SessionView
@@ -47,7 +54,7 @@ class PlainProgress:
         self._console = console
 
     def state(self, view: SessionView, elapsed: float) -> None:
-        extra = view.details.get("running_command") or view.details.get("api_error") or ""
+        extra = _state_note(view)
         suffix = f" ({extra})" if extra else ""
         self._line(elapsed, f"session {view.id[:8]} {view.state}{suffix}")
 
@@ -71,7 +78,17 @@ class RichProgress(PlainProgress):
         )
 
     def state(self, view: SessionView, elapsed: float) -> None:
-        self._console.print(f"[dim]{elapsed:6.1f}s[/dim] state [bold]{view.state}[/bold]")
+        note = _state_note(view)
+        extra = f" [yellow]{_escape(note)}[/yellow]" if note else ""
+        self._console.print(f"[dim]{elapsed:6.1f}s[/dim] state [bold]{view.state}[/bold]{extra}")
+
+
+def _state_note(view: SessionView) -> str:
+    """What is worth saying beside a state: the running command, a model error or retry."""
+    details = view.details
+    if details.get("retrying"):
+        return f"model API error: {describe_retry(details)}"
+    return str(details.get("running_command") or details.get("api_error") or "")
 
 
 def _escape(text: str) -> str:
@@ -121,24 +138,24 @@ async def _run(
         return outcome_for_error(exc)
 
 
-def _prompt(prompt: str | None, prompt_file: Path | None) -> str:
+def _prompt(prompt: str | None, prompt_file: Path | None) -> str | None:
+    """The task text; None when the prompt file cannot be read."""
     if (prompt is None) == (prompt_file is None):
         raise typer.BadParameter("give exactly one of --prompt or --prompt-file")
     if prompt_file is not None:
-        return prompt_file.read_text(encoding="utf-8")
+        try:
+            return prompt_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
     return prompt or ""
 
 
 @app.command()
 def run(
     prompt: Annotated[str | None, typer.Option(help="The task for the agent.")] = None,
-    prompt_file: Annotated[
-        Path | None, typer.Option(exists=True, dir_okay=False, help="Read the task from a file.")
-    ] = None,
+    prompt_file: Annotated[Path | None, typer.Option(help="Read the task from a file.")] = None,
     policy: Annotated[str, typer.Option(help="Policy name or path.")] = "ci",
-    workdir: Annotated[
-        Path, typer.Option(file_okay=False, exists=True, help="Directory to work on.")
-    ] = Path(),
+    workdir: Annotated[Path, typer.Option(help="Directory to work on.")] = Path(),
     server: Annotated[
         str | None,
         typer.Option(envvar="WARDEN_SERVER", help="Warden URL; without it the run is embedded."),
@@ -166,8 +183,19 @@ def run(
     console = Console(soft_wrap=True)  # CI logs: whole lines, never wrapped at 80
     listener = RichProgress(console) if console.is_terminal else PlainProgress(console)
     work_dir = workdir.resolve()
-    spec = RunSpec(_prompt(prompt, prompt_file), policy, work_dir, model=model, image=image)
-    before = fingerprint(work_dir) if apply else ""
+    text = _prompt(prompt, prompt_file)
+    spec = RunSpec(text or "", policy, work_dir, model=model, image=image)
+    if text is None or not work_dir.is_dir():
+        # Nothing can run: a configuration error (exit 1), reported like any other.
+        what = (
+            f"--prompt-file {prompt_file} cannot be read"
+            if text is None
+            else f"--workdir {workdir} is not a directory"
+        )
+        _end(console, Outcome(ExitCode.CONFIGURATION, what), out, spec)
+    # The run writes --out itself; inside the work dir it must not count as a change.
+    ignore = [out.resolve()] if out is not None and out.resolve().is_relative_to(work_dir) else []
+    before = snapshot(work_dir, ignore) if apply else {}
     mode = f"server {server}" if server else "embedded"
     console.print(f"warden run: policy {policy}, {work_dir} ({mode}), timeout {seconds}s",
                   markup=False, highlight=False)  # fmt: skip
@@ -176,24 +204,38 @@ def run(
         # --apply needs the patch even when the artifacts are not kept.
         folder = out or (Path(scratch) if apply else None)
         result = asyncio.run(_run(spec, rules, server, token, folder, listener))
-    if isinstance(result, Outcome) and out is not None:
-        # Nothing ran (no Docker, no database…): still leave a report for the CI job.
-        write_reports(out, report_without_session(spec, result))
-    outcome = result.report.outcome if isinstance(result, RunResult) else result
-    console.print(f"exit {int(outcome.code)} ({outcome.code.name.lower()}): {outcome.reason}",
-                  markup=False, highlight=False)  # fmt: skip
-    if isinstance(result, RunResult) and out is not None:
+    if isinstance(result, Outcome):
+        _end(console, result, out, spec)
+    outcome = result.report.outcome
+    _print_exit(console, outcome)
+    if out is not None:
         console.print(f"artifacts in {out}", markup=False, highlight=False)
-    if apply and isinstance(result, RunResult) and outcome.ok:
-        _apply(console, work_dir, result.patch or "", before)
+    if apply and outcome.ok:
+        _apply(console, work_dir, result.patch or "", before, ignore)
     raise typer.Exit(int(outcome.code))
 
 
-def _apply(console: Console, work_dir: Path, patch: str, before: str) -> None:
+def _end(console: Console, outcome: Outcome, out: Path | None, spec: RunSpec) -> NoReturn:
+    """End a run that had no session (nothing could start); still leave a report for CI."""
+    if out is not None:
+        write_reports(out, report_without_session(spec, outcome))
+    _print_exit(console, outcome)
+    raise typer.Exit(int(outcome.code))
+
+
+def _print_exit(console: Console, outcome: Outcome) -> None:
+    console.print(f"exit {int(outcome.code)} ({outcome.code.name.lower()}): {outcome.reason}",
+                  markup=False, highlight=False)  # fmt: skip
+
+
+def _apply(
+    console: Console, work_dir: Path, patch: str, before: Snapshot, ignore: list[Path]
+) -> None:
     try:
-        files = apply_patch(work_dir, patch, before)
+        files = apply_patch(work_dir, patch, before, ignore=ignore)
     except WardenError as exc:
-        console.print(f"--apply refused: {exc.message} {exc.details or ''}", markup=False)
+        console.print(f"--apply refused: {exc.message}", markup=False, highlight=False)
         raise typer.Exit(int(ExitCode.CONFIGURATION)) from exc
-    console.print(f"applied the patch to {work_dir} ({files} files)", markup=False)
+    noun = "file" if files == 1 else "files"
+    console.print(f"applied the patch to {work_dir} ({files} {noun})", markup=False)
     sys.stdout.flush()

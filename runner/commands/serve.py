@@ -1,15 +1,19 @@
-"""``warden serve``: the REST API."""
+"""``warden serve``: the REST API, saying where it listens, with what, and each request."""
 
 from __future__ import annotations
 
 import logging
+import socket
 from typing import Annotated
 
 import typer
 import uvicorn
 
+from runner import __version__
+from runner.access_log import AccessLog
 from runner.app import create_app
 from runner.auth.config import is_loopback
+from runner.services.upstream import SCRIPTED
 from runner.settings import Settings
 
 app = typer.Typer()
@@ -21,6 +25,7 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 9100).")] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
+    quiet: Annotated[bool, typer.Option("--quiet", help="No access log line per request.")] = False,
 ) -> None:
     """Serve the Warden API (data under WARDEN_DATA_DIR, SQLite unless WARDEN_DATABASE_URL)."""
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
@@ -28,10 +33,29 @@ def serve(
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # uvicorn's own loggers are shared by every session's gateway server in this
+    # process: keep them to warnings; the lines below and the access log say the rest.
+    logging.getLogger("uvicorn").setLevel(max(logging.WARNING, logging.root.level))
+    if quiet:
+        logging.getLogger("runner.access").setLevel(logging.WARNING)
+    _check_binding(settings)
+    log.info("Warden %s: data dir %s, database %s", __version__, settings.data_dir,
+             settings.resolved_database_url.split("@")[-1])  # fmt: skip
+    _log_upstream(settings)
+    config = uvicorn.Config(
+        AccessLog(create_app(settings)), host=settings.host, port=settings.port,
+        log_config=None, access_log=False, lifespan="on",
+    )  # fmt: skip
+    _Server(config).run()
+
+
+def _check_binding(settings: Settings) -> None:
+    """Say the auth mode; refuse a non-loopback bind without authentication."""
     if settings.auth_enforced:
         issuers = ", ".join(i.issuer for i in settings.auth_issuers) or "none (API tokens only)"
-        log.info("authentication enforced; trusted issuers: %s", issuers)
-    elif not is_loopback(settings.host):
+        log.info("auth: enforced; trusted OIDC issuers: %s", issuers)
+        return
+    if not is_loopback(settings.host):
         # No authentication: anyone who can reach the port could drive the agents, so
         # only this machine may reach it.
         typer.echo(
@@ -41,9 +65,38 @@ def serve(
             err=True,
         )
         raise typer.Exit(2)
+    log.warning("auth: not configured; serving unauthenticated on loopback only")
+
+
+def _log_upstream(settings: Settings) -> None:
+    if settings.model_upstream == SCRIPTED:
+        log.info("model upstream: the scripted model, in-process (offline; no key)")
+        return
+    source = (
+        "WARDEN_UPSTREAM_API_KEY" if settings.upstream_api_key is not None
+        else f"key file {settings.upstream_api_key_file}" if settings.upstream_api_key_file
+        else None
+    )  # fmt: skip
+    if source is None:
+        log.warning("model upstream: %s with NO key: model calls will be refused; set "
+                    "WARDEN_UPSTREAM_API_KEY", settings.model_upstream)  # fmt: skip
     else:
-        log.warning("authentication is not configured: serving unauthenticated on loopback only")
-    log.info(
-        "data dir %s, database %s", settings.data_dir, settings.resolved_database_url.split("@")[-1]
-    )
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=log_level)
+        log.info("model upstream: %s (key from %s)", settings.model_upstream, source)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, saying once it listens (services built, socket bound)."""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if not self.started:
+            return
+        for listener in self.servers:
+            for sock in listener.sockets:
+                host, port = sock.getsockname()[:2]
+                log.info("ready: listening on http://%s:%s (API /v1, OpenAPI /openapi.json)",
+                         host, port)  # fmt: skip
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        log.info("shutting down: sessions keep running and are re-adopted at the next start")
+        await super().shutdown(sockets=sockets)

@@ -1,4 +1,7 @@
-"""``warden sessions …``: drive sessions on a Warden server."""
+"""``warden sessions …``: drive sessions on a Warden server.
+
+Every command that takes a session accepts its full id or any prefix naming one session.
+"""
 
 from __future__ import annotations
 
@@ -9,30 +12,43 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from runner.commands.client import ApiClient
+from runner.commands.output import print_rows
 from runner.commands.packing import packed, split_git
-from runner.core import PermissionMode
+from runner.commands.session_ref import resolve_session
+from runner.core import PermissionMode, WorkspaceMode
 
 app = typer.Typer(
     help="Create, inspect and drive sessions on a Warden server.", no_args_is_help=True
 )
-console = Console()
+console = Console(soft_wrap=True, highlight=False)
 
 Server = Annotated[str | None, typer.Option("--server", help="Warden URL (env WARDEN_SERVER).")]
 Token = Annotated[str | None, typer.Option("--token", help="API token (env WARDEN_TOKEN).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+SessionArg = Annotated[str, typer.Argument(help="Session id, or a prefix naming one session.")]
+
+
+def _session(server: str | None, token: str | None, ref: str) -> tuple[ApiClient, str]:
+    client = ApiClient(server, token)
+    return client, resolve_session(client, ref)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False)
 
 
 def _print_session(session: dict[str, Any], as_json: bool) -> None:
     if as_json:
-        typer.echo(json.dumps(session, indent=2))
+        typer.echo(_json(session))
         return
-    console.print(f"[bold]{session['id']}[/bold]  {session['state']}  {session['workDir']}")
+    typer.echo(f"{session['id']}  {session['state']}  {session['workDir']}")
+    typer.echo(f"policy {session['policy']}, image {session['image']}, "
+               f"workspace {session['workspaceMode']}")  # fmt: skip
     details = session.get("details") or {}
     if details:
-        console.print(json.dumps(details, indent=2))
+        typer.echo(_json(details))
 
 
 @app.command()
@@ -51,6 +67,12 @@ def create(
     ] = None,
     prompt: Annotated[str | None, typer.Option(help="First prompt.")] = None,
     policy: Annotated[str, typer.Option(help="Policy name or path.")] = "default",
+    image: Annotated[
+        str | None, typer.Option(help="Sandbox image, e.g. warden-sandbox:python.")
+    ] = None,
+    workspace_mode: Annotated[
+        WorkspaceMode | None, typer.Option(help="copy, ro or rw (default: the policy's).")
+    ] = None,
     permission_mode: Annotated[
         PermissionMode, typer.Option(help="Claude Code permission mode.")
     ] = PermissionMode.DEFAULT,
@@ -66,6 +88,8 @@ def create(
     body: dict[str, Any] = {
         "prompt": prompt,
         "policy": policy,
+        "image": image,
+        "workspaceMode": workspace_mode.value if workspace_mode else None,
         "permissionMode": permission_mode.value,
         "model": model,
     }
@@ -97,75 +121,151 @@ def _upload(client: ApiClient, path: Path) -> str:
 
 @app.command("list")
 def list_(server: Server = None, token: Token = None, as_json: AsJson = False) -> None:
-    """List sessions."""
+    """List sessions (full ids; tab-separated when piped)."""
     sessions = ApiClient(server, token).call("GET", "/v1/sessions")["sessions"]
     if as_json:
-        typer.echo(json.dumps(sessions, indent=2))
+        typer.echo(_json(sessions))
         return
-    table = Table("id", "state", "workDir", "policy", "created")
-    for s in sessions:
-        table.add_row(s["id"], s["state"], s["workDir"], s["policy"], s["createdAt"])
-    console.print(table)
+    rows = [[s["id"], s["state"], s["workDir"], s["policy"], s["createdAt"]] for s in sessions]
+    print_rows(console, ["id", "state", "workDir", "policy", "created"], rows)
 
 
 @app.command()
-def show(
-    session_id: str, server: Server = None, token: Token = None, as_json: AsJson = False
-) -> None:
+def show(session: SessionArg, server: Server = None, token: Token = None,
+         as_json: AsJson = False) -> None:  # fmt: skip
     """Show one session and its current screen."""
-    client = ApiClient(server, token)
-    _print_session(client.call("GET", f"/v1/sessions/{session_id}"), as_json)
+    client, sid = _session(server, token, session)
+    _print_session(client.call("GET", f"/v1/sessions/{sid}"), as_json)
     if not as_json:
-        console.print(client.call("GET", f"/v1/sessions/{session_id}/pane")["text"], markup=False)
+        typer.echo(client.call("GET", f"/v1/sessions/{sid}/pane")["text"])
 
 
 @app.command()
-def send(session_id: str, text: str, server: Server = None, token: Token = None) -> None:
+def pane(session: SessionArg, server: Server = None, token: Token = None) -> None:
+    """Print the session's screen as text."""
+    client, sid = _session(server, token, session)
+    typer.echo(client.call("GET", f"/v1/sessions/{sid}/pane")["text"])
+
+
+@app.command()
+def send(session: SessionArg, text: str, server: Server = None, token: Token = None) -> None:
     """Send a prompt to an idle session."""
-    result = ApiClient(server, token).call(
-        "POST", f"/v1/sessions/{session_id}/send", json={"text": text}
-    )
-    console.print(f"sent; session is {result['state']}")
+    client, sid = _session(server, token, session)
+    result = client.call("POST", f"/v1/sessions/{sid}/send", json={"text": text})
+    typer.echo(f"sent; session is {result['state']}")
 
 
 @app.command()
-def approve(session_id: str, server: Server = None, token: Token = None) -> None:
+def approve(session: SessionArg, server: Server = None, token: Token = None) -> None:
     """Approve the permission prompt once."""
-    result = ApiClient(server, token).call("POST", f"/v1/sessions/{session_id}/approve")
-    console.print(f"approved with option {result['option']}; session is {result['state']}")
+    client, sid = _session(server, token, session)
+    result = client.call("POST", f"/v1/sessions/{sid}/approve")
+    typer.echo(f"approved with option {result['option']}; session is {result['state']}")
 
 
 @app.command()
-def reject(session_id: str, server: Server = None, token: Token = None) -> None:
+def reject(session: SessionArg, server: Server = None, token: Token = None) -> None:
     """Reject the permission prompt."""
-    result = ApiClient(server, token).call("POST", f"/v1/sessions/{session_id}/reject")
-    console.print(f"rejected; session is {result['state']}")
+    client, sid = _session(server, token, session)
+    result = client.call("POST", f"/v1/sessions/{sid}/reject")
+    typer.echo(f"rejected; session is {result['state']}")
 
 
 @app.command()
-def kill(session_id: str, server: Server = None, token: Token = None) -> None:
+def answer(
+    session: SessionArg,
+    option: Annotated[int | None, typer.Option(help="The option's number (1-based).")] = None,
+    text: Annotated[str | None, typer.Option(help="A free-text answer instead.")] = None,
+    server: Server = None,
+    token: Token = None,
+) -> None:
+    """Answer the question the agent is asking: --option N or --text T."""
+    if (option is None) == (text is None):
+        raise typer.BadParameter("give exactly one of --option or --text")
+    client, sid = _session(server, token, session)
+    body = {"option": option} if option is not None else {"text": text}
+    result = client.call("POST", f"/v1/sessions/{sid}/answer", json=body)
+    typer.echo(f"answered; session is {result['state']}")
+
+
+@app.command()
+def kill(session: SessionArg, server: Server = None, token: Token = None) -> None:
     """Delete a session: artifacts are collected, the container removed."""
-    result = ApiClient(server, token).call("DELETE", f"/v1/sessions/{session_id}")
-    console.print(f"deleted; final state {result['state']}")
+    client, sid = _session(server, token, session)
+    result = client.call("DELETE", f"/v1/sessions/{sid}")
+    typer.echo(f"deleted; final state {result['state']}")
+
+
+@app.command()
+def patch(
+    session: SessionArg,
+    out: Annotated[Path | None, typer.Option(help="Write it to this file (default: stdout).")] = (
+        None
+    ),
+    server: Server = None,
+    token: Token = None,
+) -> None:
+    """The session's workspace changes as a unified diff (git apply-able)."""
+    client, sid = _session(server, token, session)
+    if out is None:
+        typer.echo(client.call("GET", f"/v1/sessions/{sid}/patch"), nl=False)
+        return
+    size = client.download(f"/v1/sessions/{sid}/patch", out)
+    typer.echo(f"wrote {out} ({size} bytes)", err=True)
+
+
+@app.command()
+def recording(
+    session: SessionArg,
+    out: Annotated[Path | None, typer.Option(help="File to write (default: ID.cast).")] = None,
+    server: Server = None,
+    token: Token = None,
+) -> None:
+    """Download the terminal recording (asciicast v2; play it, or `warden detect` it)."""
+    client, sid = _session(server, token, session)
+    target = out or Path(f"{sid}.cast")
+    size = client.download(f"/v1/sessions/{sid}/recording", target)
+    typer.echo(f"wrote {target} ({size} bytes)")
+
+
+@app.command()
+def artifacts(
+    session: SessionArg,
+    out: Annotated[Path | None, typer.Option(help="Download every artifact into DIR.")] = None,
+    server: Server = None,
+    token: Token = None,
+) -> None:
+    """List the session's collected artifacts, or download them all with --out DIR."""
+    client, sid = _session(server, token, session)
+    listed = client.call("GET", f"/v1/sessions/{sid}/artifacts")["artifacts"]
+    if out is None:
+        print_rows(console, ["name", "bytes"], [[a["name"], str(a["size"])] for a in listed])
+        return
+    for item in listed:
+        # Names come from the server: keep only the last path part, never climb out of DIR.
+        target = out / Path(str(item["name"])).name
+        size = client.download(str(item["url"]), target)
+        typer.echo(f"wrote {target} ({size} bytes)")
 
 
 @app.command()
 def watch(
-    session_id: str,
+    session: SessionArg,
     interval: Annotated[float, typer.Option(help="Seconds between polls.")] = 1.0,
     server: Server = None,
     token: Token = None,
 ) -> None:
     """Follow a session's state until it ends (Ctrl-C to stop)."""
-    client = ApiClient(server, token)
+    client, sid = _session(server, token, session)
     last = None
     while True:
-        session = client.call("GET", f"/v1/sessions/{session_id}")
-        seen = (session["state"], json.dumps(session.get("details"), sort_keys=True))
+        current = client.call("GET", f"/v1/sessions/{sid}")
+        details = current.get("details") or {}
+        seen = (current["state"], json.dumps(details, sort_keys=True))
         if seen != last:
-            details = seen[1] if session.get("details") else ""
-            console.print(f"{time.strftime('%H:%M:%S')} {session['state']} {details}")
+            shown = json.dumps(details, ensure_ascii=False) if details else ""
+            typer.echo(f"{time.strftime('%H:%M:%S')} {current['state']} {shown}".rstrip())
             last = seen
-        if session["state"] in ("exited", "error"):
+        if current["state"] in ("exited", "error"):
             return
         time.sleep(interval)

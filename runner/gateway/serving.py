@@ -23,6 +23,70 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
+#: How long requests still running at close may go on before they are cut short.
+_GRACE_SECONDS = 2.0
+
+
+class _Closable:
+    """ASGI wrapper whose in-flight requests can be ended at close, quietly.
+
+    A session's gateway closes while Claude Code may be mid-stream (a slow reply, a
+    retry). uvicorn would cancel such a request itself after its graceful timeout and
+    log the ``CancelledError`` as "Exception in ASGI application" with a traceback; a
+    normal end of a session is no error. Here the request is cancelled by us, and its
+    response is ended where it stands (or answered 503 if it had not started).
+    """
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._closing = False
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        task = asyncio.current_task()
+        if scope.get("type") != "http" or task is None:
+            await self._app(scope, receive, send)
+            return
+        sent = {"started": False, "ended": False}
+
+        async def tracked(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                sent["started"] = True
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                sent["ended"] = True
+            await send(message)
+
+        self._tasks.add(task)
+        try:
+            await self._app(scope, receive, tracked)
+        except asyncio.CancelledError:
+            if not self._closing:
+                raise
+            await self._end(send, sent)
+        finally:
+            self._tasks.discard(task)
+
+    @staticmethod
+    async def _end(send: Any, sent: dict[str, bool]) -> None:
+        with contextlib.suppress(Exception):  # the client may be gone already
+            if not sent["started"]:
+                headers = [(b"content-type", b"text/plain"), (b"connection", b"close")]
+                await send({"type": "http.response.start", "status": 503, "headers": headers})
+            if not sent["ended"]:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def drain(self) -> None:
+        """Wait until the running requests finished (callers bound the wait)."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks))
+
+    def cut_short(self) -> None:
+        """Cancel every request still running (the server is closing)."""
+        self._closing = True
+        for task in list(self._tasks):
+            task.cancel()
+
+
 #: sun_path holds 108 bytes on Linux; longer paths are bound through a directory fd.
 _SUN_PATH_MAX = 100
 
@@ -62,16 +126,19 @@ class BackgroundServer:
         uds: str | None = None,
         sock: socket.socket | None = None,
     ) -> None:
+        self._app = _Closable(app)
         config = uvicorn.Config(
-            app,
+            self._app,
             host=host,
             port=port,
             uds=uds,
             lifespan="off",
+            # One per session in the controller: never reconfigure the process's logging.
+            log_config=None,
             log_level="warning",
             access_log=False,
-            # Streams of a closing session must not hold its shutdown for long.
-            timeout_graceful_shutdown=2,
+            # ``close`` cuts streams short after _GRACE_SECONDS; this is only a backstop.
+            timeout_graceful_shutdown=int(_GRACE_SECONDS) + 5,
         )
         self._server = _QuietServer(config)
         self._sockets = [sock] if sock is not None else None
@@ -110,6 +177,11 @@ class BackgroundServer:
         if self._task is None:
             return
         self._server.should_exit = True
+        # Streams of a closing session must not hold its shutdown for long.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(_GRACE_SECONDS):
+                await self._app.drain()
+        self._app.cut_short()
         with contextlib.suppress(asyncio.CancelledError, WardenError):
             await self._task
         self._task = None

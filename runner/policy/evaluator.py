@@ -101,7 +101,8 @@ def _decide(
 
 def _reason(rule: Rule, subject: str) -> str:
     verb = {"allow": "allows", "ask": "asks for", "deny": "denies"}[rule.effect]
-    return rule.reason or f"{rule.id} `{rule.text}` {verb} {subject}"
+    # No rule id here: every consumer shows the decision's rule next to its reason.
+    return rule.reason or f"`{rule.text}` {verb} {subject}"
 
 
 def _matcher(tool: str, tool_input: dict[str, Any], scope: Scope) -> Any:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from runner.core import WorkspaceMode
+from runner.policy.images import check_image_entry
 
 SCHEMA_VERSION = 1
 
@@ -52,8 +53,12 @@ class Tools(_Section):
 
 
 class Container(_Section):
-    images: list[str] | None = Field(
-        default=None, description="Allowed images: exact names or globs."
+    images: list[Annotated[str, AfterValidator(check_image_entry)]] | None = Field(
+        default=None,
+        description=(
+            "Allowed images: exact names or globs (`warden-sandbox:*`), or pins of one image"
+            " by digest (`sha256:<id>` or `NAME@sha256:<digest>`)."
+        ),
     )
     cpus: float | None = Field(default=None, gt=0)
     memory: Size | None = None

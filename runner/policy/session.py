@@ -8,6 +8,7 @@ from fnmatch import fnmatchcase
 from runner.core import WorkspaceMode
 from runner.policy.compiled import Policy, Runtime
 from runner.policy.decision import Decision, TraceEntry
+from runner.policy.images import image_allowed
 
 
 @dataclass(frozen=True)
@@ -16,6 +17,8 @@ class SessionRequest:
 
     image: str
     workspace_mode: WorkspaceMode | None = None
+    #: What ``image`` resolves to (id, registry digests), for the policy's digest pins.
+    image_digests: tuple[str, ...] = ()
     model: str | None = None
     cpus: float | None = None
     memory_bytes: int | None = None
@@ -43,7 +46,11 @@ def check_session(policy: Policy, request: SessionRequest) -> Decision:
     """Allow the request, or deny it with the first rule it breaks (``container.images``…)."""
     c = policy.container
     checks: list[tuple[str, bool, str]] = [
-        ("container.images", _any_match(request.image, c.images), f"image {request.image!r}"),
+        (
+            "container.images",
+            image_allowed(c.images, request.image, request.image_digests),
+            f"image {request.image!r}",
+        ),
         (
             "workspace.allowed_modes",
             (request.workspace_mode or policy.workspace.mode) in policy.workspace.allowed_modes,

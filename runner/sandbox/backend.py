@@ -79,6 +79,28 @@ class SandboxInfo:
 
 
 @dataclass(frozen=True)
+class ImageInfo:
+    """A sandbox image as the runtime resolves a reference to it.
+
+    ``id`` is the image's content digest (``sha256:…``, what ``warden image list`` shows);
+    ``repo_digests`` are registry digests (``NAME@sha256:…``) of an image that was pushed
+    or pulled. Policies may pin either.
+    """
+
+    reference: str
+    id: str
+    repo_digests: tuple[str, ...] = ()
+
+    @property
+    def digests(self) -> tuple[str, ...]:
+        return (self.id, *self.repo_digests)
+
+    def audit_fields(self) -> dict[str, object]:
+        """What the ledger records about the image a session ran in."""
+        return {"imageId": self.id, "imageDigests": list(self.repo_digests)}
+
+
+@dataclass(frozen=True)
 class ExecResult:
     """The outcome of a command run inside a sandbox."""
 
@@ -126,6 +148,10 @@ class SandboxBackend(Protocol):
         Raises:
             SandboxError: the tar failed, or grew past ``limit`` bytes.
         """
+        ...
+
+    async def image(self, reference: str) -> ImageInfo:
+        """Resolve an image reference to the image it names now. Raises ImageNotFoundError."""
         ...
 
     async def create(self, spec: SandboxSpec) -> SandboxInfo:

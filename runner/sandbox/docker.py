@@ -20,17 +20,24 @@ import docker
 import docker.errors
 import docker.utils.socket
 
-from runner.errors import ImageNotFoundError, SandboxError, SandboxNotFoundError
+from runner.errors import (
+    ImageNotFoundError,
+    InvalidInputError,
+    SandboxError,
+    SandboxNotFoundError,
+)
 from runner.sandbox import files
 from runner.sandbox.backend import (
     GATEWAY_PORT,
     SESSION_LABEL,
     ExecResult,
+    ImageInfo,
     SandboxInfo,
     SandboxSpec,
     TerminalStream,
 )
 from runner.sandbox.hardening import container_config
+from runner.sandbox.profiles import build_hint
 from runner.sandbox.stream import QueuedStream
 
 T = TypeVar("T")
@@ -61,6 +68,27 @@ class DockerBackend:
         sandbox check failing, and refuses sessions until the daemon answers.
         """
         return cls(None)
+
+    async def image(self, reference: str) -> ImageInfo:
+        try:
+            attrs = await self._call(None, lambda c: c.api.inspect_image(reference))
+        except ImageNotFoundError as exc:
+            raise ImageNotFoundError(
+                f"sandbox image {reference} is not on this Docker engine; {build_hint(reference)}",
+                details={"image": reference},
+            ) from exc
+        except SandboxError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, docker.errors.APIError) and cause.status_code == 400:
+                raise InvalidInputError(
+                    f"{reference!r} is not an image reference", details={"image": reference}
+                ) from exc
+            raise
+        return ImageInfo(
+            reference=reference,
+            id=str(attrs["Id"]),
+            repo_digests=tuple(str(d) for d in attrs.get("RepoDigests") or ()),
+        )
 
     async def create(self, spec: SandboxSpec) -> SandboxInfo:
         config = container_config(spec, port=self._port)
@@ -149,7 +177,7 @@ class DockerBackend:
             return await loop.run_in_executor(self._pool, lambda: fn(self._connected()))
         except docker.errors.ImageNotFound as exc:
             raise ImageNotFoundError(
-                f"sandbox image not found: {exc.explanation or exc}; run `warden image build`"
+                f"sandbox image not found: {exc.explanation or exc}; run: warden image build"
             ) from exc
         except docker.errors.NotFound as exc:
             raise SandboxNotFoundError(

@@ -148,7 +148,10 @@ def build_image(
     base_ref = base or ensure_base(client, settings.cache_dir, packages, mirror, force, steps)
     steps.start("docker build")
     context = _stage_context(settings.cache_dir, image_dir, binary)
-    buildargs = {"BASE": base_ref, "CONTENT_HASH": chash, "CLAUDE_VERSION": claude_version}
+    buildargs = {
+        "BASE": base_ref, "CONTENT_HASH": chash, "CLAUDE_VERSION": claude_version,
+        "PACKAGES": " ".join(packages),
+    }  # fmt: skip
     try:
         image_id = docker_build(client, context, hash_tag, buildargs, steps)
     finally:

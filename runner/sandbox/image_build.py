@@ -83,9 +83,11 @@ def ensure_base(
 
 def docker_build(
     client: docker.DockerClient, context: Path, tag: str, buildargs: dict[str, str],
-    steps: BuildProgress,
+    steps: BuildProgress, *, network_mode: str | None = None,
 ) -> str:  # fmt: skip
     """``docker build`` of ``context`` (never pulling) as ``tag``; returns the image id.
+
+    ``network_mode`` (e.g. ``host``) is the network of the build's RUN steps only.
 
     Raises:
         SandboxError: the build failed or produced no image.
@@ -94,7 +96,7 @@ def docker_build(
     try:
         stream = client.api.build(
             path=str(context), tag=tag, buildargs=buildargs, rm=True, forcerm=True,
-            pull=False, decode=True,
+            pull=False, decode=True, network_mode=network_mode,
         )  # fmt: skip
         for chunk in stream:
             image_id = _consume(chunk, steps) or image_id

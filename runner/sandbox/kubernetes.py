@@ -39,7 +39,7 @@ from kubernetes.config.config_exception import ConfigException
 
 from runner.errors import SandboxError, SandboxNotFoundError
 from runner.sandbox import files, kube_stream
-from runner.sandbox.backend import SESSION_LABEL, ExecResult, SandboxInfo, SandboxSpec
+from runner.sandbox.backend import SESSION_LABEL, ExecResult, ImageInfo, SandboxInfo, SandboxSpec
 from runner.sandbox.kube_status import pod_failure, pod_info, sandbox_running
 from runner.sandbox.pod import SANDBOX_CONTAINER, START_FILE, PodSettings, pod_manifest
 
@@ -117,6 +117,13 @@ class KubernetesBackend:
     def shares_files(self) -> bool:
         """The Pod's volumes are its own: files come out through exec."""
         return False
+
+    async def image(self, reference: str) -> ImageInfo:
+        """What a Pod will name: the cluster's nodes pull images, the controller sees no
+        registry. A digest reference (``NAME@sha256:…``) is its own digest, so policies
+        pinning digests still hold; a tag runs whatever the nodes resolve it to."""
+        digests = (reference,) if "@sha256:" in reference else ()
+        return ImageInfo(reference=reference, id=reference, repo_digests=digests)
 
     async def create(self, spec: SandboxSpec) -> SandboxInfo:
         """Create the Pod; it starts on its own, held before tmux until ``start``."""

@@ -14,6 +14,7 @@ Its files are the spec's host directories (``shares_files``, as with Docker), or
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import inspect
 import shutil
 import tarfile
@@ -30,6 +31,7 @@ from runner.sandbox.backend import (
     SANDBOX_WORKSPACE,
     SESSION_LABEL,
     ExecResult,
+    ImageInfo,
     SandboxInfo,
     SandboxSpec,
 )
@@ -133,10 +135,27 @@ class MemoryBackend:
 
     # -- SandboxBackend --------------------------------------------------------------
 
+    @staticmethod
+    def image_id(name: str) -> str:
+        """The id the in-memory engine gives the image named ``name``."""
+        return "sha256:" + hashlib.sha256(name.encode()).hexdigest()
+
+    async def image(self, reference: str) -> ImageInfo:
+        if not self._has_image(reference):
+            raise ImageNotFoundError(f"sandbox image {reference} is not on this engine")
+        if reference.startswith("sha256:"):
+            return ImageInfo(reference, reference)
+        return ImageInfo(reference, self.image_id(reference))
+
+    def _has_image(self, reference: str) -> bool:
+        if self.images is None:
+            return True
+        return reference in self.images or reference in {self.image_id(i) for i in self.images}
+
     async def create(self, spec: SandboxSpec) -> SandboxInfo:
-        if self.images is not None and spec.image not in self.images:
+        if not self._has_image(spec.image):
             raise ImageNotFoundError(
-                f"sandbox image not found: {spec.image}; run `warden image build`"
+                f"sandbox image not found: {spec.image}; run: warden image build"
             )
         labels = {**spec.labels, SESSION_LABEL: spec.session_id}
         sandbox = MemorySandbox(uuid.uuid4().hex, spec, labels, size=(spec.cols, spec.rows))

@@ -37,10 +37,11 @@ class HookVerdict:
 
 
 class HookLog:
-    """Remembers each session's latest PreToolUse decision."""
+    """Remembers each session's latest PreToolUse decision, and which tool calls it judged."""
 
     def __init__(self) -> None:
         self._latest: dict[str, HookVerdict] = {}
+        self._tool_uses: dict[str, set[str]] = {}
 
     def record(self, session_id: str, event: Mapping[str, Any]) -> None:
         self._latest[session_id] = HookVerdict(
@@ -49,9 +50,17 @@ class HookLog:
             event.get("rule"),
             time.monotonic(),
         )
+        tool_use_id = event.get("tool_use_id")
+        if isinstance(tool_use_id, str) and tool_use_id:
+            self._tool_uses.setdefault(session_id, set()).add(tool_use_id)
+
+    def tool_use_ids(self, session_id: str) -> frozenset[str]:
+        """The ids of every tool call the hook judged in this session (for the transcript)."""
+        return frozenset(self._tool_uses.get(session_id, ()))
 
     def forget(self, session_id: str) -> None:
         self._latest.pop(session_id, None)
+        self._tool_uses.pop(session_id, None)
 
     def disagreement(self, session_id: str, prompt: Mapping[str, Any]) -> dict[str, Any] | None:
         """What the hook said, when it contradicts the permission prompt on screen."""

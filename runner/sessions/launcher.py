@@ -7,12 +7,14 @@ import contextlib
 import logging
 import os
 import shutil
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from runner.core import WorkspaceMode, utcnow
+from runner.errors import SandboxError
 from runner.policy import ContainerProfile
-from runner.sandbox.backend import SESSION_LABEL, SandboxBackend, SandboxSpec
+from runner.sandbox.backend import SESSION_LABEL, ImageInfo, SandboxBackend, SandboxSpec
 from runner.sessions.artifacts import workspace_archive
 from runner.sessions.driver import Driver
 from runner.sessions.live import IDLE_SETTLE_SECONDS, LiveSession, StateCallback
@@ -20,6 +22,7 @@ from runner.sessions.mirror import SandboxMirror
 from runner.sessions.model import ArtifactRecord, SessionRecord, SessionStore
 from runner.sessions.ports import GatewayFactory, GatewayHandle
 from runner.sessions.runtime import SANDBOX_WORKDIR, Running, SessionPaths
+from runner.sessions.settle import settle_transcript
 from runner.sessions.transcript import transcript_path
 from runner.sessions.workspace_setup import HOST_BIND, WorkspaceSetup
 from runner.workspace.source import PathSource, from_json
@@ -63,19 +66,24 @@ class Launcher:
         record: SessionRecord,
         paths: SessionPaths,
         profile: ContainerProfile,
+        image: ImageInfo,
         *,
         on_state: StateCallback,
     ) -> tuple[Running, str]:
         """Prepare the state dir, start the gateway, create and start the container.
 
-        ``profile`` is what the policy admitted: the container's limits and runtime.
+        ``profile`` is what the policy admitted: the container's limits and runtime;
+        ``image`` the image it judged, which the container is created from by id (a tag
+        moved since then cannot put another image in its place).
         """
         token = paths.token()
         # Bounded, cancellable, confined (runner.sessions.workspace_setup); a DELETE now
         # stops it and leaves nothing behind.
         prepared = await self._setup.prepare(record, paths, profile)
         try:
-            return await self._start(record, paths, profile, token, prepared.workspace, on_state)
+            return await self._start(
+                record, paths, profile, image, token, prepared.workspace, on_state
+            )
         except BaseException:
             await self._setup.discard(paths)
             raise
@@ -85,6 +93,7 @@ class Launcher:
         record: SessionRecord,
         paths: SessionPaths,
         profile: ContainerProfile,
+        image: ImageInfo,
         token: str,
         workspace: Path,
         on_state: StateCallback,
@@ -94,7 +103,7 @@ class Launcher:
         )
         await gateway.start()
         try:
-            spec = self._spec(record, paths, workspace, token, profile)
+            spec = self._spec(record, paths, workspace, token, profile, image)
             info = await self._backend.create(spec)
             # Attached before it starts, the screen sees the terminal's very first byte:
             # nothing is missed, so no redraw is needed.
@@ -176,11 +185,12 @@ class Launcher:
         workspace: Path,
         token: str,
         profile: ContainerProfile,
+        image: ImageInfo,
     ) -> SandboxSpec:
         # The policy decides the container's limits and runtime, not the request.
         return SandboxSpec(
             session_id=record.id,
-            image=record.image,
+            image=image.id,
             workspace=workspace,
             workspace_mode=record.workspace_mode,
             home_dir=paths.home,
@@ -201,6 +211,22 @@ class Launcher:
             runtime=None if profile.runtime == "runc" else profile.runtime,
             labels=self._labels,
         )
+
+    def _pull_transcript(
+        self, record: SessionRecord, paths: SessionPaths
+    ) -> Callable[[], Awaitable[None]] | None:
+        """Where the sandbox shares no files, what brings the host's transcript up to date."""
+        sandbox = record.container_id
+        if not self.mirror.is_needed or sandbox is None:
+            return None
+
+        async def pull() -> None:
+            try:
+                await self.mirror.transcript(record, paths, sandbox)
+            except SandboxError as exc:  # gone already: collect what is here
+                log.warning("session %s: transcript not pulled: %s", record.id, exc)
+
+        return pull
 
     async def detach(self, running: Running) -> None:
         """Stop watching (controller shutdown); the container keeps running."""
@@ -224,13 +250,31 @@ class Launcher:
             await self._backend.remove(cid)
 
     async def collect(
-        self, record: SessionRecord, paths: SessionPaths, store: SessionStore
+        self,
+        record: SessionRecord,
+        paths: SessionPaths,
+        store: SessionStore,
+        judged: frozenset[str] = frozenset(),
     ) -> None:
-        """Keep the workspace patch and archive, the transcript and the recording."""
+        """Keep the workspace patch and archive, the transcript and the recording.
+
+        ``judged``: ids of tool calls the hook decided; the transcript is awaited (briefly)
+        until it holds their results.
+        """
         await self.mirror.pull(record, paths)  # while the sandbox still exists
         out = paths.artifacts
         out.mkdir(parents=True, exist_ok=True)
         files: list[Path] = []
+        transcript = transcript_path(paths.home, SANDBOX_WORKDIR, record.id)
+        # Claude Code writes it a moment late; a session that used the model has one.
+        expected = bool(record.usage.get("requests")) or bool(judged)
+        await settle_transcript(
+            transcript,
+            expected=expected,
+            results_for=judged,
+            refresh=self._pull_transcript(record, paths),
+        )
+        # Each artifact on its own: a file vanishing from one must not lose the others.
         with contextlib.suppress(FileNotFoundError):
             if record.workspace_mode == WorkspaceMode.COPY and paths.workspace_copy.is_dir():
                 patch = await asyncio.to_thread(self._setup.patch, record, paths)
@@ -241,9 +285,10 @@ class Launcher:
                         workspace_archive, paths.workspace_copy, out / "workspace.tar.gz"
                     )
                 )
-            transcript = transcript_path(paths.home, SANDBOX_WORKDIR, record.id)
+        with contextlib.suppress(FileNotFoundError):
             if transcript.is_file():
                 files.append(Path(shutil.copy2(transcript, out / "transcript.jsonl")))
+        with contextlib.suppress(FileNotFoundError):
             for segment in paths.recordings():
                 files.append(Path(shutil.copy2(segment, out / segment.name)))
         self.mirror.forget(record.id)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,14 +15,16 @@ from runner.core import (
     Actor,
     EventSink,
     SessionState,
+    WorkspaceMode,
     utcnow,
 )
 from runner.errors import ConflictError, PolicyDeniedError, WardenError
 from runner.policy import ContainerProfile
-from runner.sandbox.backend import SandboxBackend
+from runner.sandbox.backend import ImageInfo, SandboxBackend
 from runner.sessions import prompts
 from runner.sessions.approvals import ApprovalDesk
 from runner.sessions.hooklog import HookLog
+from runner.sessions.images import admit_image
 from runner.sessions.launcher import Launcher, workspace_of
 from runner.sessions.live import Observed, StateCallback
 from runner.sessions.model import SessionRecord, StateChange
@@ -93,6 +96,9 @@ class SessionManager:
             The record and whether an existing idle session was reused.
         """
         check_request(request)
+        # A request that names no mode gets the policy's, before anything is judged by it.
+        mode = self._gate.workspace_mode(request.policy, request.workspace_mode)
+        request = replace(request, workspace_mode=mode)
         # Confined before anything else: a path outside the roots is refused (and audited)
         # before it is looked at again, let alone copied.
         admitted = await self._workspaces.admit(request, actor)
@@ -107,8 +113,8 @@ class SessionManager:
                 if request.prompt:
                     await self.send(reusable.id, request.prompt, actor)
                 return reusable, True
-            record = _new_record(request, actor, admitted, self._default_image)
-            profile = await self._admit(record, actor)
+            record = _new_record(request, actor, admitted, self._default_image, mode)
+            profile, image = await self._admit(record, actor)
             await self._workspaces.admit_disk(record, profile, actor)
             await self._workspaces.take(admitted, actor, self._registry.paths(record.id))
             # Recorded before anything runs: if the ledger cannot write, nothing starts.
@@ -119,13 +125,16 @@ class SessionManager:
         # Clients see ``starting`` until the first prompt is in: an ``idle`` before it
         # would invite them to send while the briefing is being typed.
         self._registry.briefing.add(record.id)
-        self._starting[record.id] = asyncio.create_task(self._launch(record, profile))
+        self._starting[record.id] = asyncio.create_task(self._launch(record, profile, image))
         return record, False
 
-    async def _admit(self, record: SessionRecord, actor: Actor) -> ContainerProfile:
-        """The policy's container profile for the session, decided once, here."""
+    async def _admit(
+        self, record: SessionRecord, actor: Actor
+    ) -> tuple[ContainerProfile, ImageInfo]:
+        """The policy's container profile for the session, and the image it judged (the
+        container is created from that image's id), decided once, here."""
         try:
-            return self._gate.admit(record)
+            return await admit_image(self._gate, self._backend, record)
         except PolicyDeniedError as exc:
             await self._events.emit(
                 "session.denied",
@@ -148,12 +157,15 @@ class SessionManager:
                 return record
         return None
 
-    async def _launch(self, record: SessionRecord, profile: ContainerProfile) -> None:
+    async def _launch(
+        self, record: SessionRecord, profile: ContainerProfile, image: ImageInfo
+    ) -> None:
         try:
             running, container_id = await self._launcher.launch(
                 record,
                 self._registry.paths(record.id),
                 profile,
+                image,
                 on_state=self._state_callback(record),
             )
             self._registry.add(record.id, running)
@@ -162,14 +174,19 @@ class SessionManager:
                 "container.started",
                 actor=Actor.system(),
                 session=record.id,
-                data={"container": container_id, "image": record.image},
+                data={"container": container_id, "image": record.image, **image.audit_fields()},
             )
             if record.prompt:
                 await self._brief(running, record.id, record.prompt)
             self._registry.briefing.discard(record.id)
             await self._state_callback(record)(running.live.observed)
         except Exception as exc:
-            log.exception("session %s failed to start", record.id)
+            if isinstance(exc, WardenError):
+                # An expected failure (the runtime refused, Claude Code never got ready):
+                # one line, no traceback; the record and the ledger say why.
+                log.error("session %s failed to start: %s", record.id, exc.message)
+            else:
+                log.exception("session %s failed to start", record.id)
             await self._fail(record.id, exc)
             await self._stop_failed(record.id)
         finally:
@@ -277,9 +294,12 @@ class SessionManager:
                 await task
         running = self._registry.pop(session_id)
         self._desk.forget(session_id)
+        judged = self._hooks.tool_use_ids(session_id)  # the transcript must show these
         self._hooks.forget(session_id)
         try:
-            await self._launcher.collect(record, self._registry.paths(session_id), self._store)
+            await self._launcher.collect(
+                record, self._registry.paths(session_id), self._store, judged
+            )
         finally:
             if running is not None:
                 await self._launcher.detach(running)
@@ -375,7 +395,11 @@ class SessionManager:
 
 
 def _new_record(
-    request: SessionRequest, actor: Actor, admitted: AdmittedWorkspace, default_image: str
+    request: SessionRequest,
+    actor: Actor,
+    admitted: AdmittedWorkspace,
+    default_image: str,
+    workspace_mode: WorkspaceMode,
 ) -> SessionRecord:
     now = utcnow()
     return SessionRecord(
@@ -386,7 +410,7 @@ def _new_record(
         details={},
         work_dir=admitted.work_dir,
         workspace=admitted.as_json(),
-        workspace_mode=request.workspace_mode,
+        workspace_mode=workspace_mode,
         policy=request.policy,
         image=request.image or default_image,
         model=request.model,

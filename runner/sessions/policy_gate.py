@@ -7,11 +7,11 @@ fallback answering it). Each can only narrow what the one before allowed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from runner.core import Actor
+from runner.core import Actor, WorkspaceMode
 from runner.errors import AuthorizationError, InvalidInputError, NotFoundError, PolicyDeniedError
 from runner.policy import (
     ContainerProfile,
@@ -92,8 +92,18 @@ class PolicyGate:
         self._known(name)
         return evaluate(self.policy(name), tool_name, dict(tool_input), workspace=workspace)
 
-    def admit(self, record: SessionRecord) -> ContainerProfile:
+    def workspace_mode(self, policy_name: str, requested: str | None) -> WorkspaceMode:
+        """The mode a session gets: the one asked for, else the policy's ``workspace.mode``.
+
+        Raises:
+            InvalidInputError: no policy has that name.
+        """
+        return WorkspaceMode(requested or self.policy(policy_name).workspace.mode)
+
+    def admit(self, record: SessionRecord, image_digests: Sequence[str] = ()) -> ContainerProfile:
         """The container profile for a new session, or 403 with the rule it breaks.
+
+        ``image_digests`` are what the record's image resolves to, for digest pins.
 
         Raises:
             PolicyDeniedError: the request is outside the policy.
@@ -103,13 +113,13 @@ class PolicyGate:
             image=record.image,
             workspace_mode=record.workspace_mode,
             model=record.model,
+            image_digests=tuple(image_digests),
         )
         decision = check_session(policy, request)
         if decision.decision != "allow":
+            # The reason already names the policy, what it refuses and the rule.
             raise PolicyDeniedError(
-                f"policy {record.policy!r} refuses this session: {decision.reason}",
-                rule=decision.rule,
-                details={"policy": record.policy},
+                decision.reason, rule=decision.rule, details={"policy": record.policy}
             )
         return container_profile(policy, request)
 

@@ -31,7 +31,7 @@ class SessionRequest:
     permission_mode: PermissionMode = PermissionMode.DEFAULT
     model: str | None = None
     env: Mapping[str, str] = field(default_factory=dict)
-    workspace_mode: WorkspaceMode = WorkspaceMode.COPY
+    workspace_mode: WorkspaceMode | None = None  # None: the policy's workspace.mode
     unattended: bool = False
     #: Where the workspace comes from; None: ``work_dir``, a host path.
     workspace: WorkspaceSource | None = None

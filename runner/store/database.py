@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
+
+from runner.errors import WardenError
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -48,3 +55,64 @@ def migrate(engine: Engine) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+@dataclass(frozen=True)
+class DatabaseStatus:
+    """What a read-only look at the database found (``warden doctor``)."""
+
+    url: str  # password hidden
+    exists: bool
+    revision: str | None
+    head: str
+
+    def describe(self) -> str:
+        if not self.exists:
+            return f"{self.url}: not created yet (the first `warden serve` or run creates it)"
+        if self.revision == self.head:
+            return f"{self.url}: schema up to date ({self.head})"
+        at = self.revision or "empty"
+        return f"{self.url}: schema at {at}, the code at {self.head} (migrated at the next start)"
+
+
+def database_status(url: str) -> DatabaseStatus:
+    """Look at the database without changing it: no file is created, nothing migrated.
+
+    Raises:
+        WardenError: it cannot be opened, with the driver's own message.
+    """
+    parsed = make_url(normalise_url(url))
+    shown = make_url(url).render_as_string(hide_password=True)
+    head = _head_revision()
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        path = Path(str(parsed.database))
+        if not path.exists():
+            return DatabaseStatus(shown, False, None, head)
+        # Read-only: opening must not create the file or change it.
+        parsed = parsed.set(database=f"file:{path}?mode=ro", query={"uri": "true"})
+    engine = create_engine(parsed.render_as_string(hide_password=False), poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            revision = MigrationContext.configure(connection).get_current_revision()
+    except SQLAlchemyError as exc:
+        raise WardenError(f"{shown}: {_driver_message(exc)}") from exc
+    finally:
+        engine.dispose()
+    return DatabaseStatus(shown, True, revision, head)
+
+
+def _head_revision() -> str:
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    return str(ScriptDirectory.from_config(config).get_current_head())
+
+
+def _driver_message(exc: SQLAlchemyError) -> str:
+    """The database driver's own words, on one line (not SQLAlchemy's wrapper)."""
+    original = getattr(exc, "orig", None) or exc
+    lines: list[str] = []
+    for line in (raw.strip() for raw in str(original).splitlines()):
+        # libpq repeats one failure per address tried: say each thing once.
+        if line and not any(line in kept for kept in lines):
+            lines.append(line)
+    return " ".join(lines)[:500] or type(original).__name__

@@ -1,8 +1,11 @@
-"""Asciicast v2 recordings of a terminal stream: a writer, and readers for casts and raw bytes.
+"""Asciicast recordings of a terminal stream: a v2 writer, readers for v2, v3 and raw bytes.
 
-A cast is one JSON header line then one ``[seconds, "o", text]`` line per chunk of
-output (``"r"`` lines carry resizes as ``"COLSxROWS"``). Bytes are decoded as UTF-8
-incrementally, so a character split across two chunks is written whole, once.
+A cast is one JSON header line then one ``[time, "o", text]`` line per chunk of output
+(``"r"`` lines carry resizes as ``"COLSxROWS"``). In v2 the header has ``width`` and
+``height`` and times count from the start; in v3 (asciinema 3's default) the header has
+``term: {cols, rows}``, each time is the interval since the previous event, and lines
+starting with ``#`` are comments. Bytes are decoded as UTF-8 incrementally, so a
+character split across two chunks is written whole, once.
 """
 
 from __future__ import annotations
@@ -101,7 +104,7 @@ class CastWriter:
 
 
 def open_recording(path: Path, size: tuple[int, int] | None = None) -> Recording:
-    """Open an asciicast v2 file, or raw bytes played at ``size`` (columns, rows).
+    """Open an asciicast v2 or v3 file, or raw bytes played at ``size`` (columns, rows).
 
     Raises:
         InvalidInputError: the file is missing or unreadable, a cast is malformed, or a
@@ -115,10 +118,11 @@ def open_recording(path: Path, size: tuple[int, int] | None = None) -> Recording
     header = _cast_header(first)
     if header is not None:
         columns, rows = _header_size(path, header)
-        return Recording(columns, rows, lambda: _cast_events(path))
+        relative = header["version"] == 3
+        return Recording(columns, rows, lambda: _cast_events(path, relative=relative))
     if size is None:
         raise InvalidInputError(
-            f"{path} is not an asciicast v2 file; give the size of its raw stream"
+            f"{path} is not an asciicast v2 or v3 file; give the size of its raw stream"
         )
     return Recording(size[0], size[1], lambda: _raw_events(path))
 
@@ -128,30 +132,40 @@ def _cast_header(first: bytes) -> dict[str, Any] | None:
         value = json.loads(first)
     except ValueError:
         return None
-    return value if isinstance(value, dict) and value.get("version") == 2 else None
+    return value if isinstance(value, dict) and value.get("version") in (2, 3) else None
 
 
 def _header_size(path: Path, header: Mapping[str, Any]) -> tuple[int, int]:
-    columns, rows = header.get("width"), header.get("height")
+    if header["version"] == 3:
+        term = header.get("term")
+        columns, rows = (term.get("cols"), term.get("rows")) if isinstance(term, dict) else (0, 0)
+    else:
+        columns, rows = header.get("width"), header.get("height")
     if not (isinstance(columns, int) and isinstance(rows, int) and columns > 0 and rows > 0):
-        raise InvalidInputError(f"{path}: the asciicast header has no valid width/height")
+        size = "term.cols/term.rows" if header["version"] == 3 else "width/height"
+        raise InvalidInputError(f"{path}: the asciicast header has no valid {size}")
     return columns, rows
 
 
-def _cast_events(path: Path) -> Iterator[Event]:
+def _cast_events(path: Path, *, relative: bool = False) -> Iterator[Event]:
+    """The events in order; with ``relative`` (v3) each time adds to the one before."""
+    elapsed = 0.0
     with path.open("r", encoding="utf-8", errors="replace") as handle:
         handle.readline()
         for number, line in enumerate(handle, start=2):
-            if line.strip():
-                yield _cast_event(path, number, line)
+            if not line.strip() or (relative and line.startswith("#")):
+                continue
+            event = _cast_event(path, number, line, elapsed if relative else 0.0)
+            elapsed = event.time
+            yield event
 
 
-def _cast_event(path: Path, number: int, line: str) -> Event:
+def _cast_event(path: Path, number: int, line: str, offset: float) -> Event:
     try:
         at, kind, data = json.loads(line)
-        at = float(at)
+        at = offset + float(at)
     except (ValueError, TypeError) as exc:
-        raise InvalidInputError(f"{path}:{number}: not an asciicast v2 event") from exc
+        raise InvalidInputError(f"{path}:{number}: not an asciicast event") from exc
     if kind == "r":
         columns, _, rows = str(data).partition("x")
         try:
@@ -160,7 +174,7 @@ def _cast_event(path: Path, number: int, line: str) -> Event:
             raise InvalidInputError(f"{path}:{number}: bad resize {data!r}") from exc
     if not isinstance(data, str):
         raise InvalidInputError(f"{path}:{number}: event data must be a string")
-    # Input ("i") and marker ("m") events do not reach the screen.
+    # Input ("i"), marker ("m") and exit ("x", v3) events do not reach the screen.
     return Output(at, data.encode("utf-8") if kind == "o" else b"")
 
 

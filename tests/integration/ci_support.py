@@ -40,3 +40,14 @@ def calc_project(root: Path) -> Path:
     (path / "calc.py").write_text("def add(a, b):\n    return a - b\n")
     (path / "run_tests.sh").write_text(RUN_TESTS)
     return path
+
+
+def python_project(root: Path) -> Path:
+    """A small Python project with a failing pytest test (add() subtracts)."""
+    path = root / "pyproject"
+    path.mkdir()
+    (path / "calc.py").write_text("def add(a, b):\n    return a - b\n")
+    (path / "test_calc.py").write_text(
+        "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n"
+    )
+    return path

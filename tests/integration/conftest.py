@@ -9,10 +9,10 @@ import docker
 import pytest
 
 from runner.sandbox.image import BuildResult
-from tests.integration.sandbox_support import sandbox_image
+from tests.integration.sandbox_support import python_image, sandbox_image
 from tests.integration.server import WardenServer, unmount_under
 
-__all__ = ["sandbox_image", "start_warden"]
+__all__ = ["python_image", "sandbox_image", "start_warden"]
 
 StartWarden = Callable[..., WardenServer]
 

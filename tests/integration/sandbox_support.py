@@ -20,6 +20,8 @@ import pytest
 from runner.sandbox.backend import SandboxInfo, SandboxSpec
 from runner.sandbox.docker import DockerBackend
 from runner.sandbox.image import BuildResult, build_image
+from runner.sandbox.profile_build import build_profile
+from runner.sandbox.profiles import profile
 from runner.sandbox.statedir import SessionDir, new_session_token, prepare_session_dir
 from runner.settings import Settings
 from tests.conftest import TEST_LABELS
@@ -43,6 +45,15 @@ def sandbox_image(docker_client: docker.DockerClient, claude_binary: Path) -> Bu
     result = build_image(docker_client, Settings())
     os.environ["WARDEN_IMAGE"] = result.hash_tag
     return result
+
+
+@pytest.fixture(scope="session")
+def python_image(docker_client: docker.DockerClient, sandbox_image: BuildResult) -> BuildResult:
+    """The ``python`` toolchain profile on the sandbox image (a cache hit once built).
+
+    CI builds it before the tests (``scripts/test``), so this only checks the hash.
+    """
+    return build_profile(docker_client, Settings(), profile("python"), sandbox_image)
 
 
 @dataclass(frozen=True)

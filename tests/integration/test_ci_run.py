@@ -14,15 +14,19 @@ import sys
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import docker
 import pytest
 
 from runner.sandbox.image import BuildResult
 from tests.conftest import TEST_LABELS
-from tests.integration.ci_support import calc_project, ci_policies_dir
+from tests.integration.ci_support import calc_project, ci_policies_dir, python_project
 from tests.integration.conftest import StartWarden
-from tests.integration.sandbox_support import sandbox_image  # noqa: F401 (fixture)
+from tests.integration.sandbox_support import (  # noqa: F401 (fixtures)
+    python_image,
+    sandbox_image,
+)
 from tests.integration.server import WardenServer
 
 
@@ -54,7 +58,7 @@ def env(
 
 
 def warden(
-    env: dict[str, str], *args: str, timeout: float = 240
+    env: dict[str, str], *args: str, timeout: float = 240, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "runner.cli", *args],
@@ -63,6 +67,7 @@ def warden(
         text=True,
         timeout=timeout,
         check=False,
+        cwd=cwd,
     )
 
 
@@ -140,6 +145,10 @@ def test_curl_under_ci_exits_2_with_the_denial_reported(
     assert [f.get("message") for f in failures] == ["denied by rule net-curl"]
     assert junit.find(".//testsuite[@name='warden.run']/testcase/failure").get("type") == "exit.2"  # type: ignore[union-attr]
     assert "page.html" not in (out / "changes.patch").read_text()
+    # The run ends the moment the first call is denied; the transcript is still collected.
+    assert "curl -s http://example.com -o page.html" in (out / "transcript.jsonl").read_text()
+    assert "1. **Bash** `curl -s http://example.com -o page.html` →" in summary
+    assert "The agent made no tool calls." not in summary
     assert containers_of(docker_client, session_of(out)) == []
 
 
@@ -200,6 +209,10 @@ def test_script_that_never_finishes_times_out_with_exit_3(
     assert result.returncode == 3, result.stdout
     assert 20 <= elapsed < 90
     assert "# Warden run: timeout (exit 3)" in (out / "summary.md").read_text()
+    # The gateway closes mid-stream: no uvicorn CancelledError traceback, only the result.
+    for bad in ("Traceback", "CancelledError", "Exception in ASGI application"):
+        assert bad not in result.stdout + result.stderr
+    assert result.stderr.strip() == ""
     assert containers_of(docker_client, session_of(out)) == []
 
 
@@ -219,6 +232,47 @@ def test_model_errors_exit_4(
     statuses = [e["data"]["status"] for e in events if e["type"] == "model.request"]
     assert 400 in statuses  # the gateway saw the failed call the screen reported
     assert containers_of(docker_client, session_of(out)) == []
+
+
+def test_a_model_that_keeps_failing_shows_retries_and_exits_4(
+    env: dict[str, str], project: Path, tmp_path: Path
+) -> None:
+    """HTTP 500 on every call: each retry is printed; at the limit the exit is 4, not 3."""
+    out = tmp_path / "out"
+    result = run(env, project, out, "[[error: 500]]", "--timeout", "15s")
+    assert result.returncode == 4, result.stdout
+    assert "(model API error: 500 Internal server error (retrying: attempt " in result.stdout
+    assert "exit 4 (agent_error): the model API kept failing until the time limit (15s): " in (
+        result.stdout
+    )
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_refusals_before_a_session_are_one_clear_line(
+    env: dict[str, str], project: Path, tmp_path: Path
+) -> None:
+    """Unknown policy (1), refused image (2), missing image (5): one line each, no class
+    name, no repetition, no traceback."""
+    unknown = run(env, project, tmp_path / "o1", "hi", "--policy", "nope")
+    assert unknown.returncode == 1, unknown.stdout
+    assert "exit 1 (configuration): unknown policy 'nope'; known policies: " in unknown.stdout
+    refused = run(env, project, tmp_path / "o2", "hi", "--image", "debian:bookworm")
+    assert refused.returncode == 2, refused.stdout
+    assert (
+        "exit 2 (policy_violation): policy 'ci' does not allow image 'debian:bookworm'"
+        " (container.images)\n" in refused.stdout
+    )
+    missing = run(env, project, tmp_path / "o3", "hi", "--image", "warden-sandbox:nope")
+    assert missing.returncode == 5, missing.stdout
+    assert (
+        "exit 5 (infrastructure): sandbox image warden-sandbox:nope is not on this Docker"
+        " engine; run: warden image build\n" in missing.stdout
+    )
+    for result in (unknown, refused, missing):
+        text = result.stdout + result.stderr
+        assert "Error:" not in text and "Error " not in text and "Traceback" not in text
+        assert "refuses this session" not in text
+        assert text.count("policy 'ci'") <= 1
 
 
 @pytest.fixture
@@ -246,3 +300,48 @@ def test_run_through_a_server_downloads_artifacts_and_audit(
     session = server.session(session_of(out))
     assert session["unattended"] is True and session["state"] in ("idle", "exited")
     assert session["details"].get("deleted") is True
+
+
+def _events(out: Path) -> list[dict[str, Any]]:
+    lines = (out / "audit" / "events.jsonl").read_text().splitlines()
+    return [json.loads(json.loads(line)["canonical"]) for line in lines]
+
+
+def test_python_profile_runs_the_failing_test_fixes_it_and_applies(
+    env: dict[str, str],
+    tmp_path: Path,
+    python_image: BuildResult,  # noqa: F811
+    docker_client: docker.DockerClient,
+) -> None:
+    """warden-sandbox:python under ci: pytest fails, the edit lands, pytest passes; exit 0,
+    and --apply works with --out inside the work dir (the docs' own layout)."""
+    project = python_project(tmp_path)
+    prompt = (
+        "Fix the failing test. [[bash: python3 -m pytest -q]]"
+        " [[edit: calc.py | a - b => a + b]] [[bash: python3 -m pytest -q]]"
+    )
+    result = warden(
+        env, "run", "--prompt", prompt, "--policy", "ci", "--image", "warden-sandbox:python",
+        "--workdir", ".", "--out", "warden-out", "--apply", cwd=project,
+    )  # fmt: skip
+    print(result.stdout, result.stderr, sep="\n")
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.count("policy allow: Bash python3 -m pytest -q [tools.allow[4]]") == 2
+    assert "--apply refused" not in result.stdout
+    assert "applied the patch to" in result.stdout and "(1 file)" in result.stdout
+    assert (project / "calc.py").read_text() == "def add(a, b):\n    return a + b\n"
+    out = project / "warden-out"
+    transcript = (out / "transcript.jsonl").read_text()
+    failed, passed = transcript.find("1 failed"), transcript.find("1 passed")
+    assert 0 <= failed < passed, "pytest must fail first, then pass"
+    patch = (out / "changes.patch").read_text()
+    assert patch.count("diff --git ") == 1 and "a/calc.py" in patch
+    summary = (out / "summary.md").read_text()
+    assert summary.startswith("# Warden run: done (exit 0)")
+    assert "Policy checks: 3 tool calls judged, 0 denied." in summary
+    assert "1. **Bash** `python3 -m pytest -q` → Exit code 1 … 1 failed in " in summary
+    assert "3. **Bash** `python3 -m pytest -q` → . [100%] … 1 passed in " in summary
+    started = next(e for e in _events(out) if e["type"] == "container.started")
+    assert started["data"]["image"] == "warden-sandbox:python"
+    assert started["data"]["imageId"] == python_image.image_id
+    assert containers_of(docker_client, session_of(out)) == []

@@ -89,9 +89,12 @@ def test_cli_drives_a_session(server: WardenServer, tmp_path: Path) -> None:
         text=True,
         env=env,
     )
+    assert watch.stdout is not None
+    first = watch.stdout.readline()  # watch has started (and seen idle): now end the session
     killed = _cli(server, "sessions", "kill", sid)
     assert killed.returncode == 0, killed.stderr
-    watched, _ = watch.communicate(timeout=30)  # watch ends by itself once the session ends
+    rest, _ = watch.communicate(timeout=30)  # watch ends by itself once the session ends
+    watched = first + rest
     assert watch.returncode == 0
     assert "idle" in watched and "exited" in watched
     patch = server.client.get(f"/v1/sessions/{sid}/artifacts/changes.patch").text
@@ -121,8 +124,14 @@ def test_frozen_agent_is_reported_stalled(
 
 
 def test_doctor_reports_a_ready_machine(server: WardenServer) -> None:
-    """warden doctor passes every check where the suite runs (Docker, image, Claude, DB, disk)."""
-    env = {**os.environ, "WARDEN_DATA_DIR": str(server.data_dir)}
+    """warden doctor passes every check where the suite runs (Docker, image, Claude, model,
+    DB, disk)."""
+    env = {
+        **os.environ,
+        "WARDEN_DATA_DIR": str(server.data_dir),
+        "WARDEN_MODEL_UPSTREAM": "scripted",
+        "WARDEN_DATABASE_URL": server.env["WARDEN_DATABASE_URL"],
+    }
     result = subprocess.run(
         [sys.executable, "-m", "runner.cli", "doctor"],
         capture_output=True,
@@ -131,5 +140,5 @@ def test_doctor_reports_a_ready_machine(server: WardenServer) -> None:
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    for check in ("docker", "image", "claude", "database", "disk"):
-        assert check in result.stdout
+    for check in ("docker", "image", "claude", "model", "database", "disk"):
+        assert f"ok   {check}" in result.stdout

@@ -79,3 +79,17 @@ def test_keygen_refuses_a_directory_that_holds_anything(tmp_path: Path) -> None:
     assert done.exit_code == 2
     assert "is not empty" in done.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["old.pem"]
+
+
+def test_verify_with_trusted_keys_of_ones_own(data_dir: Path, tmp_path: Path) -> None:
+    """--keys DIR (as docs/audit.md says): the signer's key verifies; a stranger's does not."""
+    runner = CliRunner()
+    out = data_dir / "exp"
+    assert runner.invoke(app, ["audit", "export", "--out", str(out)]).exit_code == 0
+    mine = runner.invoke(app, ["audit", "verify", str(out), "--keys", str(data_dir / "keys")])
+    assert mine.exit_code == 0, mine.output
+    stranger = tmp_path / "stranger"
+    stranger.mkdir()
+    Ledger.open(f"sqlite:///{stranger / 'other.db'}", stranger / "keys").close()
+    theirs = runner.invoke(app, ["audit", "verify", str(out), "--keys", str(stranger / "keys")])
+    assert theirs.exit_code == 1, theirs.output

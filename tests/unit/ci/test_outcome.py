@@ -138,3 +138,40 @@ def test_errors_raised_before_judging_map_to_codes() -> None:
     assert outcome_for_error(SandboxError("docker down")).code == 5
     assert outcome_for_error(WardenError("x")).code == 5
     assert outcome_for_error(OSError("disk")).code == 5
+
+
+def test_error_outcomes_are_the_errors_own_sentence() -> None:
+    """No class name in front ("InvalidInputError: …") and no second "policy 'ci' …"."""
+    unknown = outcome_for_error(InvalidInputError("unknown policy 'nope'; known policies: ci"))
+    assert unknown.reason == "unknown policy 'nope'; known policies: ci"
+    refusal = "policy 'ci' does not allow image 'debian:12' (container.images)"
+    denied = outcome_for_error(PolicyDeniedError(refusal, rule="container.images"))
+    assert denied.reason == refusal
+    missing = outcome_for_error(ImageNotFoundError("sandbox image x is not on this engine"))
+    assert missing.reason == "sandbox image x is not on this engine"
+    assert "Error" not in unknown.reason + denied.reason + missing.reason
+    assert outcome_for_error(OSError("disk")).reason == "infrastructure error: OSError: disk"
+
+
+RETRYING = {
+    "retrying": True, "attempt": 7, "max_attempts": 10, "retry_in_seconds": 31,
+    "error": "500 Internal server error",
+}  # fmt: skip
+
+
+def test_timing_out_while_retrying_a_failing_model_is_a_model_error() -> None:
+    """Still retrying a failing model API at the limit: exit 4 naming the error, not 3."""
+    progress = Progress(state="working", details=RETRYING, prompt_delivered=True, elapsed=61)
+    outcome = judge(progress, RULES)
+    assert outcome is not None and outcome.code == ExitCode.AGENT_ERROR
+    assert outcome.reason == (
+        "the model API kept failing until the time limit (60s): 500 Internal server error"
+        " (retrying: attempt 7 of 10, next in 31s)"
+    )
+    plain_work = judge(Progress(state="working", prompt_delivered=True, elapsed=61), RULES)
+    assert plain_work is not None and plain_work.code == ExitCode.TIMEOUT
+
+
+def test_a_retry_before_the_limit_is_still_followed() -> None:
+    """Retrying is work in progress until the limit (Claude Code may still succeed)."""
+    assert judge(Progress(state="working", details=RETRYING, elapsed=30), RULES) is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from runner.ci.events import EventLog, EventView
@@ -14,6 +15,7 @@ from runner.ci.report import (
     Tokens,
     actions_from,
     changed_files,
+    models_from,
     tokens_from,
 )
 from runner.ci.summary import render_summary
@@ -112,7 +114,7 @@ def test_junit_of_a_clean_run_has_no_failures() -> None:
 
 
 def test_actions_pair_tool_uses_with_results() -> None:
-    """The transcript's tool calls in order, each with its result's first line."""
+    """The transcript's tool calls in order, each with its result's first and last line."""
     turns = [
         Turn(1, "user", "do it"),
         Turn(
@@ -122,7 +124,7 @@ def test_actions_pair_tool_uses_with_results() -> None:
         Turn(4, "assistant", "The tool said: a.py"),
     ]
     actions, final = actions_from(turns)
-    assert actions == [Action("Bash", "ls", "a.py")]
+    assert actions == [Action("Bash", "ls", "a.py … b.py")]
     assert final == "The tool said: a.py"
 
 
@@ -148,3 +150,41 @@ def test_tokens_prefer_the_session_usage() -> None:
     usage = {"requests": 4, "inputTokens": 50, "outputTokens": 5}
     assert tokens_from(usage, calls) == Tokens(50, 5, 4)
     assert tokens_from({}, calls) == Tokens(10, 2, 1)
+
+
+def test_summary_counts_in_words_and_names_the_model_used() -> None:
+    """One of each reads "1 tool call", "1 model request", "1 file"; the model is named."""
+    one_change = tuple(changed_files(PATCH))[:1]
+    report = replace(
+        _report(VIOLATION, (DENY,)), tokens=Tokens(5, 1, 1), changes=one_change,
+        models_used=("claude-opus-5-5",),
+    )  # fmt: skip
+    text = render_summary(report)
+    assert "1 model request)" in text and "1 model requests" not in text
+    assert "Policy checks: 1 tool call judged, 1 denied." in text
+    assert "1 tool calls" not in text
+    assert "## Changes (1 file)" in text and "(1 files)" not in text
+    assert "- **Model:** `claude-opus-5-5`" in text
+    assert "`default`" not in text
+
+
+def test_summary_without_model_calls_or_transcript_says_what_is_known() -> None:
+    """No answered model call: the model line says so; denials without a transcript are
+    not contradicted by "made no tool calls"."""
+    report = replace(_report(VIOLATION, (DENY,)), actions=())
+    text = render_summary(report)
+    assert "- **Model:** none (no model request was answered)" in text
+    assert "The agent made no tool calls." not in text
+    assert "No tool call in the transcript; the policy judged 1 (below)." in text
+    assert "## Denied actions (1)" in text
+
+
+def test_models_come_from_answered_message_calls() -> None:
+    """Only successful /v1/messages calls name a model, each once, in first-use order."""
+    calls = [
+        ModelCall("/v1/messages", 200, model="claude-a"),
+        ModelCall("/v1/messages/count_tokens", 200, model="claude-x"),
+        ModelCall("/v1/messages", 500, model="claude-b"),
+        ModelCall("/v1/messages", 200, model="claude-a"),
+    ]
+    assert models_from(calls) == ("claude-a",)

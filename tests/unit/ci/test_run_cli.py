@@ -54,3 +54,33 @@ def test_api_errors_map_back_to_warden_errors() -> None:
     assert isinstance(api_error(_response(424, "image_not_found")), ImageNotFoundError)
     unknown = api_error(httpx.Response(502, text="bad gateway"))
     assert type(unknown) is WardenError and "HTTP 502" in unknown.message
+
+
+def _run_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "WARDEN_DATA_DIR": str(tmp_path / "data")}
+    return subprocess.run(
+        [sys.executable, "-m", "runner.cli", "run", *args],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
+def test_a_bad_workdir_is_a_configuration_error_exit_1(tmp_path: Path) -> None:
+    """A missing --workdir exits 1 (configuration, as docs/ci.md says), with one clear line."""
+    result = _run_cli(tmp_path, "--prompt", "hi", "--workdir", str(tmp_path / "nope"),
+                      "--out", str(tmp_path / "out"))  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"exit 1 (configuration): --workdir {tmp_path / 'nope'} is not a directory" in (
+        result.stdout
+    )
+    assert "Traceback" not in result.stdout + result.stderr
+    summary = (tmp_path / "out" / "summary.md").read_text()
+    assert summary.startswith("# Warden run: configuration error (exit 1)")
+
+
+def test_an_unreadable_prompt_file_is_a_configuration_error_exit_1(tmp_path: Path) -> None:
+    """A --prompt-file that is not there exits 1, not the parser's 2."""
+    (tmp_path / "work").mkdir()
+    result = _run_cli(tmp_path, "--prompt-file", str(tmp_path / "task.md"),
+                      "--workdir", str(tmp_path / "work"))  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"--prompt-file {tmp_path / 'task.md'} cannot be read" in result.stdout

@@ -32,3 +32,15 @@ def test_other_tool_or_other_session_is_not_compared() -> None:
     assert hooks.disagreement("s2", PROMPT) is None
     hooks.forget("s1")
     assert hooks.disagreement("s1", {"tool": "write"}) is None
+
+
+def test_the_log_keeps_every_judged_tool_call_until_forgotten() -> None:
+    """Each decided call's tool_use_id is kept (the transcript must show them), per session."""
+    log = HookLog()
+    log.record("s1", {"tool_name": "Bash", "decision": "deny", "tool_use_id": "toolu_a"})
+    log.record("s1", {"tool_name": "Read", "decision": "allow", "tool_use_id": "toolu_b"})
+    log.record("s2", {"tool_name": "Bash", "decision": "allow", "tool_use_id": None})
+    assert log.tool_use_ids("s1") == {"toolu_a", "toolu_b"}
+    assert log.tool_use_ids("s2") == frozenset()
+    log.forget("s1")
+    assert log.tool_use_ids("s1") == frozenset()

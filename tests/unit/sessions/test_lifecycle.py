@@ -20,7 +20,7 @@ from sqlalchemy import text
 
 from audit.stores.base import EventFilter
 from runner.core import Actor, SessionState
-from runner.errors import PolicyDeniedError
+from runner.errors import ImageNotFoundError, PolicyDeniedError
 from runner.sandbox.memory import MemoryBackend
 from runner.services import Services, build_services
 from runner.sessions.requests import SessionRequest
@@ -265,18 +265,19 @@ def test_a_restarted_controller_readopts_running_sessions(tmp_path: Path) -> Non
 def test_a_failed_start_is_logged_and_audited(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A start that fails (no such image) ends in ``error`` with the reason, in the store,
-    in the ledger and in the log."""
+    """A start that fails (the image vanished after admission) ends in ``error`` with the
+    reason, in the store, in the ledger and in the log."""
 
     async def scenario() -> None:
-        backend = MemoryBackend(images=frozenset())
+        backend = MemoryBackend(images=frozenset({"warden-sandbox:latest"}))
         async with _services(tmp_path, backend) as services:
             record, _ = await services.manager.create(
                 SessionRequest(work_dir=str(_work(tmp_path)), prompt="hi"), ALICE
             )
+            backend.images = frozenset()  # removed before the container is created
             await _reach(services, record.id, SessionState.ERROR)
             stored = await asyncio.to_thread(services.store.get, record.id)
-            assert stored is not None and "run `warden image build`" in (stored.error or "")
+            assert stored is not None and "run: warden image build" in (stored.error or "")
             assert _events(services, record.id)[-1] == "session.error"
 
     with caplog.at_level(logging.ERROR, logger="runner.sessions.manager"):
@@ -291,7 +292,7 @@ def test_a_store_that_refuses_the_error_state_does_not_cost_the_audit_event(
     and the log says what could not be stored."""
 
     async def scenario() -> None:
-        backend = MemoryBackend(images=frozenset())
+        backend = MemoryBackend(images=frozenset({"warden-sandbox:latest"}))
         async with _services(tmp_path, backend) as services:
             with services.engine.begin() as conn:
                 conn.execute(
@@ -303,6 +304,7 @@ def test_a_store_that_refuses_the_error_state_does_not_cost_the_audit_event(
             record, _ = await services.manager.create(
                 SessionRequest(work_dir=str(_work(tmp_path)), prompt="hi"), ALICE
             )
+            backend.images = frozenset()  # the start fails
 
             async def logged() -> bool:
                 return any("could not store its error state" in r.message for r in caplog.records)
@@ -314,3 +316,44 @@ def test_a_store_that_refuses_the_error_state_does_not_cost_the_audit_event(
 
     with caplog.at_level(logging.ERROR, logger="runner.sessions.manager"):
         _run(scenario())
+
+
+def test_a_missing_image_is_refused_at_creation_and_nothing_starts(tmp_path: Path) -> None:
+    """An image the engine does not hold: ImageNotFoundError at create (a 424), naming its
+    build; no session record, no session.created."""
+
+    async def scenario() -> None:
+        backend = MemoryBackend(images=frozenset({"warden-sandbox:latest"}))
+        async with _services(tmp_path, backend) as services:
+            request = SessionRequest(work_dir=str(_work(tmp_path)), image="warden-sandbox:go")
+            with pytest.raises(ImageNotFoundError, match="warden-sandbox:go is not on this"):
+                await services.manager.create(request, ALICE)
+            assert await services.manager.list_sessions(ALICE) == []
+            assert backend.sandboxes == {}
+
+    _run(scenario())
+
+
+def test_the_container_runs_the_image_id_that_was_admitted(tmp_path: Path) -> None:
+    """The container is created from the resolved image id, and container.started names it."""
+
+    async def scenario() -> None:
+        backend = MemoryBackend()
+        async with _services(tmp_path, backend) as services:
+            record, _ = await services.manager.create(
+                SessionRequest(work_dir=str(_work(tmp_path)), image="warden-sandbox:python"),
+                ALICE,
+            )
+
+            async def started() -> bool:
+                return "container.started" in _events(services, record.id)
+
+            await _until(started)
+            [sandbox] = backend.sandboxes.values()
+            assert sandbox.spec.image == MemoryBackend.image_id("warden-sandbox:python")
+            page = services.ledger.query(EventFilter(session=record.id, type="container.started"))
+            data = page.entries[0].event.data
+            assert data["image"] == "warden-sandbox:python"
+            assert data["imageId"] == MemoryBackend.image_id("warden-sandbox:python")
+
+    _run(scenario())

@@ -1,0 +1,58 @@
+"""``warden serve`` says where it listens, with which upstream and auth, and logs requests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.integration.server import free_port
+
+
+def _serve(tmp_path: Path, *args: str) -> tuple[str, str]:
+    """Start ``warden serve``, make two requests, stop it; returns (its log, its URL)."""
+    port = free_port()
+    env = {**os.environ, "WARDEN_DATA_DIR": str(tmp_path / "data"),
+           "WARDEN_MODEL_UPSTREAM": "scripted", "WARDEN_PORT": str(port)}  # fmt: skip
+    log = tmp_path / "serve.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "runner.cli", "serve", *args],
+            env=env, stdout=sink, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while "ready: listening" not in log.read_text() and time.monotonic() < deadline:
+            assert process.poll() is None, log.read_text()
+            time.sleep(0.2)
+        assert httpx.get(f"{url}/v1/health").status_code == 200
+        assert httpx.get(f"{url}/v1/sessions", params={"token": "s3cret"}).status_code == 200
+    finally:
+        process.terminate()
+        process.wait(30)
+    return log.read_text(), url
+
+
+def test_serve_logs_where_it_listens_and_each_request(tmp_path: Path) -> None:
+    """Listen address, readiness, upstream and auth mode, then one access line per request."""
+    text, url = _serve(tmp_path)
+    assert f"ready: listening on {url} (API /v1, OpenAPI /openapi.json)" in text
+    assert "model upstream: the scripted model, in-process (offline; no key)" in text
+    assert "auth: not configured; serving unauthenticated on loopback only" in text
+    assert "runner.access: 127.0.0.1 GET /v1/health 200 " in text
+    assert "runner.access: 127.0.0.1 GET /v1/sessions 200 " in text
+    assert "s3cret" not in text  # query strings (tokens) are never logged
+    assert "shutting down" in text
+    assert "Traceback" not in text
+
+
+def test_quiet_serve_has_no_access_log(tmp_path: Path) -> None:
+    """--quiet keeps the start-up lines and drops the per-request lines."""
+    text, url = _serve(tmp_path, "--quiet")
+    assert f"ready: listening on {url}" in text
+    assert "runner.access" not in text
