@@ -87,6 +87,13 @@ class Settings(BaseSettings):
     #: (Claude Code flashes it between the steps of a turn).
     idle_settle_seconds: float = Field(default=0.75, ge=0)
 
+    #: Seconds between SSE keep-alive comments.
+    sse_ping_seconds: float = Field(default=15.0, gt=0)
+    #: Live events an SSE client may lag behind before it re-reads from the ledger.
+    sse_queue_size: int = Field(default=256, ge=1)
+    #: How often the running sessions' transcripts are read for new turns.
+    transcript_poll_seconds: float = Field(default=1.0, gt=0)
+
     #: Trusted OIDC issuers (docs/auth.md); any entry turns authentication on.
     auth_issuers: list[IssuerConfig] = Field(default_factory=list)
     #: Require credentials even with no issuer (API tokens only).

@@ -58,6 +58,9 @@ REQUIRED: dict[tuple[str, str], str] = {
     ("GET", "/v1/tokens"): "admin",
     ("DELETE", "/v1/tokens/{token_id}"): "admin",
     ("GET", "/v1/whoami"): ANY_ROLE,
+    ("GET", "/v1/events"): "viewer",
+    ("GET", "/v1/sessions/{session_id}/events"): "viewer",
+    ("POST", "/v1/sessions/{session_id}/terminal/ticket"): "viewer",
 }
 
 PUBLIC = {("GET", "/v1/health"), ("POST", "/v1/handshake")}
@@ -99,8 +102,12 @@ def allowed(role: str, required: str) -> bool:
     return required == ANY_ROLE or required in effective_roles([role])
 
 
+#: Query strings that keep a call finite (a stream that would otherwise follow forever).
+QUERIES = {"/v1/events": "?follow=false", "/v1/sessions/{session_id}/events": "?follow=false"}
+
+
 def url(path: str) -> str:
-    return path.format(**PARAMS)
+    return path.format(**PARAMS) + QUERIES.get(path, "")
 
 
 def roles() -> list[str]:

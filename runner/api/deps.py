@@ -24,6 +24,7 @@ from runner.api.security import (
 )
 from runner.auth.tokens import ApiTokens
 from runner.core import Actor, EventSink
+from runner.events.feed import EventFeed
 from runner.pipelines.executor import PipelineService
 from runner.services import Services
 from runner.sessions.manager import SessionManager
@@ -41,6 +42,7 @@ __all__ = [
     "ApproverDep",
     "AuditorDep",
     "EventsDep",
+    "FeedDep",
     "LedgerDep",
     "ManagerDep",
     "MemoryDep",
@@ -102,6 +104,8 @@ def _events(services: ServicesDep) -> EventSink:
 
 def _uploads(services: ServicesDep) -> Uploads:
     return services.workspaces.uploads
+def _feed(services: ServicesDep) -> EventFeed:
+    return services.feed
 
 
 async def get_actor(actor: Annotated[Actor, Depends(authenticate)]) -> Actor:
@@ -120,4 +124,5 @@ TokensDep = Annotated[ApiTokens, Depends(_tokens)]
 LedgerDep = Annotated[Ledger, Depends(_ledger)]
 EventsDep = Annotated[EventSink, Depends(_events)]
 UploadsDep = Annotated[Uploads, Depends(_uploads)]
+FeedDep = Annotated[EventFeed, Depends(_feed)]
 ActorDep = Annotated[Actor, Depends(get_actor)]

@@ -151,6 +151,12 @@ class ActionResult(Schema):
     option: int | None = None
 
 
+class TerminalTicket(Schema):
+    ticket: str
+    expires_in: float = Field(description="Seconds the ticket stays valid (it works once).")
+    url: str = Field(description="The WebSocket path with the ticket.")
+
+
 class Pane(Schema):
     state: SessionState
     text: str

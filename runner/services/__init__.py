@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, text
 
@@ -20,9 +20,11 @@ from runner.auth.authenticator import Authenticator, open_authenticator
 from runner.auth.tokens import ApiTokens
 from runner.errors import SandboxError
 from runner.events.bus import EventBus
-from runner.events.ledger import LedgerAppender, open_ledger
+from runner.events.feed import EventFeed, TenantOf
+from runner.events.ledger import LedgerAppender, last_turn_cursor, open_ledger
 from runner.events.sink import EventRecorder
 from runner.gateway.mux import GatewayMux
+from runner.events.tickets import TerminalTickets
 from runner.pipelines.executor import PipelineService
 from runner.sandbox.backend import SandboxBackend
 from runner.services.gateways import SessionGateways
@@ -36,6 +38,7 @@ from runner.sessions.model import SessionStore
 from runner.sessions.policy_gate import PolicyGate
 from runner.sessions.registry import SessionRegistry
 from runner.sessions.templates import TemplateStore
+from runner.sessions.turns import TurnRecorder
 from runner.sessions.views import SessionViews
 from runner.settings import Settings
 from runner.store.database import create_database_engine, migrate
@@ -68,6 +71,10 @@ class Services:
     pipelines: PipelineService
     resources: contextlib.AsyncExitStack
     workspaces: Workspaces
+    feed: EventFeed
+    turns: TurnRecorder
+    tickets: TerminalTickets
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
         try:
@@ -82,8 +89,14 @@ class Services:
         await self.pipelines.recover()
         sweeper = asyncio.create_task(self.workspaces.uploads.sweep_forever())
         self.resources.push_async_callback(_cancel, sweeper)
+        self.tasks.append(asyncio.create_task(self.turns.run(), name="transcript-turns"))
 
     async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         await self.pipelines.close()  # first: its stages delete their sessions
         await self.manager.close()
         await self.resources.aclose()
@@ -196,6 +209,13 @@ async def build_services(settings: Settings, *, backend: SandboxBackend | None =
         setup=workspaces.setup,
         labels=settings.container_labels,
     )
+
+    async def last_cursor(session_id: str) -> int:
+        return await asyncio.to_thread(last_turn_cursor, ledger, session_id)
+
+    turns = TurnRecorder(
+        registry, recorder, last_cursor, poll_seconds=settings.transcript_poll_seconds
+    )
     manager = SessionManager(
         registry=registry,
         backend=backend,
@@ -205,6 +225,7 @@ async def build_services(settings: Settings, *, backend: SandboxBackend | None =
         hooks=hooks,
         default_image=settings.image,
         workspaces=workspaces.gate,
+        turns=turns,
     )
     views = SessionViews(registry, workspaces.setup.patch, mirror=launcher.mirror)
     tokens = ApiTokens(SqlTokenStore(engine), recorder)
@@ -233,4 +254,23 @@ async def build_services(settings: Settings, *, backend: SandboxBackend | None =
         pipelines=pipelines,
         resources=resources,
         workspaces=workspaces,
+        feed=EventFeed(ledger, bus, _tenants(store), queue_size=settings.sse_queue_size),
+        turns=turns,
+        tickets=TerminalTickets(),
     )
+
+
+def _tenants(store: SessionStore) -> TenantOf:
+    """Which tenant a session belongs to, remembered (a session never changes tenant)."""
+    known: dict[str, str] = {}
+
+    def tenant_of(session_id: str) -> str | None:
+        tenant = known.get(session_id)
+        if tenant is None:
+            record = store.get(session_id)
+            if record is None:
+                return None
+            tenant = known[session_id] = record.tenant
+        return tenant
+
+    return tenant_of
