@@ -25,6 +25,7 @@ from runner.api import (
     templates,
     terminal,
     tokens,
+    webhooks,
     whoami,
     workspaces,
 )
@@ -176,4 +177,5 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     app.include_router(policies.router)
     app.include_router(tokens.router)
     app.include_router(whoami.router)
+    app.include_router(webhooks.router)
     return app

@@ -61,6 +61,13 @@ REQUIRED: dict[tuple[str, str], str] = {
     ("GET", "/v1/events"): "viewer",
     ("GET", "/v1/sessions/{session_id}/events"): "viewer",
     ("POST", "/v1/sessions/{session_id}/terminal/ticket"): "viewer",
+    ("POST", "/v1/webhooks"): "admin",
+    ("GET", "/v1/webhooks"): "admin",
+    ("GET", "/v1/webhooks/{webhook_id}"): "admin",
+    ("PATCH", "/v1/webhooks/{webhook_id}"): "admin",
+    ("DELETE", "/v1/webhooks/{webhook_id}"): "admin",
+    ("GET", "/v1/webhooks/{webhook_id}/deliveries"): "admin",
+    ("POST", "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/replay"): "admin",
 }
 
 PUBLIC = {("GET", "/v1/health"), ("POST", "/v1/handshake")}
@@ -75,6 +82,8 @@ PARAMS = {
     "pipeline_id": "00000000-0000-4000-8000-000000000000",
     "key": "rbac-key",
     "upload_id": "00000000-0000-4000-8000-000000000000",
+    "webhook_id": "0" * 32,
+    "delivery_id": "msg_000000000000000000000000",
 }
 
 #: Valid-looking bodies that nonetheless change nothing (no such directory, etc.).
@@ -94,6 +103,8 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PUT", "/v1/memory/{key}"): {"value": {"note": "rbac"}},
     ("POST", "/v1/policies/{name}/explain"): {"tool": "Bash", "input": {"command": "ls"}},
     ("POST", "/v1/tokens"): {"name": "rbac-matrix", "roles": ["viewer"], "expiresInDays": 1},
+    ("POST", "/v1/webhooks"): {"url": "ftp://nowhere.invalid/"},
+    ("PATCH", "/v1/webhooks/{webhook_id}"): {"enabled": False},
 }
 
 

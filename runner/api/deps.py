@@ -25,6 +25,7 @@ from runner.api.security import (
 from runner.auth.tokens import ApiTokens
 from runner.core import Actor, EventSink
 from runner.events.feed import EventFeed
+from runner.events.registry import WebhookService
 from runner.pipelines.executor import PipelineService
 from runner.services import Services
 from runner.sessions.manager import SessionManager
@@ -56,6 +57,7 @@ __all__ = [
     "UploadsDep",
     "ViewerDep",
     "ViewsDep",
+    "WebhooksDep",
     "require_roles",
 ]
 
@@ -108,6 +110,10 @@ def _feed(services: ServicesDep) -> EventFeed:
     return services.feed
 
 
+def _webhooks(services: ServicesDep) -> WebhookService:
+    return services.webhooks
+
+
 async def get_actor(actor: Annotated[Actor, Depends(authenticate)]) -> Actor:
     """The authenticated caller (a route still needs a role: use ``ViewerDep`` etc.)."""
     return actor
@@ -125,4 +131,5 @@ LedgerDep = Annotated[Ledger, Depends(_ledger)]
 EventsDep = Annotated[EventSink, Depends(_events)]
 UploadsDep = Annotated[Uploads, Depends(_uploads)]
 FeedDep = Annotated[EventFeed, Depends(_feed)]
+WebhooksDep = Annotated[WebhookService, Depends(_webhooks)]
 ActorDep = Annotated[Actor, Depends(get_actor)]

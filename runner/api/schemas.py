@@ -231,3 +231,62 @@ class UploadOut(Schema):
     entries: int
     declared_bytes: int = Field(description="What the entries say they expand to.")
     expires_at: datetime
+class CreateWebhook(Schema):
+    url: str = Field(description="Where to POST events (http or https; public addresses only).")
+    events: list[str] = Field(
+        default_factory=lambda: ["*"], description='Type patterns, e.g. ["*"] or ["session.*"].'
+    )
+    secret: str | None = Field(
+        default=None, description="whsec_<base64>; generated (and returned once) when omitted."
+    )
+    description: str = ""
+
+
+class UpdateWebhook(Schema):
+    url: str | None = None
+    events: list[str] | None = None
+    enabled: bool | None = None
+
+
+class WebhookOut(Schema):
+    id: str
+    url: str
+    events: list[str]
+    description: str
+    enabled: bool
+    tenant: str
+    created_by: str
+    created_at: datetime
+
+
+class WebhookCreated(WebhookOut):
+    secret: str = Field(description="The signing secret: shown only now; keep it.")
+
+
+class WebhookList(Schema):
+    webhooks: list[WebhookOut]
+
+
+class AttemptOut(Schema):
+    number: int
+    at: datetime
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+
+class DeliveryOut(Schema):
+    id: str = Field(description="The webhook-id header: the same on every retry and replay.")
+    event_id: int
+    event_type: str
+    status: str = Field(description="pending, delivered or dead")
+    attempts: int
+    next_attempt_at: datetime | None
+    created_at: datetime | None
+    delivered_at: datetime | None
+    last_error: str | None
+    history: list[AttemptOut]
+
+
+class DeliveryList(Schema):
+    deliveries: list[DeliveryOut]

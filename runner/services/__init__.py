@@ -13,6 +13,7 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 
+import httpx
 from sqlalchemy import Engine, text
 
 from audit.ledger import Ledger
@@ -22,8 +23,11 @@ from runner.errors import SandboxError
 from runner.events.bus import EventBus
 from runner.events.feed import EventFeed, TenantOf
 from runner.events.ledger import LedgerAppender, last_turn_cursor, open_ledger
+from runner.events.outbox import Outbox, OutboxConfig
+from runner.events.registry import WebhookService
 from runner.events.sink import EventRecorder
 from runner.gateway.mux import GatewayMux
+from runner.events.targets import TargetPolicy
 from runner.events.tickets import TerminalTickets
 from runner.pipelines.executor import PipelineService
 from runner.sandbox.backend import SandboxBackend
@@ -47,6 +51,7 @@ from runner.store.pipelines import SqlPipelineStore
 from runner.store.sessions import SqlSessionStore
 from runner.store.templates import SqlTemplateStore
 from runner.store.tokens import SqlTokenStore
+from runner.store.webhooks import SqlWebhookStore
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +79,8 @@ class Services:
     feed: EventFeed
     turns: TurnRecorder
     tickets: TerminalTickets
+    webhooks: WebhookService
+    outbox: Outbox
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -90,6 +97,7 @@ class Services:
         sweeper = asyncio.create_task(self.workspaces.uploads.sweep_forever())
         self.resources.push_async_callback(_cancel, sweeper)
         self.tasks.append(asyncio.create_task(self.turns.run(), name="transcript-turns"))
+        self.tasks.append(asyncio.create_task(self.outbox.run(), name="webhook-outbox"))
 
     async def close(self) -> None:
         for task in self.tasks:
@@ -237,6 +245,11 @@ async def build_services(settings: Settings, *, backend: SandboxBackend | None =
     pipelines = PipelineService(
         store=SqlPipelineStore(engine), manager=manager, views=views, ledger=ledger, events=recorder
     )
+    feed = EventFeed(ledger, bus, _tenants(store), queue_size=settings.sse_queue_size)
+    targets = TargetPolicy(settings.outbound_allow_networks)
+    outbound = await resources.enter_async_context(_outbound_client())
+    outbox = Outbox(SqlWebhookStore(engine), feed, bus, targets, outbound, _outbox_config(settings))
+    webhooks = WebhookService(SqlWebhookStore(engine), recorder, targets, feed, outbox)
     return Services(
         settings=settings,
         engine=engine,
@@ -254,10 +267,27 @@ async def build_services(settings: Settings, *, backend: SandboxBackend | None =
         pipelines=pipelines,
         resources=resources,
         workspaces=workspaces,
-        feed=EventFeed(ledger, bus, _tenants(store), queue_size=settings.sse_queue_size),
+        feed=feed,
         turns=turns,
         tickets=TerminalTickets(),
+        webhooks=webhooks,
+        outbox=outbox,
     )
+
+
+def _outbox_config(settings: Settings) -> OutboxConfig:
+    return OutboxConfig(
+        max_attempts=settings.webhook_max_attempts,
+        backoff_seconds=settings.webhook_backoff_seconds,
+        backoff_cap_seconds=settings.webhook_backoff_cap_seconds,
+        timeout_seconds=settings.webhook_timeout_seconds,
+    )
+
+
+def _outbound_client() -> httpx.AsyncClient:
+    # No redirects (a redirect could lead past the address check) and no proxy settings
+    # from the environment: outbound calls go where the allowlist says, directly.
+    return httpx.AsyncClient(follow_redirects=False, trust_env=False)
 
 
 def _tenants(store: SessionStore) -> TenantOf:
