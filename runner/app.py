@@ -19,6 +19,7 @@ from runner.api import (
     events,
     health,
     memory,
+    notifications,
     pipelines,
     policies,
     sessions,
@@ -178,4 +179,5 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     app.include_router(tokens.router)
     app.include_router(whoami.router)
     app.include_router(webhooks.router)
+    app.include_router(notifications.router)
     return app

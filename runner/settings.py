@@ -105,6 +105,10 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
     #: The controller's own address as people reach it (links in notifications).
     public_url: str = "http://127.0.0.1:9100"
+    #: How long a remote approval link in a notification stays usable.
+    approval_link_seconds: float = Field(default=900.0, gt=0)
+    #: Extra CA certificates (PEM) to trust for SMTP STARTTLS (a private mail relay).
+    notify_ca_file: Path | None = None
 
     #: Trusted OIDC issuers (docs/auth.md); any entry turns authentication on.
     auth_issuers: list[IssuerConfig] = Field(default_factory=list)

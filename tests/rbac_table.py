@@ -68,6 +68,11 @@ REQUIRED: dict[tuple[str, str], str] = {
     ("DELETE", "/v1/webhooks/{webhook_id}"): "admin",
     ("GET", "/v1/webhooks/{webhook_id}/deliveries"): "admin",
     ("POST", "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/replay"): "admin",
+    ("POST", "/v1/notifications/channels"): "admin",
+    ("GET", "/v1/notifications/channels"): "admin",
+    ("DELETE", "/v1/notifications/channels/{channel_id}"): "admin",
+    ("GET", "/v1/approval-links/{token}"): "viewer",
+    ("POST", "/v1/approval-links/{token}"): "approver",
 }
 
 PUBLIC = {("GET", "/v1/health"), ("POST", "/v1/handshake")}
@@ -84,6 +89,8 @@ PARAMS = {
     "upload_id": "00000000-0000-4000-8000-000000000000",
     "webhook_id": "0" * 32,
     "delivery_id": "msg_000000000000000000000000",
+    "channel_id": "0" * 32,
+    "token": "0" * 32 + "." + "0" * 64,
 }
 
 #: Valid-looking bodies that nonetheless change nothing (no such directory, etc.).
@@ -105,6 +112,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/tokens"): {"name": "rbac-matrix", "roles": ["viewer"], "expiresInDays": 1},
     ("POST", "/v1/webhooks"): {"url": "ftp://nowhere.invalid/"},
     ("PATCH", "/v1/webhooks/{webhook_id}"): {"enabled": False},
+    ("POST", "/v1/notifications/channels"): {"kind": "slack", "config": {}},
 }
 
 

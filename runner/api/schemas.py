@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler, model_validator
 from pydantic.alias_generators import to_camel
@@ -290,3 +291,55 @@ class DeliveryOut(Schema):
 
 class DeliveryList(Schema):
     deliveries: list[DeliveryOut]
+
+
+Topic = Literal["prompt", "question", "stall", "error", "completion"]
+
+
+class CreateChannel(Schema):
+    kind: Literal["slack", "telegram", "email"]
+    config: dict[str, Any] = Field(
+        description=(
+            "slack: webhookUrl; telegram: botToken, chatId, baseUrl?; "
+            "email: host, port?, from, to[], username?, password?, starttls? (default true)"
+        )
+    )
+    notify: list[Topic] = Field(
+        default_factory=lambda: list(get_args(Topic)),
+        description="What to tell this channel about.",
+    )
+    approval_links: bool = Field(
+        default=False, description="Put approve/reject links in permission-prompt messages."
+    )
+
+
+class ChannelOut(Schema):
+    id: str
+    kind: str
+    config: dict[str, Any] = Field(description="Secrets are shown as ***.")
+    notify: list[str]
+    approval_links: bool
+    tenant: str
+    created_by: str
+    created_at: datetime
+
+
+class ChannelList(Schema):
+    channels: list[ChannelOut]
+
+
+class ApprovalLinkOut(Schema):
+    session: str
+    decision: str
+    expires_at: datetime
+    used_at: datetime | None
+    used_by: str | None
+    state: SessionState = Field(description="The session's state now.")
+    prompt: dict[str, Any] = Field(description="What is on screen now.")
+
+
+class ApprovalLinkUsed(Schema):
+    session: str
+    decision: str
+    option: int | None
+    state: SessionState

@@ -122,7 +122,8 @@ async def _forward(socket: WebSocket, live: LiveSession, tap: Tap) -> None:
         if tap.behind:
             await socket.send_bytes(live.resnap(tap))  # fell behind: redraw, then go on
         try:
-            chunk = await asyncio.wait_for(tap.queue.get(), 1.0)
+            async with asyncio.timeout(1.0):
+                chunk = await tap.queue.get()
         except TimeoutError:
             continue
         await socket.send_bytes(chunk)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,6 +12,7 @@ from rich.table import Table
 
 from runner.commands.client import ApiClient
 from runner.commands.packing import packed, split_git
+from runner.commands.stream import events, print_until
 from runner.core import PermissionMode
 
 app = typer.Typer(
@@ -152,20 +152,19 @@ def kill(session_id: str, server: Server = None, token: Token = None) -> None:
 @app.command()
 def watch(
     session_id: str,
-    interval: Annotated[float, typer.Option(help="Seconds between polls.")] = 1.0,
+    interval: Annotated[
+        float, typer.Option(help="Seconds to wait before resuming a dropped stream.")
+    ] = 1.0,
+    as_json: AsJson = False,
     server: Server = None,
     token: Token = None,
 ) -> None:
-    """Follow a session's state until it ends (Ctrl-C to stop)."""
+    """Follow a session's events (SSE) until it ends (Ctrl-C to stop)."""
     client = ApiClient(server, token)
-    last = None
-    while True:
-        session = client.call("GET", f"/v1/sessions/{session_id}")
-        seen = (session["state"], json.dumps(session.get("details"), sort_keys=True))
-        if seen != last:
-            details = seen[1] if session.get("details") else ""
-            console.print(f"{time.strftime('%H:%M:%S')} {session['state']} {details}")
-            last = seen
-        if session["state"] in ("exited", "error"):
-            return
-        time.sleep(interval)
+    client.call("GET", f"/v1/sessions/{session_id}")  # a clear 404 before streaming
+
+    def ended(event: dict[str, Any]) -> bool:
+        return event.get("type") == "session.ended"
+
+    stream = events(client, f"/v1/sessions/{session_id}/events", {}, retry_seconds=interval)
+    print_until(stream, as_json, ended, lambda text: console.print(text, markup=False))

@@ -53,8 +53,11 @@ class Listener:
 
     async def wait(self, seconds: float) -> None:
         """Until something was offered, or ``seconds`` passed."""
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+        # arrives as the event is set, and the task would then never stop.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._waker.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self._waker.wait()
 
 
 class EventBus:

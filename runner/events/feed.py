@@ -61,6 +61,10 @@ class EventFeed:
         self._tenant_of = tenant_of
         self._queue_size = queue_size
 
+    @property
+    def tenant_of(self) -> TenantOf:
+        return self._tenant_of
+
     def head(self) -> int | None:
         """The seq of the newest ledger event (None when the ledger is empty)."""
         size, _ = self._ledger.store.head()

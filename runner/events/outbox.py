@@ -165,7 +165,8 @@ class Outbox:
                 self._worker(delivery.webhook_id).put_nowait(delivery)
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), min(0.25, self.config.poll_seconds))
+                async with asyncio.timeout(min(0.25, self.config.poll_seconds)):
+                    await self._wake.wait()
 
     def _worker(self, webhook_id: str) -> asyncio.Queue[Delivery]:
         worker = self._workers.get(webhook_id)

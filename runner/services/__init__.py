@@ -21,8 +21,11 @@ from runner.auth.authenticator import Authenticator, open_authenticator
 from runner.auth.tokens import ApiTokens
 from runner.errors import SandboxError
 from runner.events.bus import EventBus
+from runner.events.channels import ChannelStore, Senders
 from runner.events.feed import EventFeed, TenantOf
 from runner.events.ledger import LedgerAppender, last_turn_cursor, open_ledger
+from runner.events.links import ApprovalLinks, load_key
+from runner.events.notifier import Notifier
 from runner.events.outbox import Outbox, OutboxConfig
 from runner.events.registry import WebhookService
 from runner.events.sink import EventRecorder
@@ -31,6 +34,7 @@ from runner.events.targets import TargetPolicy
 from runner.events.tickets import TerminalTickets
 from runner.pipelines.executor import PipelineService
 from runner.sandbox.backend import SandboxBackend
+from runner.services.approval_links import LinkDesk
 from runner.services.gateways import SessionGateways
 from runner.services.upstream import open_upstream
 from runner.services.workspaces import Workspaces, build_workspaces
@@ -47,6 +51,7 @@ from runner.sessions.views import SessionViews
 from runner.settings import Settings
 from runner.store.database import create_database_engine, migrate
 from runner.store.memory import SqlMemoryStore
+from runner.store.notify import SqlChannelStore, SqlLinkStore
 from runner.store.pipelines import SqlPipelineStore
 from runner.store.sessions import SqlSessionStore
 from runner.store.templates import SqlTemplateStore
@@ -81,6 +86,10 @@ class Services:
     tickets: TerminalTickets
     webhooks: WebhookService
     outbox: Outbox
+    targets: TargetPolicy
+    channels: ChannelStore
+    notifier: Notifier
+    link_desk: LinkDesk
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -98,6 +107,7 @@ class Services:
         self.resources.push_async_callback(_cancel, sweeper)
         self.tasks.append(asyncio.create_task(self.turns.run(), name="transcript-turns"))
         self.tasks.append(asyncio.create_task(self.outbox.run(), name="webhook-outbox"))
+        self.tasks.append(asyncio.create_task(self.notifier.run(), name="notifier"))
 
     async def close(self) -> None:
         for task in self.tasks:
@@ -250,6 +260,24 @@ async def build_services(settings: Settings, *, backend: SandboxBackend | None =
     outbound = await resources.enter_async_context(_outbound_client())
     outbox = Outbox(SqlWebhookStore(engine), feed, bus, targets, outbound, _outbox_config(settings))
     webhooks = WebhookService(SqlWebhookStore(engine), recorder, targets, feed, outbox)
+    links = ApprovalLinks(
+        SqlLinkStore(engine),
+        await asyncio.to_thread(load_key, settings.data_dir / "keys" / "approval-links.key"),
+        ttl_seconds=settings.approval_link_seconds,
+    )
+    channels = SqlChannelStore(engine)
+    senders = Senders(
+        outbound, targets, timeout=settings.webhook_timeout_seconds, ca_file=settings.notify_ca_file
+    )
+    notifier = Notifier(
+        bus=bus,
+        channels=channels,
+        senders=senders,
+        links=links,
+        tenant_of=feed.tenant_of,
+        events=recorder,
+        public_url=settings.public_url,
+    )
     return Services(
         settings=settings,
         engine=engine,
@@ -272,6 +300,10 @@ async def build_services(settings: Settings, *, backend: SandboxBackend | None =
         tickets=TerminalTickets(),
         webhooks=webhooks,
         outbox=outbox,
+        targets=targets,
+        channels=channels,
+        notifier=notifier,
+        link_desk=LinkDesk(links, manager, recorder),
     )
 
 

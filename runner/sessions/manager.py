@@ -365,15 +365,26 @@ class SessionManager:
         """The running session's screen and byte stream (409 if it is not running)."""
         return self._registry.running(session_id).live
 
-    async def approve(self, session_id: str, actor: Actor) -> int:
+    async def check_approver(self, session_id: str, actor: Actor) -> None:
+        """Raise ``AuthorizationError`` unless the actor is an approver of the session's policy."""
+        record = await self.get(session_id, actor)
+        self._gate.check_approver(record.policy, actor)
+
+    async def approve(
+        self, session_id: str, actor: Actor, *, expect: prompts.PromptCheck | None = None
+    ) -> int:
+        """Approve the prompt on screen (only if ``expect`` holds for it, when given)."""
         record = await self.get(session_id, actor)
         running = self._registry.running(session_id)
         workspace = workspace_of(record, self._registry.paths(session_id))
-        return await self._desk.approve(record, running, actor, workspace)
+        return await self._desk.approve(record, running, actor, workspace, expect)
 
-    async def reject(self, session_id: str, actor: Actor) -> int | None:
+    async def reject(
+        self, session_id: str, actor: Actor, *, expect: prompts.PromptCheck | None = None
+    ) -> int | None:
         record = await self.get(session_id, actor)
-        return await self._desk.reject(record, self._registry.running(session_id), actor)
+        running = self._registry.running(session_id)
+        return await self._desk.reject(record, running, actor, expect)
 
     async def answer(
         self, session_id: str, actor: Actor, *, option: int | None, text: str | None

@@ -100,3 +100,16 @@ def work_dir(root: Path) -> Path:
     work.mkdir(exist_ok=True)
     (work / "app.py").write_text("print('hi')\n")
     return work
+
+
+async def recorded(services: Services, session_id: str, event_type: str, count: int = 1) -> None:
+    """Until the ledger holds ``count`` events of ``event_type`` for the session (a client
+    acts on what it was told, not on a state it guessed before the event went out)."""
+    from audit.stores.base import EventFilter
+
+    async def there() -> bool:
+        flt = EventFilter(session=session_id, type=event_type)
+        page = await asyncio.to_thread(services.ledger.query, flt, limit=1000)
+        return len(page.entries) >= count
+
+    await until(there)

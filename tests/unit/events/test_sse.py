@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ from runner.core import SessionState
 from runner.sessions.requests import SessionRequest
 from runner.sessions.runtime import SANDBOX_WORKDIR
 from runner.sessions.transcript import transcript_path
-from tests.unit.events.support import ALICE, Served, reach, serve, work_dir
+from tests.unit.events.support import ALICE, Served, reach, recorded, serve, work_dir
 
 
 def _write_turn(served: Served, session_id: str, role: str, text: str) -> None:
@@ -73,7 +75,7 @@ def test_a_session_stream_shows_the_story_in_order_and_resumes_after_the_last_id
             await reach(served.services, record.id, SessionState.IDLE)
             _write_turn(served, record.id, "user", "[[bash: ls -la /tmp]]")
             await manager.send(record.id, "[[bash: ls -la /tmp]]", ALICE)
-            await reach(served.services, record.id, SessionState.PERMISSION_PROMPT)
+            await recorded(served.services, record.id, "permission.asked")
             await manager.approve(record.id, ALICE)
             await reach(served.services, record.id, SessionState.IDLE)
             url = f"{served.url}/v1/sessions/{record.id}/events"
@@ -109,3 +111,50 @@ def test_a_session_stream_shows_the_story_in_order_and_resumes_after_the_last_id
             assert later[0]["type"] in ("message", "session.state")
 
     asyncio.run(scenario())
+
+
+def test_cli_watch_follows_the_stream_until_the_session_ends(tmp_path: Path) -> None:
+    """``warden sessions watch`` prints the events from the start and returns once the
+    session ended; ``warden events tail --json`` prints the same events as JSON."""
+    from typer.testing import CliRunner
+
+    from runner.cli import app
+
+    async def scenario() -> None:
+        async with serve(tmp_path) as served:
+            manager = served.services.manager
+            record, _ = await manager.create(
+                SessionRequest(work_dir=str(work_dir(tmp_path)), prompt="hello"), ALICE
+            )
+            await reach(served.services, record.id, SessionState.IDLE)
+            runner = CliRunner()
+            args = ["sessions", "watch", record.id, "--server", served.url]
+            watching = asyncio.create_task(asyncio.to_thread(runner.invoke, app, args))
+            await asyncio.sleep(0.5)
+            assert not watching.done()  # still following
+            await manager.delete(record.id, ALICE)
+            watched = await asyncio.wait_for(watching, 10)
+            assert watched.exit_code == 0, watched.output
+            lines = watched.output.splitlines()
+            assert "session.created" in lines[0]
+            assert any("session.state idle" in line for line in lines)
+            assert "session.ended deleted (exited)" in lines[-1]
+
+            tail = ["events", "tail", "--after", "-1", "--json", "--server", served.url]
+            first = await asyncio.wait_for(asyncio.to_thread(_first_line, tail), 20)
+            assert json.loads(first)["type"] == "session.created"
+
+    asyncio.run(scenario())
+
+
+def _first_line(args: list[str]) -> str:
+    """The first line a following command prints; then it is stopped, as Ctrl-C would."""
+    command = subprocess.Popen(
+        [sys.executable, "-m", "runner.cli", *args], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert command.stdout is not None
+        return command.stdout.readline()
+    finally:
+        command.terminate()
+        command.wait(10)
