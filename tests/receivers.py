@@ -31,9 +31,11 @@ class Received:
 
 @dataclass
 class Receiver:
-    """Answers ``fail_first`` requests with 503, hangs ``hang_seconds`` on each if set."""
+    """Answers its first ``fail_first`` requests with 503, and the first ``fail_each`` tries
+    of every webhook-id; hangs ``hang_seconds`` on each request if set."""
 
     fail_first: int = 0
+    fail_each: int = 0
     hang_seconds: float = 0.0
     secret: str | None = None
     requests: list[Received] = field(default_factory=list)
@@ -46,7 +48,10 @@ class Receiver:
     def handle(self, path: str, headers: dict[str, str], body: bytes) -> int:
         with self._lock:
             self.requests.append(Received(path, headers, body, time.monotonic()))
-            failing = len(self.requests) <= self.fail_first
+            tries = sum(
+                1 for r in self.requests if r.headers.get("webhook-id") == headers.get("webhook-id")
+            )
+            failing = len(self.requests) <= self.fail_first or tries <= self.fail_each
         if self.hang_seconds:
             time.sleep(self.hang_seconds)
         if failing:

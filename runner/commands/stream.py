@@ -34,6 +34,8 @@ def events(
                     source.response.read()
                     client.fail(source.response)
                 for sse in source.iter_sse():
+                    if not sse.data:
+                        continue  # a keep-alive comment (httpx-sse reports it as an event)
                     event: dict[str, Any] = json.loads(sse.data)
                     last = int(sse.id) if sse.id else last
                     yield event

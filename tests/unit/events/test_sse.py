@@ -39,6 +39,8 @@ async def _collect(
         asyncio.timeout(seconds),
     ):
         async for sse in source.aiter_sse():
+            if not sse.data:
+                continue  # httpx-sse reports a keep-alive comment as an empty event
             body = json.loads(sse.data)
             assert sse.id == str(body["id"]) and sse.event == body["type"]
             got.append(body)
