@@ -8,16 +8,15 @@ out every ``sse_ping_seconds``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
-from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette import EventSourceResponse
 
 from runner.api.deps import FeedDep, ManagerDep, SettingsDep, ViewerDep
 from runner.errors import InvalidInputError
-from runner.events.catalogue import PUBLIC_TYPES, PublicEvent
+from runner.events.catalogue import PUBLIC_TYPES
 from runner.events.feed import EventFeed, Selection
 
 router = APIRouter(tags=["events"])
@@ -67,16 +66,15 @@ def _types(types: list[str] | None) -> frozenset[str] | None:
 
 async def _stream(
     feed: EventFeed, selection: Selection, after: int | None, follow: bool
-) -> AsyncIterator[ServerSentEvent]:
+) -> AsyncIterator[bytes]:
     start = after if after != -1 else None
     if follow:
-        events: AsyncIterator[PublicEvent] = feed.follow(selection, start)
-    else:
-        events = (e async for e, _ in feed.replay(selection, start) if e is not None)
-    async for event in events:
-        yield ServerSentEvent(
-            data=json.dumps(event.body(), separators=(",", ":")), event=event.type, id=str(event.id)
-        )
+        async for batch in feed.follow(selection, start):
+            yield b"".join(event.sse for event in batch)  # one write for what came together
+        return
+    async for event, _ in feed.replay(selection, start):
+        if event is not None:
+            yield event.sse
 
 
 def _response(

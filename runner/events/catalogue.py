@@ -19,9 +19,11 @@ public type            ledger type                    data
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from functools import cached_property
 from typing import Any
 
 #: The public types, in the order docs/events.md lists them.
@@ -49,6 +51,12 @@ class PublicEvent:
     tenant: str | None
     actor: str
     data: Mapping[str, Any]
+
+    @cached_property
+    def sse(self) -> bytes:
+        """The event as an SSE message (encoded once, however many clients get it)."""
+        data = json.dumps(self.body(), separators=(",", ":"), ensure_ascii=False)
+        return f"id: {self.id}\nevent: {self.type}\ndata: {data}\n\n".encode()
 
     def body(self) -> dict[str, Any]:
         """The JSON form (SSE ``data:`` and the webhook payload)."""

@@ -23,6 +23,8 @@ from runner.events.catalogue import LEDGER_TYPES, PublicEvent, public_event
 TenantOf = Callable[[str], str | None]
 
 _PAGE = 500
+#: Live events kept mapped (and encoded) for the subscribers that are still behind.
+_RECENT = 2048
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class EventFeed:
         self._bus = bus
         self._tenant_of = tenant_of
         self._queue_size = queue_size
+        self._recent: dict[int, PublicEvent] = {}
 
     @property
     def tenant_of(self) -> TenantOf:
@@ -113,32 +116,40 @@ class EventFeed:
 
     async def follow(
         self, selection: Selection, after: int | None, *, wake_seconds: float = 5.0
-    ) -> AsyncIterator[PublicEvent]:
-        """Replay after ``after``, then live, forever (cancel to stop)."""
+    ) -> AsyncIterator[list[PublicEvent]]:
+        """Replay after ``after``, then live, forever (cancel to stop), in batches: what
+        arrived together goes out together (one write per client, not one per event)."""
         with self._bus.listen(self._queue_size) as listener:
             last = after
             while True:
                 listener.lost = False
                 async for event, reached in self.replay(selection, last):
                     if event is not None:
-                        yield event
+                        yield [event]
                     last = reached if reached is not None else last
                 while not listener.lost:
                     await listener.wait(wake_seconds)
+                    batch: list[PublicEvent] = []
                     for live in listener.take():
                         if live.seq is None or (last is not None and live.seq <= last):
                             continue
                         last = live.seq
                         public = self._public(live)
                         if public is not None and selection.admits(public):
-                            yield public
+                            batch.append(public)
+                    if batch:
+                        yield batch
                 # Overflowed: what did not fit is in the ledger; read it from there.
                 listener.take()
 
     def _public(self, event: Event) -> PublicEvent | None:
+        """The catalogue event for a live one, made once for all its subscribers."""
         if event.seq is None or event.session is None:
             return None
-        return public_event(
+        cached = self._recent.get(event.seq)
+        if cached is not None:
+            return cached
+        public = public_event(
             seq=event.seq,
             type=event.type,
             timestamp=format_ts(event.at),
@@ -147,3 +158,8 @@ class EventFeed:
             actor=event.actor,
             data=event.data,
         )
+        if public is not None:
+            self._recent[event.seq] = public
+            while len(self._recent) > _RECENT:
+                self._recent.pop(next(iter(self._recent)))
+        return public

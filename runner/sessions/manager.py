@@ -201,6 +201,7 @@ class SessionManager:
             )
         except Exception:
             log.exception("session %s: the ledger did not record its error", session_id)
+        await self._ended(session_id, "error", SessionState.ERROR, message)
         try:
             await asyncio.to_thread(
                 self._store.update,
@@ -211,7 +212,6 @@ class SessionManager:
             )
         except Exception:
             log.exception("session %s: could not store its error state", session_id)
-        await self._ended(session_id, "error", SessionState.ERROR, message)
 
     async def _ended(
         self, session_id: str, reason: str, state: SessionState, error: str | None = None
@@ -242,8 +242,15 @@ class SessionManager:
 
     def _state_callback(self, record: SessionRecord) -> StateCallback:
         session_id = record.id
+        # One state change is recorded at a time, in the order they happened: an idle that
+        # settles in its own task must not be overtaken by the next change's event.
+        ordered = asyncio.Lock()
 
         async def on_state(observed: Observed) -> None:
+            async with ordered:
+                await record_state(observed)
+
+        async def record_state(observed: Observed) -> None:
             if session_id in self._registry.briefing and observed.state != SessionState.EXITED:
                 return
             now = utcnow()

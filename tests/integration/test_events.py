@@ -287,6 +287,19 @@ def _pane(client: httpx.Client, session: str) -> str:
     return text
 
 
+def _delivered(warden: Warden, hook_id: str, delivery_id: str) -> dict[str, Any]:
+    """The delivery once it is recorded as delivered (the record follows the reply)."""
+    deadline = time.monotonic() + 20
+    with warden.client("admin") as admin:
+        while True:
+            listed = admin.get(f"/v1/webhooks/{hook_id}/deliveries").json()["deliveries"]
+            found = [d for d in listed if d["id"] == delivery_id]
+            if found and found[0]["status"] == "delivered":
+                return found[0]
+            assert time.monotonic() < deadline, listed
+            time.sleep(0.2)
+
+
 def _webhook(warden: Warden, url: str, **body: Any) -> dict[str, Any]:
     with warden.client("admin") as admin:
         created = admin.post("/v1/webhooks", json={"url": url, **body})
@@ -326,9 +339,7 @@ def test_webhooks_retry_survive_sigkill_and_do_not_wait_for_each_other(
         flaky.wait_for(1, 60)
         first = flaky.accepted[0]
         assert [r.headers["webhook-id"] for r in flaky.requests].count(first) == 4
-        with warden.client("admin") as admin:
-            listed = admin.get(f"/v1/webhooks/{hooks[flaky.url]['id']}/deliveries").json()
-        (delivery,) = [d for d in listed["deliveries"] if d["id"] == first]
+        delivery = _delivered(warden, hooks[flaky.url]["id"], first)
         assert [a["statusCode"] for a in delivery["history"]] == [503, 503, 503, 200]
         assert flaky.bad_signatures == quick.bad_signatures == 0
 

@@ -36,6 +36,18 @@ async def _deliveries(served: Served, hook_id: str) -> list[dict[str, Any]]:
         return found
 
 
+async def _status(served: Served, hook_id: str, status: str) -> dict[str, Any]:
+    """The webhook's only delivery once it reached ``status`` (recorded after the reply)."""
+    found: list[dict[str, Any]] = []
+
+    async def reached() -> bool:
+        found[:] = await _deliveries(served, hook_id)
+        return len(found) == 1 and found[0]["status"] == status
+
+    await until(reached)
+    return found[0]
+
+
 async def _session(served: Served, root: Path) -> str:
     record, _ = await served.services.manager.create(
         SessionRequest(work_dir=str(work_dir(root)), prompt="hello"), ALICE
@@ -57,8 +69,8 @@ def test_a_receiver_down_for_three_tries_gets_the_event_on_the_fourth(tmp_path: 
                 receiver.secret = hook["secret"]
                 session = await _session(served, tmp_path)
                 await asyncio.to_thread(receiver.wait_for, 1)
-                (delivery,) = await _deliveries(served, hook["id"])
-                assert delivery["status"] == "delivered" and delivery["attempts"] == 4
+                delivery = await _status(served, hook["id"], "delivered")
+                assert delivery["attempts"] == 4
                 codes = [a["statusCode"] for a in delivery["history"]]
                 assert codes == [503, 503, 503, 200]
                 ids = {r.headers["webhook-id"] for r in receiver.requests}
@@ -107,8 +119,7 @@ def test_a_pending_delivery_survives_a_restart_and_arrives_once(tmp_path: Path) 
                 await asyncio.to_thread(receiver.wait_for, 1)
                 await asyncio.sleep(0.5)
                 assert receiver.accepted == [pending]
-                (delivery,) = await _deliveries(served, hook["id"])
-                assert delivery["status"] == "delivered"
+                await _status(served, hook["id"], "delivered")
 
     asyncio.run(scenario())
 
@@ -137,8 +148,8 @@ def test_dead_after_the_last_try_and_replayed_on_request(tmp_path: Path) -> None
                     url = f"/v1/webhooks/{hook['id']}/deliveries/{delivery['id']}/replay"
                     assert (await client.post(url)).status_code == 200
                 await asyncio.to_thread(receiver.wait_for, 1)
-                (again,) = await _deliveries(served, hook["id"])
-                assert again["status"] == "delivered" and len(again["history"]) == 3
+                again = await _status(served, hook["id"], "delivered")
+                assert len(again["history"]) == 3
 
     asyncio.run(scenario())
 
