@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,11 +37,14 @@ class Listener:
         self._waker = asyncio.Event()
 
     def offer(self, event: Event) -> None:
+        """Queue the event (waking the listener is the bus's business: ``wake``)."""
         try:
             self.queue.put_nowait(event)
         except asyncio.QueueFull:
             # Never block or grow: the subscriber re-reads what it missed from the ledger.
             self.lost = True
+
+    def wake(self) -> None:
         self._waker.set()
 
     def take(self) -> list[Event]:
@@ -67,6 +71,8 @@ class EventBus:
         self._queues: set[asyncio.Queue[Event]] = set()
         self._listeners: set[Listener] = set()
         self._queue_size = queue_size
+        self._to_wake: deque[Listener] = deque()
+        self._waking = False
 
     def publish(self, event: Event) -> None:
         for queue in list(self._queues):
@@ -76,6 +82,34 @@ class EventBus:
             queue.put_nowait(event)
         for listener in list(self._listeners):
             listener.offer(event)
+            self._to_wake.append(listener)
+        self._trickle()
+
+    def _trickle(self) -> None:
+        """Wake the listeners one per event-loop turn, not all at once.
+
+        A hundred SSE clients woken together would run back to back while a session's
+        next screen chunk waits behind them; woken one per turn, the loop looks at
+        other work (the terminal pump) between any two of them.
+        """
+        if self._waking:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            while self._to_wake:
+                self._to_wake.popleft().wake()
+            return
+        self._waking = True
+        loop.call_soon(self._wake_next, loop)
+
+    def _wake_next(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._to_wake:
+            self._to_wake.popleft().wake()
+        if self._to_wake:
+            loop.call_soon(self._wake_next, loop)
+        else:
+            self._waking = False
 
     @property
     def listeners(self) -> int:
