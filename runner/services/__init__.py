@@ -29,9 +29,9 @@ from runner.events.notifier import Notifier
 from runner.events.outbox import Outbox, OutboxConfig
 from runner.events.registry import WebhookService
 from runner.events.sink import EventRecorder
-from runner.gateway.mux import GatewayMux
 from runner.events.targets import TargetPolicy
 from runner.events.tickets import TerminalTickets
+from runner.gateway.mux import GatewayMux
 from runner.pipelines.executor import PipelineService
 from runner.sandbox.backend import SandboxBackend
 from runner.services.approval_links import LinkDesk
@@ -232,7 +232,11 @@ async def build_services(settings: Settings, *, backend: SandboxBackend | None =
         return await asyncio.to_thread(last_turn_cursor, ledger, session_id)
 
     turns = TurnRecorder(
-        registry, recorder, last_cursor, poll_seconds=settings.transcript_poll_seconds
+        registry,
+        recorder,
+        last_cursor,
+        poll_seconds=settings.transcript_poll_seconds,
+        mirror=launcher.mirror,
     )
     manager = SessionManager(
         registry=registry,

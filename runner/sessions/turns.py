@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from runner.core import Actor, EventSink
+from runner.sessions.mirror import SandboxMirror
 from runner.sessions.registry import SessionRegistry
 from runner.sessions.runtime import SANDBOX_WORKDIR
 from runner.sessions.transcript import TranscriptReader, Turn, transcript_path
@@ -42,8 +43,10 @@ class TurnRecorder:
         last_cursor: LastCursor,
         *,
         poll_seconds: float = 1.0,
+        mirror: SandboxMirror | None = None,
     ) -> None:
         self._registry = registry
+        self._mirror = mirror  # pulls the transcript from sandboxes that share no files
         self._events = events
         self._last_cursor = last_cursor
         self._poll_seconds = poll_seconds
@@ -63,6 +66,7 @@ class TurnRecorder:
                 home = self._registry.paths(session_id).home
                 path = transcript_path(home, SANDBOX_WORKDIR, session_id)
                 reader = self._readers[session_id] = TranscriptReader(path)
+            await self._pull(session_id)
             turns = await asyncio.to_thread(reader.turns)
             for turn in turns:
                 if turn.id <= cursor:
@@ -71,6 +75,15 @@ class TurnRecorder:
                     "transcript.turn", actor=Actor.system(), session=session_id, data=_data(turn)
                 )
                 cursor = self._cursors[session_id] = turn.id
+
+    async def _pull(self, session_id: str) -> None:
+        running = self._registry.live(session_id)
+        if self._mirror is None or running is None:
+            return
+        record = await asyncio.to_thread(self._registry.store.get, session_id)
+        if record is not None:
+            paths = self._registry.paths(session_id)
+            await self._mirror.transcript(record, paths, running.live.container_id)
 
     def forget(self, session_id: str) -> None:
         self._readers.pop(session_id, None)
