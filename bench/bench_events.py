@@ -154,7 +154,7 @@ async def main(changes: int, clients: int) -> None:
         root = Path(tmp)
         (root / "work").mkdir()
         settings = Settings(
-            data_dir=root / "data", terminal_cols=80, terminal_rows=24,
+            data_dir=root / "data", workspace_roots=[root], terminal_cols=80, terminal_rows=24,
             idle_settle_seconds=0, stall_seconds=3600, sse_queue_size=1024,
         )  # fmt: skip
         backend = MemoryBackend()

@@ -106,6 +106,8 @@ def _events(services: ServicesDep) -> EventSink:
 
 def _uploads(services: ServicesDep) -> Uploads:
     return services.workspaces.uploads
+
+
 def _feed(services: ServicesDep) -> EventFeed:
     return services.feed
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler, model_validator
 from pydantic.alias_generators import to_camel
@@ -232,6 +231,8 @@ class UploadOut(Schema):
     entries: int
     declared_bytes: int = Field(description="What the entries say they expand to.")
     expires_at: datetime
+
+
 class CreateWebhook(Schema):
     url: str = Field(description="Where to POST events (http or https; public addresses only).")
     events: list[str] = Field(

@@ -29,8 +29,8 @@ from runner.sessions.policy_gate import PolicyGate
 from runner.sessions.registry import SessionRegistry
 from runner.sessions.requests import SessionRequest, check_request, summary
 from runner.sessions.runtime import Running, SessionPaths
-from runner.sessions.workspace_gate import AdmittedWorkspace, WorkspaceGate
 from runner.sessions.turns import TurnRecorder
+from runner.sessions.workspace_gate import AdmittedWorkspace, WorkspaceGate
 
 log = logging.getLogger(__name__)
 

@@ -39,6 +39,7 @@ def settings_for(root: Path, **overrides: Any) -> Settings:
     return Settings(
         **{
             "data_dir": root / "data",
+            "workspace_roots": [root],
             "terminal_cols": 80,
             "terminal_rows": 24,
             "delivery_seconds": 0.9,
