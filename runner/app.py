@@ -16,13 +16,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from runner import __version__, errors
 from runner.api import (
     audit,
+    events,
     health,
     memory,
+    notifications,
     pipelines,
     policies,
     sessions,
     templates,
+    terminal,
     tokens,
+    webhooks,
     whoami,
     workspaces,
 )
@@ -163,6 +167,10 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     app.include_router(health.router)
     app.include_router(sessions.router)
     app.include_router(workspaces.router)
+    app.include_router(events.router)
+    app.include_router(terminal.router)
+    # A plain Starlette route: the socket authenticates itself (runner.api.terminal).
+    app.router.add_websocket_route("/v1/sessions/{session_id}/terminal", terminal.terminal)
     app.include_router(templates.router)
     app.include_router(pipelines.router)
     app.include_router(memory.router)
@@ -170,4 +178,6 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     app.include_router(policies.router)
     app.include_router(tokens.router)
     app.include_router(whoami.router)
+    app.include_router(webhooks.router)
+    app.include_router(notifications.router)
     return app

@@ -28,6 +28,7 @@ _COMMANDS: tuple[tuple[str, str | None], ...] = (
     ("doctor", None),
     ("run", None),
     ("tokens", "tokens"),
+    ("events", "events"),
 )
 
 

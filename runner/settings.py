@@ -87,6 +87,29 @@ class Settings(BaseSettings):
     #: (Claude Code flashes it between the steps of a turn).
     idle_settle_seconds: float = Field(default=0.75, ge=0)
 
+    #: Seconds between SSE keep-alive comments.
+    sse_ping_seconds: float = Field(default=15.0, gt=0)
+    #: Live events an SSE client may lag behind before it re-reads from the ledger.
+    sse_queue_size: int = Field(default=256, ge=1)
+    #: How often the running sessions' transcripts are read for new turns.
+    transcript_poll_seconds: float = Field(default=1.0, gt=0)
+
+    #: Networks (CIDR) webhooks and notifications may reach besides public addresses;
+    #: loopback, link-local (cloud metadata) and private ranges are refused unless listed.
+    outbound_allow_networks: list[str] = Field(default_factory=list)
+    #: Tries per webhook delivery before it is dead; first retry delay (doubles each try).
+    webhook_max_attempts: int = Field(default=8, ge=1, le=50)
+    webhook_backoff_seconds: float = Field(default=2.0, gt=0)
+    webhook_backoff_cap_seconds: float = Field(default=600.0, gt=0)
+    #: How long one webhook or notification request may take (a hanging receiver).
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: The controller's own address as people reach it (links in notifications).
+    public_url: str = "http://127.0.0.1:9100"
+    #: How long a remote approval link in a notification stays usable.
+    approval_link_seconds: float = Field(default=900.0, gt=0)
+    #: Extra CA certificates (PEM) to trust for SMTP STARTTLS (a private mail relay).
+    notify_ca_file: Path | None = None
+
     #: Trusted OIDC issuers (docs/auth.md); any entry turns authentication on.
     auth_issuers: list[IssuerConfig] = Field(default_factory=list)
     #: Require credentials even with no issuer (API tokens only).

@@ -58,6 +58,21 @@ REQUIRED: dict[tuple[str, str], str] = {
     ("GET", "/v1/tokens"): "admin",
     ("DELETE", "/v1/tokens/{token_id}"): "admin",
     ("GET", "/v1/whoami"): ANY_ROLE,
+    ("GET", "/v1/events"): "viewer",
+    ("GET", "/v1/sessions/{session_id}/events"): "viewer",
+    ("POST", "/v1/sessions/{session_id}/terminal/ticket"): "viewer",
+    ("POST", "/v1/webhooks"): "admin",
+    ("GET", "/v1/webhooks"): "admin",
+    ("GET", "/v1/webhooks/{webhook_id}"): "admin",
+    ("PATCH", "/v1/webhooks/{webhook_id}"): "admin",
+    ("DELETE", "/v1/webhooks/{webhook_id}"): "admin",
+    ("GET", "/v1/webhooks/{webhook_id}/deliveries"): "admin",
+    ("POST", "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/replay"): "admin",
+    ("POST", "/v1/notifications/channels"): "admin",
+    ("GET", "/v1/notifications/channels"): "admin",
+    ("DELETE", "/v1/notifications/channels/{channel_id}"): "admin",
+    ("GET", "/v1/approval-links/{token}"): "viewer",
+    ("POST", "/v1/approval-links/{token}"): "approver",
 }
 
 PUBLIC = {("GET", "/v1/health"), ("POST", "/v1/handshake")}
@@ -72,6 +87,10 @@ PARAMS = {
     "pipeline_id": "00000000-0000-4000-8000-000000000000",
     "key": "rbac-key",
     "upload_id": "00000000-0000-4000-8000-000000000000",
+    "webhook_id": "0" * 32,
+    "delivery_id": "msg_000000000000000000000000",
+    "channel_id": "0" * 32,
+    "token": "0" * 32 + "." + "0" * 64,
 }
 
 #: Valid-looking bodies that nonetheless change nothing (no such directory, etc.).
@@ -91,6 +110,9 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PUT", "/v1/memory/{key}"): {"value": {"note": "rbac"}},
     ("POST", "/v1/policies/{name}/explain"): {"tool": "Bash", "input": {"command": "ls"}},
     ("POST", "/v1/tokens"): {"name": "rbac-matrix", "roles": ["viewer"], "expiresInDays": 1},
+    ("POST", "/v1/webhooks"): {"url": "ftp://nowhere.invalid/"},
+    ("PATCH", "/v1/webhooks/{webhook_id}"): {"enabled": False},
+    ("POST", "/v1/notifications/channels"): {"kind": "slack", "config": {}},
 }
 
 
@@ -99,8 +121,12 @@ def allowed(role: str, required: str) -> bool:
     return required == ANY_ROLE or required in effective_roles([role])
 
 
+#: Query strings that keep a call finite (a stream that would otherwise follow forever).
+QUERIES = {"/v1/events": "?follow=false", "/v1/sessions/{session_id}/events": "?follow=false"}
+
+
 def url(path: str) -> str:
-    return path.format(**PARAMS)
+    return path.format(**PARAMS) + QUERIES.get(path, "")
 
 
 def roles() -> list[str]:

@@ -24,6 +24,8 @@ from runner.api.security import (
 )
 from runner.auth.tokens import ApiTokens
 from runner.core import Actor, EventSink
+from runner.events.feed import EventFeed
+from runner.events.registry import WebhookService
 from runner.pipelines.executor import PipelineService
 from runner.services import Services
 from runner.sessions.manager import SessionManager
@@ -41,6 +43,7 @@ __all__ = [
     "ApproverDep",
     "AuditorDep",
     "EventsDep",
+    "FeedDep",
     "LedgerDep",
     "ManagerDep",
     "MemoryDep",
@@ -54,6 +57,7 @@ __all__ = [
     "UploadsDep",
     "ViewerDep",
     "ViewsDep",
+    "WebhooksDep",
     "require_roles",
 ]
 
@@ -104,6 +108,14 @@ def _uploads(services: ServicesDep) -> Uploads:
     return services.workspaces.uploads
 
 
+def _feed(services: ServicesDep) -> EventFeed:
+    return services.feed
+
+
+def _webhooks(services: ServicesDep) -> WebhookService:
+    return services.webhooks
+
+
 async def get_actor(actor: Annotated[Actor, Depends(authenticate)]) -> Actor:
     """The authenticated caller (a route still needs a role: use ``ViewerDep`` etc.)."""
     return actor
@@ -120,4 +132,6 @@ TokensDep = Annotated[ApiTokens, Depends(_tokens)]
 LedgerDep = Annotated[Ledger, Depends(_ledger)]
 EventsDep = Annotated[EventSink, Depends(_events)]
 UploadsDep = Annotated[Uploads, Depends(_uploads)]
+FeedDep = Annotated[EventFeed, Depends(_feed)]
+WebhooksDep = Annotated[WebhookService, Depends(_webhooks)]
 ActorDep = Annotated[Actor, Depends(get_actor)]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler, model_validator
 from pydantic.alias_generators import to_camel
@@ -153,6 +153,12 @@ class ActionResult(Schema):
     option: int | None = None
 
 
+class TerminalTicket(Schema):
+    ticket: str
+    expires_in: float = Field(description="Seconds the ticket stays valid (it works once).")
+    url: str = Field(description="The WebSocket path with the ticket.")
+
+
 class Pane(Schema):
     state: SessionState
     text: str
@@ -227,3 +233,116 @@ class UploadOut(Schema):
     entries: int
     declared_bytes: int = Field(description="What the entries say they expand to.")
     expires_at: datetime
+
+
+class CreateWebhook(Schema):
+    url: str = Field(description="Where to POST events (http or https; public addresses only).")
+    events: list[str] = Field(
+        default_factory=lambda: ["*"], description='Type patterns, e.g. ["*"] or ["session.*"].'
+    )
+    secret: str | None = Field(
+        default=None, description="whsec_<base64>; generated (and returned once) when omitted."
+    )
+    description: str = ""
+
+
+class UpdateWebhook(Schema):
+    url: str | None = None
+    events: list[str] | None = None
+    enabled: bool | None = None
+
+
+class WebhookOut(Schema):
+    id: str
+    url: str
+    events: list[str]
+    description: str
+    enabled: bool
+    tenant: str
+    created_by: str
+    created_at: datetime
+
+
+class WebhookCreated(WebhookOut):
+    secret: str = Field(description="The signing secret: shown only now; keep it.")
+
+
+class WebhookList(Schema):
+    webhooks: list[WebhookOut]
+
+
+class AttemptOut(Schema):
+    number: int
+    at: datetime
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+
+class DeliveryOut(Schema):
+    id: str = Field(description="The webhook-id header: the same on every retry and replay.")
+    event_id: int
+    event_type: str
+    status: str = Field(description="pending, delivered or dead")
+    attempts: int
+    next_attempt_at: datetime | None
+    created_at: datetime | None
+    delivered_at: datetime | None
+    last_error: str | None
+    history: list[AttemptOut]
+
+
+class DeliveryList(Schema):
+    deliveries: list[DeliveryOut]
+
+
+Topic = Literal["prompt", "question", "stall", "error", "completion"]
+
+
+class CreateChannel(Schema):
+    kind: Literal["slack", "telegram", "email"]
+    config: dict[str, Any] = Field(
+        description=(
+            "slack: webhookUrl; telegram: botToken, chatId, baseUrl?; "
+            "email: host, port?, from, to[], username?, password?, starttls? (default true)"
+        )
+    )
+    notify: list[Topic] = Field(
+        default_factory=lambda: list(get_args(Topic)),
+        description="What to tell this channel about.",
+    )
+    approval_links: bool = Field(
+        default=False, description="Put approve/reject links in permission-prompt messages."
+    )
+
+
+class ChannelOut(Schema):
+    id: str
+    kind: str
+    config: dict[str, Any] = Field(description="Secrets are shown as ***.")
+    notify: list[str]
+    approval_links: bool
+    tenant: str
+    created_by: str
+    created_at: datetime
+
+
+class ChannelList(Schema):
+    channels: list[ChannelOut]
+
+
+class ApprovalLinkOut(Schema):
+    session: str
+    decision: str
+    expires_at: datetime
+    used_at: datetime | None
+    used_by: str | None
+    state: SessionState = Field(description="The session's state now.")
+    prompt: dict[str, Any] = Field(description="What is on screen now.")
+
+
+class ApprovalLinkUsed(Schema):
+    session: str
+    decision: str
+    option: int | None
+    state: SessionState

@@ -19,11 +19,11 @@ class ApiClient:
         self.server = (server or os.environ.get("WARDEN_SERVER") or DEFAULT_SERVER).rstrip("/")
         token = token or os.environ.get("WARDEN_TOKEN")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.Client(base_url=self.server, headers=headers, timeout=60)
+        self.http = httpx.Client(base_url=self.server, headers=headers, timeout=60)
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
-            response = self._http.request(method, path, **kwargs)
+            response = self.http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
             self._unreachable(exc)
         self._check(response)
@@ -35,7 +35,7 @@ class ApiClient:
         """Stream ``path`` into the file ``target``; returns the bytes written."""
         written = 0
         try:
-            with self._http.stream("GET", path) as response:
+            with self.http.stream("GET", path) as response:
                 if response.status_code >= 400:
                     response.read()
                     self._check(response)
@@ -51,10 +51,12 @@ class ApiClient:
         typer.echo(f"cannot reach Warden at {self.server}: {exc}", err=True)
         raise typer.Exit(1) from exc
 
-    @staticmethod
-    def _check(response: httpx.Response) -> None:
-        if response.status_code < 400:
-            return
+    def _check(self, response: httpx.Response) -> None:
+        if response.status_code >= 400:
+            self.fail(response)
+
+    def fail(self, response: httpx.Response) -> NoReturn:
+        """Print the API's error for a failed response and exit 1."""
         try:
             error = response.json()["error"]
             message = f"{error['code']}: {error['message']}"

@@ -6,7 +6,6 @@ Every command that takes a session accepts its full id or any prefix naming one 
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,6 +16,7 @@ from runner.commands.client import ApiClient
 from runner.commands.output import print_rows
 from runner.commands.packing import packed, split_git
 from runner.commands.session_ref import resolve_session
+from runner.commands.stream import events, print_until
 from runner.core import PermissionMode, WorkspaceMode
 
 app = typer.Typer(
@@ -251,21 +251,18 @@ def artifacts(
 @app.command()
 def watch(
     session: SessionArg,
-    interval: Annotated[float, typer.Option(help="Seconds between polls.")] = 1.0,
+    interval: Annotated[
+        float, typer.Option(help="Seconds to wait before resuming a dropped stream.")
+    ] = 1.0,
+    as_json: AsJson = False,
     server: Server = None,
     token: Token = None,
 ) -> None:
-    """Follow a session's state until it ends (Ctrl-C to stop)."""
-    client, sid = _session(server, token, session)
-    last = None
-    while True:
-        current = client.call("GET", f"/v1/sessions/{sid}")
-        details = current.get("details") or {}
-        seen = (current["state"], json.dumps(details, sort_keys=True))
-        if seen != last:
-            shown = json.dumps(details, ensure_ascii=False) if details else ""
-            typer.echo(f"{time.strftime('%H:%M:%S')} {current['state']} {shown}".rstrip())
-            last = seen
-        if current["state"] in ("exited", "error"):
-            return
-        time.sleep(interval)
+    """Follow a session's events (SSE) until it ends (Ctrl-C to stop)."""
+    client, sid = _session(server, token, session)  # a unique prefix, or a clear 404 first
+
+    def ended(event: dict[str, Any]) -> bool:
+        return event.get("type") == "session.ended"
+
+    stream = events(client, f"/v1/sessions/{sid}/events", {}, retry_seconds=interval)
+    print_until(stream, as_json, ended, lambda text: console.print(text, markup=False))

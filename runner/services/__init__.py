@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import httpx
 from sqlalchemy import Engine, text
 
 from audit.ledger import Ledger
@@ -20,11 +21,20 @@ from runner.auth.authenticator import Authenticator, open_authenticator
 from runner.auth.tokens import ApiTokens
 from runner.errors import SandboxError
 from runner.events.bus import EventBus
-from runner.events.ledger import LedgerAppender, open_ledger
+from runner.events.channels import ChannelStore, Senders
+from runner.events.feed import EventFeed, TenantOf
+from runner.events.ledger import LedgerAppender, last_turn_cursor, open_ledger
+from runner.events.links import ApprovalLinks, load_key
+from runner.events.notifier import Notifier
+from runner.events.outbox import Outbox, OutboxConfig
+from runner.events.registry import WebhookService
 from runner.events.sink import EventRecorder
+from runner.events.targets import TargetPolicy
+from runner.events.tickets import TerminalTickets
 from runner.gateway.mux import GatewayMux
 from runner.pipelines.executor import PipelineService
 from runner.sandbox.backend import SandboxBackend
+from runner.services.approval_links import LinkDesk
 from runner.services.gateways import SessionGateways
 from runner.services.upstream import open_upstream
 from runner.services.workspaces import Workspaces, build_workspaces
@@ -36,14 +46,17 @@ from runner.sessions.model import SessionStore
 from runner.sessions.policy_gate import PolicyGate
 from runner.sessions.registry import SessionRegistry
 from runner.sessions.templates import TemplateStore
+from runner.sessions.turns import TurnRecorder
 from runner.sessions.views import SessionViews
 from runner.settings import Settings
 from runner.store.database import create_database_engine, migrate
 from runner.store.memory import SqlMemoryStore
+from runner.store.notify import SqlChannelStore, SqlLinkStore
 from runner.store.pipelines import SqlPipelineStore
 from runner.store.sessions import SqlSessionStore
 from runner.store.templates import SqlTemplateStore
 from runner.store.tokens import SqlTokenStore
+from runner.store.webhooks import SqlWebhookStore
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +81,16 @@ class Services:
     pipelines: PipelineService
     resources: contextlib.AsyncExitStack
     workspaces: Workspaces
+    feed: EventFeed
+    turns: TurnRecorder
+    tickets: TerminalTickets
+    webhooks: WebhookService
+    outbox: Outbox
+    targets: TargetPolicy
+    channels: ChannelStore
+    notifier: Notifier
+    link_desk: LinkDesk
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
         try:
@@ -82,8 +105,16 @@ class Services:
         await self.pipelines.recover()
         sweeper = asyncio.create_task(self.workspaces.uploads.sweep_forever())
         self.resources.push_async_callback(_cancel, sweeper)
+        self.tasks.append(asyncio.create_task(self.turns.run(), name="transcript-turns"))
+        self.tasks.append(asyncio.create_task(self.outbox.run(), name="webhook-outbox"))
+        self.tasks.append(asyncio.create_task(self.notifier.run(), name="notifier"))
 
     async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         await self.pipelines.close()  # first: its stages delete their sessions
         await self.manager.close()
         await self.resources.aclose()
@@ -196,6 +227,17 @@ async def build_services(settings: Settings, *, backend: SandboxBackend | None =
         setup=workspaces.setup,
         labels=settings.container_labels,
     )
+
+    async def last_cursor(session_id: str) -> int:
+        return await asyncio.to_thread(last_turn_cursor, ledger, session_id)
+
+    turns = TurnRecorder(
+        registry,
+        recorder,
+        last_cursor,
+        poll_seconds=settings.transcript_poll_seconds,
+        mirror=launcher.mirror,
+    )
     manager = SessionManager(
         registry=registry,
         backend=backend,
@@ -205,6 +247,7 @@ async def build_services(settings: Settings, *, backend: SandboxBackend | None =
         hooks=hooks,
         default_image=settings.image,
         workspaces=workspaces.gate,
+        turns=turns,
     )
     views = SessionViews(registry, workspaces.setup.patch, mirror=launcher.mirror)
     tokens = ApiTokens(SqlTokenStore(engine), recorder)
@@ -215,6 +258,29 @@ async def build_services(settings: Settings, *, backend: SandboxBackend | None =
     )
     pipelines = PipelineService(
         store=SqlPipelineStore(engine), manager=manager, views=views, ledger=ledger, events=recorder
+    )
+    feed = EventFeed(ledger, bus, _tenants(store), queue_size=settings.sse_queue_size)
+    targets = TargetPolicy(settings.outbound_allow_networks)
+    outbound = await resources.enter_async_context(_outbound_client())
+    outbox = Outbox(SqlWebhookStore(engine), feed, bus, targets, outbound, _outbox_config(settings))
+    webhooks = WebhookService(SqlWebhookStore(engine), recorder, targets, feed, outbox)
+    links = ApprovalLinks(
+        SqlLinkStore(engine),
+        await asyncio.to_thread(load_key, settings.data_dir / "keys" / "approval-links.key"),
+        ttl_seconds=settings.approval_link_seconds,
+    )
+    channels = SqlChannelStore(engine)
+    senders = Senders(
+        outbound, targets, timeout=settings.webhook_timeout_seconds, ca_file=settings.notify_ca_file
+    )
+    notifier = Notifier(
+        bus=bus,
+        channels=channels,
+        senders=senders,
+        links=links,
+        tenant_of=feed.tenant_of,
+        events=recorder,
+        public_url=settings.public_url,
     )
     return Services(
         settings=settings,
@@ -233,4 +299,44 @@ async def build_services(settings: Settings, *, backend: SandboxBackend | None =
         pipelines=pipelines,
         resources=resources,
         workspaces=workspaces,
+        feed=feed,
+        turns=turns,
+        tickets=TerminalTickets(),
+        webhooks=webhooks,
+        outbox=outbox,
+        targets=targets,
+        channels=channels,
+        notifier=notifier,
+        link_desk=LinkDesk(links, manager, recorder),
     )
+
+
+def _outbox_config(settings: Settings) -> OutboxConfig:
+    return OutboxConfig(
+        max_attempts=settings.webhook_max_attempts,
+        backoff_seconds=settings.webhook_backoff_seconds,
+        backoff_cap_seconds=settings.webhook_backoff_cap_seconds,
+        timeout_seconds=settings.webhook_timeout_seconds,
+    )
+
+
+def _outbound_client() -> httpx.AsyncClient:
+    # No redirects (a redirect could lead past the address check) and no proxy settings
+    # from the environment: outbound calls go where the allowlist says, directly.
+    return httpx.AsyncClient(follow_redirects=False, trust_env=False)
+
+
+def _tenants(store: SessionStore) -> TenantOf:
+    """Which tenant a session belongs to, remembered (a session never changes tenant)."""
+    known: dict[str, str] = {}
+
+    def tenant_of(session_id: str) -> str | None:
+        tenant = known.get(session_id)
+        if tenant is None:
+            record = store.get(session_id)
+            if record is None:
+                return None
+            tenant = known[session_id] = record.tenant
+        return tenant
+
+    return tenant_of

@@ -37,7 +37,12 @@ class ApprovalDesk:
         self._timers: dict[str, asyncio.Task[None]] = {}
 
     async def approve(
-        self, record: SessionRecord, running: Running, actor: Actor, workspace: Path
+        self,
+        record: SessionRecord,
+        running: Running,
+        actor: Actor,
+        workspace: Path,
+        expect: prompts.PromptCheck | None = None,
     ) -> int:
         """Approve once, if the actor may and the policy does not deny what it would run.
 
@@ -47,11 +52,19 @@ class ApprovalDesk:
         """
         self._gate.check_approver(record.policy, actor)
         rule = await self._check_prompt(record, running, actor, workspace)
-        return await prompts.approve(running, self._events, record.id, actor, rule=rule)
+        return await prompts.approve(
+            running, self._events, record.id, actor, rule=rule, expect=expect
+        )
 
-    async def reject(self, record: SessionRecord, running: Running, actor: Actor) -> int | None:
+    async def reject(
+        self,
+        record: SessionRecord,
+        running: Running,
+        actor: Actor,
+        expect: prompts.PromptCheck | None = None,
+    ) -> int | None:
         self._gate.check_approver(record.policy, actor)
-        return await prompts.reject(running, self._events, record.id, actor)
+        return await prompts.reject(running, self._events, record.id, actor, expect=expect)
 
     async def _check_prompt(
         self, record: SessionRecord, running: Running, actor: Actor, workspace: Path

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from runner.core import BUSY_STATES, WAITING_STATES, SessionState
 from runner.sandbox.backend import SandboxBackend, TerminalStream
 from runner.terminal.detector import Detector
 from runner.terminal.recorder import CastWriter
+from runner.terminal.snapshot import repaint
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,26 @@ class Observed:
 
 
 StateCallback = Callable[[Observed], Awaitable[None]]
+
+
+class Tap:
+    """A bounded copy of the terminal's bytes for one watcher (a WebSocket client).
+
+    The pump never waits for a watcher: when the queue is full the watcher is marked
+    ``behind``, gets no more bytes until it takes a fresh snapshot, and redraws from it.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.queue: asyncio.Queue[bytes] = asyncio.Queue(size)
+        self.behind = False
+
+    def offer(self, chunk: bytes) -> None:
+        if self.behind:
+            return
+        try:
+            self.queue.put_nowait(chunk)
+        except asyncio.QueueFull:
+            self.behind = True
 
 
 class LiveSession:
@@ -69,6 +90,7 @@ class LiveSession:
         self._last_change = time.monotonic()
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
+        self._taps: set[Tap] = set()
         self.updates = 0
 
     @property
@@ -82,6 +104,44 @@ class LiveSession:
     def pane(self) -> str:
         """The current screen as text, one line per row, trailing blanks trimmed."""
         return self._detector.screen.text().rstrip("\n")
+
+    @contextlib.contextmanager
+    def tap(self, size: int = 1024) -> Iterator[tuple[Tap, bytes]]:
+        """Watch the live bytes: yields the tap and a snapshot that redraws the screen now.
+
+        The snapshot and the first byte the tap gets are consistent: no chunk is fed to
+        the screen between taking one and adding the other (no await in between).
+        """
+        tap = Tap(size)
+        snapshot = self.snapshot()
+        self._taps.add(tap)
+        try:
+            yield tap, snapshot
+        finally:
+            self._taps.discard(tap)
+
+    def snapshot(self) -> bytes:
+        """Bytes that redraw the current screen on an empty terminal of its size."""
+        return repaint(self._detector.screen)
+
+    def resnap(self, tap: Tap) -> bytes:
+        """A fresh snapshot for a tap that fell behind; it receives bytes again after it."""
+        while not tap.queue.empty():
+            tap.queue.get_nowait()
+        tap.behind = False
+        return self.snapshot()
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """The terminal's ``(columns, rows)``."""
+        screen = self._detector.screen
+        return screen.columns, screen.rows
+
+    async def resize(self, cols: int, rows: int) -> None:
+        """Resize the TTY; the screen first, so the program's repaint lands on the new size."""
+        self._detector.resize(cols, rows)
+        self._recorder.resize(cols, rows)
+        await self._backend.resize(self.container_id, cols, rows)
 
     async def start(self) -> None:
         """Attach to the terminal; returns once the stream is connected.
@@ -127,6 +187,8 @@ class LiveSession:
         try:
             async for chunk in stream:
                 self._recorder.output(chunk)
+                for tap in list(self._taps):
+                    tap.offer(chunk)
                 version = self._detector.screen.version
                 result = self._detector.feed(chunk)
                 if self._detector.screen.version == version:

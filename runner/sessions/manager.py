@@ -26,12 +26,13 @@ from runner.sessions.approvals import ApprovalDesk
 from runner.sessions.hooklog import HookLog
 from runner.sessions.images import admit_image
 from runner.sessions.launcher import Launcher, workspace_of
-from runner.sessions.live import Observed, StateCallback
+from runner.sessions.live import LiveSession, Observed, StateCallback
 from runner.sessions.model import SessionRecord, StateChange
 from runner.sessions.policy_gate import PolicyGate
 from runner.sessions.registry import SessionRegistry
 from runner.sessions.requests import SessionRequest, check_request, summary
 from runner.sessions.runtime import Running, SessionPaths
+from runner.sessions.turns import TurnRecorder
 from runner.sessions.workspace_gate import AdmittedWorkspace, WorkspaceGate
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ class SessionManager:
         hooks: HookLog,
         default_image: str,
         workspaces: WorkspaceGate,
+        turns: TurnRecorder | None = None,
     ) -> None:
         self._registry = registry
         self._workspaces = workspaces
@@ -65,6 +67,7 @@ class SessionManager:
         self._hooks = hooks
         self._desk = ApprovalDesk(gate, events)
         self._default_image = default_image
+        self._turns = turns
         self._starting: dict[str, asyncio.Task[None]] = {}
         self._create_lock = asyncio.Lock()
 
@@ -215,6 +218,7 @@ class SessionManager:
             )
         except Exception:
             log.exception("session %s: the ledger did not record its error", session_id)
+        await self._ended(session_id, "error", SessionState.ERROR, message)
         try:
             await asyncio.to_thread(
                 self._store.update,
@@ -225,6 +229,20 @@ class SessionManager:
             )
         except Exception:
             log.exception("session %s: could not store its error state", session_id)
+
+    async def _ended(
+        self, session_id: str, reason: str, state: SessionState, error: str | None = None
+    ) -> None:
+        """Record that a session is over (once: when its ``ended_at`` is first set)."""
+        try:
+            await self._events.emit(
+                "session.ended",
+                actor=Actor.system(),
+                session=session_id,
+                data={"reason": reason, "state": state, "error": error},
+            )
+        except Exception:
+            log.exception("session %s: the ledger did not record its end", session_id)
 
     async def _stop_failed(self, session_id: str) -> None:
         """A session that failed to start runs no further: stop watching it and remove its
@@ -241,8 +259,15 @@ class SessionManager:
 
     def _state_callback(self, record: SessionRecord) -> StateCallback:
         session_id = record.id
+        # One state change is recorded at a time, in the order they happened: an idle that
+        # settles in its own task must not be overtaken by the next change's event.
+        ordered = asyncio.Lock()
 
         async def on_state(observed: Observed) -> None:
+            async with ordered:
+                await record_state(observed)
+
+        async def record_state(observed: Observed) -> None:
             if session_id in self._registry.briefing and observed.state != SessionState.EXITED:
                 return
             now = utcnow()
@@ -255,6 +280,7 @@ class SessionManager:
                 self._store.record_state,
                 StateChange(session_id, observed.state, observed.details, now),
             )
+            await self._record_turns(session_id)
             await self._events.emit(
                 "session.state",
                 actor=Actor.system(),
@@ -267,8 +293,19 @@ class SessionManager:
                 self._desk.watch(record, running, observed, workspace)
             if observed.state == SessionState.PERMISSION_PROMPT:
                 await self._prompt_opened(record, observed)
+            if observed.state == SessionState.EXITED:
+                await self._ended(session_id, "exited", SessionState.EXITED)
 
         return on_state
+
+    async def _record_turns(self, session_id: str) -> None:
+        """The transcript's new turns go out before the state that follows them."""
+        if self._turns is None:
+            return
+        try:
+            await self._turns.catch_up(session_id)
+        except Exception:
+            log.exception("session %s: could not record its transcript turns", session_id)
 
     async def _prompt_opened(self, record: SessionRecord, observed: Observed) -> None:
         await self._events.emit(
@@ -296,6 +333,9 @@ class SessionManager:
         self._desk.forget(session_id)
         judged = self._hooks.tool_use_ids(session_id)  # the transcript must show these
         self._hooks.forget(session_id)
+        if self._turns is not None:
+            await self._record_turns(session_id)
+            self._turns.forget(session_id)
         try:
             await self._launcher.collect(
                 record, self._registry.paths(session_id), self._store, judged
@@ -319,6 +359,8 @@ class SessionManager:
             session=session_id,
             data={"container": record.container_id},
         )
+        if record.ended_at is None:  # an exited or failed session already said it ended
+            await self._ended(session_id, "deleted", state)
         return updated
 
     # -- actions -----------------------------------------------------------------
@@ -337,15 +379,39 @@ class SessionManager:
             )
             await running.driver.submit(text)
 
-    async def approve(self, session_id: str, actor: Actor) -> int:
+    async def resize(self, session_id: str, cols: int, rows: int, actor: Actor) -> None:
+        """Resize the session's terminal (every watcher sees the new size)."""
+        await self.get(session_id, actor)
+        running = self._registry.running(session_id)
+        await self._events.emit(
+            "terminal.resized", actor=actor, session=session_id, data={"cols": cols, "rows": rows}
+        )
+        await running.live.resize(cols, rows)
+
+    def live_view(self, session_id: str) -> LiveSession:
+        """The running session's screen and byte stream (409 if it is not running)."""
+        return self._registry.running(session_id).live
+
+    async def check_approver(self, session_id: str, actor: Actor) -> None:
+        """Raise ``AuthorizationError`` unless the actor is an approver of the session's policy."""
+        record = await self.get(session_id, actor)
+        self._gate.check_approver(record.policy, actor)
+
+    async def approve(
+        self, session_id: str, actor: Actor, *, expect: prompts.PromptCheck | None = None
+    ) -> int:
+        """Approve the prompt on screen (only if ``expect`` holds for it, when given)."""
         record = await self.get(session_id, actor)
         running = self._registry.running(session_id)
         workspace = workspace_of(record, self._registry.paths(session_id))
-        return await self._desk.approve(record, running, actor, workspace)
+        return await self._desk.approve(record, running, actor, workspace, expect)
 
-    async def reject(self, session_id: str, actor: Actor) -> int | None:
+    async def reject(
+        self, session_id: str, actor: Actor, *, expect: prompts.PromptCheck | None = None
+    ) -> int | None:
         record = await self.get(session_id, actor)
-        return await self._desk.reject(record, self._registry.running(session_id), actor)
+        running = self._registry.running(session_id)
+        return await self._desk.reject(record, running, actor, expect)
 
     async def answer(
         self, session_id: str, actor: Actor, *, option: int | None, text: str | None

@@ -7,7 +7,7 @@ key is pressed), and is confirmed by the screen moving on.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from runner.core import WAITING_STATES, Actor, EventSink, SessionState
@@ -28,12 +28,22 @@ _ENTER_ATTEMPTS = 3
 _DIALOG_SETTLE_SECONDS = 0.5
 
 
+#: Says whether the prompt on screen is the one an answer was meant for.
+PromptCheck = Callable[[Mapping[str, Any]], bool]
+
+
 async def approve(
-    running: Running, events: EventSink, session: str, actor: Actor, *, rule: str | None = None
+    running: Running,
+    events: EventSink,
+    session: str,
+    actor: Actor,
+    *,
+    rule: str | None = None,
+    expect: PromptCheck | None = None,
 ) -> int:
     """Pick the narrowest "Yes" of the permission prompt on screen; return its number."""
     async with running.lock:
-        details = _current(running, SessionState.PERMISSION_PROMPT, "approve")
+        details = _current(running, SessionState.PERMISSION_PROMPT, "approve", expect)
         option = approve_option(details)
         await events.emit(
             "permission.decided",
@@ -46,11 +56,17 @@ async def approve(
 
 
 async def reject(
-    running: Running, events: EventSink, session: str, actor: Actor, *, rule: str | None = None
+    running: Running,
+    events: EventSink,
+    session: str,
+    actor: Actor,
+    *,
+    rule: str | None = None,
+    expect: PromptCheck | None = None,
 ) -> int | None:
     """Pick the "No" option (or press Esc when there is none)."""
     async with running.lock:
-        details = _current(running, SessionState.PERMISSION_PROMPT, "reject")
+        details = _current(running, SessionState.PERMISSION_PROMPT, "reject", expect)
         option = reject_option(details)
         await events.emit(
             "permission.decided",
@@ -121,13 +137,18 @@ async def escape(
         await running.driver.keys(Key.ESCAPE)
 
 
-def _current(running: Running, state: SessionState, action: str) -> Mapping[str, Any]:
+def _current(
+    running: Running, state: SessionState, action: str, expect: PromptCheck | None = None
+) -> Mapping[str, Any]:
     observed = running.live.observed
     if observed.state != state:
         raise ConflictError(
             f"cannot {action}: the session is {observed.state}, not {state}",
             details={"state": observed.state},
         )
+    if expect is not None and not expect(observed.details):
+        # Checked under the session's lock: no other prompt can be answered by mistake.
+        raise ConflictError(f"cannot {action}: another prompt is on screen now")
     return observed.details
 
 

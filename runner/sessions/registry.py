@@ -64,6 +64,10 @@ class SessionRegistry:
             raise ConflictError(f"session {session_id} is not running")
         return running
 
+    def running_ids(self) -> list[str]:
+        """The ids of the sessions this controller watches now."""
+        return list(self._running)
+
     def is_running(self, session_id: str) -> bool:
         return session_id in self._running
 

@@ -278,7 +278,7 @@ def test_a_failed_start_is_logged_and_audited(
             await _reach(services, record.id, SessionState.ERROR)
             stored = await asyncio.to_thread(services.store.get, record.id)
             assert stored is not None and "run: warden image build" in (stored.error or "")
-            assert _events(services, record.id)[-1] == "session.error"
+            assert _events(services, record.id)[-2:] == ["session.error", "session.ended"]
 
     with caplog.at_level(logging.ERROR, logger="runner.sessions.manager"):
         _run(scenario())
