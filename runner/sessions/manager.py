@@ -19,6 +19,7 @@ from runner.core import (
 from runner.errors import ConflictError, PolicyDeniedError, WardenError
 from runner.policy import ContainerProfile
 from runner.sandbox.backend import SandboxBackend
+from runner.sandbox.runtimes import require_runtime
 from runner.sessions import prompts
 from runner.sessions.approvals import ApprovalDesk
 from runner.sessions.hooklog import HookLog
@@ -123,9 +124,14 @@ class SessionManager:
         return record, False
 
     async def _admit(self, record: SessionRecord, actor: Actor) -> ContainerProfile:
-        """The policy's container profile for the session, decided once, here."""
+        """The policy's container profile for the session, decided once, here.
+
+        Raises:
+            PolicyDeniedError: the policy refuses the session (403, with the rule).
+            RuntimeUnavailableError: the engine lacks the policy's runtime (424).
+        """
         try:
-            return self._gate.admit(record)
+            profile = self._gate.admit(record)
         except PolicyDeniedError as exc:
             await self._events.emit(
                 "session.denied",
@@ -134,6 +140,10 @@ class SessionManager:
                 data={**summary(record), "rule": exc.rule, "reason": exc.message},
             )
             raise
+        # Fail closed, and now rather than in the background: a session never runs
+        # under another runtime than its policy's (e.g. runc instead of gVisor).
+        await require_runtime(self._backend, profile.runtime, policy=record.policy)
+        return profile
 
     async def _find_reusable(self, work_dir: Path, actor: Actor) -> SessionRecord | None:
         idle = await asyncio.to_thread(
