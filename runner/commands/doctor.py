@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import Callable
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -103,6 +105,64 @@ def _quota(settings: Settings) -> tuple[bool, str, str]:
     return False, f"disk quotas cannot be enforced: {support.reason}", fix
 
 
+def _runtimes(settings: Settings) -> tuple[bool, str, str]:
+    """gVisor and every runtime a policy names: registered, and able to start a container."""
+    import docker
+
+    from runner.policy import list_policies, load_policy
+    from runner.sandbox.runtimes import GVISOR_RUNTIME, runtime_unavailable
+
+    needed: dict[str, list[str]] = {GVISOR_RUNTIME: []}
+    for name in list_policies(settings.policies_dir):
+        with contextlib.suppress(Exception):  # a broken policy is `warden policy check`'s
+            runtime = load_policy(name, policies_dir=settings.policies_dir).container.runtime
+            if runtime != "runc":
+                needed.setdefault(runtime, []).append(name)
+    try:
+        client = docker.from_env()
+    except Exception as exc:
+        return False, f"cannot ask Docker for its runtimes ({exc})", "start Docker"
+    try:
+        have = set(client.info().get("Runtimes") or {})
+        seen, fixes = [], []
+        for runtime, policies in needed.items():
+            users = f" (policies: {', '.join(policies)})" if policies else " (no policy uses it)"
+            if runtime not in have:
+                seen.append(f"{runtime} not registered{users}")
+                if policies:  # fail only where a policy would refuse its sessions
+                    fixes.append(str(runtime_unavailable(runtime, have).details["fix"]))
+                continue
+            kernel = _probe(client, settings.image, runtime)
+            seen.append(f"{runtime} {'starts' if kernel else 'FAILS'} a container{users}")
+            if not kernel:
+                fixes.append(f"see the engine's log for runtime {runtime!r}")
+            elif runtime == GVISOR_RUNTIME:
+                seen[-1] += f", kernel {kernel}"
+    finally:
+        client.close()
+    return not fixes, "; ".join(seen), "; ".join(fixes)
+
+
+def _probe(client: Any, image: str, runtime: str) -> str | None:
+    """The kernel version a tiny network-less container under ``runtime`` reports."""
+    container = None
+    try:
+        container = client.containers.create(
+            image, ["uname", "-r"], entrypoint=[], runtime=runtime, network_mode="none",
+            read_only=True, cap_drop=["ALL"], user="1000:1000", labels={"warden.doctor": "1"},
+        )  # fmt: skip
+        container.start()
+        if container.wait(timeout=60).get("StatusCode") != 0:
+            return None
+        return bytes(container.logs()).decode("utf-8", "replace").strip() or None
+    except Exception:
+        return None
+    finally:
+        if container is not None:
+            with contextlib.suppress(Exception):
+                container.remove(force=True)
+
+
 CHECKS: tuple[tuple[str, Check], ...] = (
     ("docker", _docker),
     ("image", _image),
@@ -110,12 +170,15 @@ CHECKS: tuple[tuple[str, Check], ...] = (
     ("database", _database),
     ("disk", _disk),
     ("quota", _quota),
+    ("runtimes", _runtimes),
 )
 
 
 @app.command()
 def doctor() -> None:
     """Check Docker, the sandbox image, the Claude binary, the database, free disk, quotas."""
+
+    """Check Docker, the image, the Claude binary, the database, free disk and runtimes."""
     settings = Settings()
     failed = 0
     for name, check in CHECKS:
