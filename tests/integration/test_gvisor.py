@@ -283,10 +283,16 @@ def test_hardened_profile_holds_under_gvisor(
     assert all(" dev lo " in f"{line} " for line in routes.strip().splitlines()), routes
     code, table = _exec(sandbox, "cat /proc/net/route")
     assert code == 0 and len(table.strip().splitlines()) == 1, table  # the header only
-    code, out = _exec(sandbox, "id -u; grep -E '^Cap(Eff|Prm|Bnd)' /proc/self/status")
+    # gVisor's /proc/self/status has no NoNewPrivs line: ask prctl, through setpriv.
+    code, out = _exec(
+        sandbox,
+        "id -u; grep -E '^Cap(Eff|Prm|Bnd)' /proc/self/status; "
+        "setpriv --dump 2>/dev/null | grep no_new_privs",
+    )
     assert code == 0, out
     assert out.split()[0] == "1000"
-    assert out.split()[2::2] == ["0000000000000000"] * 3
+    assert out.split()[2:8:2] == ["0000000000000000"] * 3
+    assert out.split()[-2:] == ["no_new_privs:", "1"]
     code, kernel = _exec(sandbox, "uname -r; dmesg | head -1")
     assert code == 0 and kernel.split()[0] == "4.4.0" and "Starting gVisor" in kernel
 
