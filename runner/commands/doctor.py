@@ -132,6 +132,10 @@ def _runtimes(settings: Settings) -> tuple[bool, str, str]:
                 if policies:  # fail only where a policy would refuse its sessions
                     fixes.append(str(runtime_unavailable(runtime, have).details["fix"]))
                 continue
+            if not client.images.list(name=settings.image):
+                seen.append(f"{runtime} registered, not tried: no image {settings.image}")
+                fixes.append("run: warden image build")
+                continue
             kernel = _probe(client, settings.image, runtime)
             seen.append(f"{runtime} {'starts' if kernel else 'FAILS'} a container{users}")
             if not kernel:
