@@ -180,9 +180,7 @@ CHECKS: tuple[tuple[str, Check], ...] = (
 
 @app.command()
 def doctor() -> None:
-    """Check Docker, the sandbox image, the Claude binary, the database, free disk, quotas."""
-
-    """Check Docker, the image, the Claude binary, the database, free disk and runtimes."""
+    """Check Docker, the image, Claude, the database, free disk, quotas and runtimes."""
     settings = Settings()
     failed = 0
     for name, check in CHECKS:
