@@ -162,9 +162,14 @@ def _audit(warden: WardenServer, sid: str, type_: str) -> list[dict[str, Any]]:
     return events
 
 
+def _under_roots(server: WardenServer) -> Path:
+    """A fresh directory under the module server's workspace roots."""
+    return server.data_dir.parent / f"w-{uuid.uuid4().hex[:8]}"
+
+
 def _project(root: Path) -> Path:
     project = root / "project"
-    project.mkdir()
+    project.mkdir(parents=True)
     (project / "app.py").write_text("print('hello')\n")
     return project
 
@@ -189,7 +194,6 @@ def test_setup_registered_runsc_and_a_second_run_changes_nothing(
 
 def test_session_story_runs_under_gvisor(
     server: WardenServer,
-    tmp_path: Path,
     docker_client: docker.DockerClient,
     model: ScriptedModelServer,
     upstream_key: str,
@@ -213,7 +217,7 @@ def test_session_story_runs_under_gvisor(
             f"grep -rlF -- '{upstream_key}' /tmp /dev/shm /home/warden /workspace; echo grep=$?",
         )  # fmt: skip
 
-    deleted = run_story(server, _project(tmp_path), "gvisor", on_ready=inside)
+    deleted = run_story(server, _project(_under_roots(server)), "gvisor", on_ready=inside)
     assert seen["runtime"] == RUNSC
     assert "Linux version 4.4.0" in seen["kernel"] and "Starting gVisor" in seen["kernel"]
     assert platform.release() not in seen["kernel"]  # not the host's kernel
@@ -240,12 +244,10 @@ def test_session_story_runs_under_gvisor(
     assert left == []
 
 
-def test_a_policy_naming_a_missing_runtime_gets_a_424(
-    server: WardenServer, tmp_path: Path, docker_client: docker.DockerClient
-) -> None:
+def test_a_policy_naming_a_missing_runtime_gets_a_424(server: WardenServer) -> None:
     """Creation under ``lost-runtime`` is refused at once, naming the runtime and the fix;
     nothing starts (no fallback to runc)."""
-    project = _project(tmp_path)
+    project = _project(_under_roots(server))
     response = server.client.post(
         "/v1/sessions", json={"workDir": str(project), "policy": "lost-runtime"}
     )
