@@ -1,12 +1,15 @@
-"""Time to ready: ``POST /v1/sessions`` → ``idle``, next to the same Claude Code started bare.
+"""Time to ready: ``POST /v1/sessions`` → ``idle`` under runc and under gVisor (runsc), next
+to the same Claude Code started bare.
 
     python bench/bench_ready.py [--sessions 10]
 
 Warden: a real ``warden serve`` (scripted model, SQLite in a temp dir), sessions created
-one after another, each polled until idle, then deleted. Bare: the same Claude Code
-binary in tmux on the host against the same scripted model, polled with capture-pane
-until the same classifier says idle. Prints p50/p95 of both and their ratio; asserts
-nothing. Needs Docker and the built sandbox image (``warden image build``).
+one after another, alternating a runc policy (the shipped ``default``) and a runsc one
+(``default`` under gVisor), each polled until idle, then deleted. Bare: the same Claude
+Code binary in tmux on the host against the same scripted model, polled with
+capture-pane until the same classifier says idle. Prints p50/p95 of each and their
+ratios; asserts nothing. Needs Docker and the built sandbox image (``warden image
+build``); the runsc column needs gVisor registered (``scripts/setup --gvisor``).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -23,8 +27,10 @@ import time
 import uuid
 from pathlib import Path
 
+import docker
 import httpx
 
+from runner.policy import shipped_policies_dir
 from runner.sandbox.claude_binary import ensure_claude_binary
 from runner.sandbox.statedir import claude_config
 from runner.scripted.server import ScriptedModelServer
@@ -32,6 +38,13 @@ from runner.settings import Settings
 from runner.terminal.classifier import classify
 
 POLL = 0.02
+GVISOR_POLICY = """\
+version: 1
+name: gvisor
+description: the shipped default, under gVisor
+extends: default
+container: {runtime: runsc}
+"""
 
 
 def _free_port() -> int:
@@ -95,10 +108,10 @@ def bare_once(binary: Path, base_url: str, root: Path) -> float:
         subprocess.run(["tmux", "-L", sock, "kill-server"], check=False, capture_output=True)
 
 
-def warden_once(client: httpx.Client, work: Path) -> float:
+def warden_once(client: httpx.Client, work: Path, policy: str) -> float:
     """Seconds from POST /v1/sessions until the session reports idle."""
     started = time.monotonic()
-    created = client.post("/v1/sessions", json={"workDir": str(work)})
+    created = client.post("/v1/sessions", json={"workDir": str(work), "policy": policy})
     created.raise_for_status()
     sid = created.json()["id"]
     try:
@@ -113,11 +126,12 @@ def warden_once(client: httpx.Client, work: Path) -> float:
         client.delete(f"/v1/sessions/{sid}")
 
 
-def _serve(data: Path) -> tuple[subprocess.Popen[bytes], str]:
+def _serve(data: Path, policies: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     env = {
         **os.environ,
         "WARDEN_DATA_DIR": str(data),
+        "WARDEN_POLICIES_DIR": str(policies),
         "WARDEN_MODEL_UPSTREAM": "scripted",
         "WARDEN_PORT": str(port),
         "WARDEN_CONTAINER_LABELS": json.dumps({"warden.bench": "1"}),
@@ -145,29 +159,60 @@ def _summary(name: str, samples: list[float]) -> tuple[float, float]:
     return p50, p95
 
 
+def _has_gvisor() -> bool:
+    client = docker.from_env()
+    try:
+        return "runsc" in (client.info().get("Runtimes") or {})
+    finally:
+        client.close()
+
+
+def _policies(root: Path) -> Path:
+    folder = root / "policies"
+    shutil.copytree(shipped_policies_dir(), folder)
+    (folder / "gvisor.yaml").write_text(GVISOR_POLICY)
+    return folder
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=10)
     args = parser.parse_args()
     settings = Settings()
     binary = ensure_claude_binary(settings.cache_dir, settings.claude_sdk_version)
+    gvisor = _has_gvisor()
+    print("load average (1, 5, 15 min) at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+    runc: list[float] = []
+    runsc: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         with ScriptedModelServer() as model:
             bare = [bare_once(binary, model.url, root / f"bare{i}") for i in range(args.sessions)]
         (root / "data").mkdir()
         (root / "work").mkdir()
-        proc, url = _serve(root / "data")
+        proc, url = _serve(root / "data", _policies(root))
         try:
             with httpx.Client(base_url=url, timeout=60) as client:
-                warden = [warden_once(client, root / "work") for _ in range(args.sessions)]
+                # Alternating, so a change in the machine's load hits both alike.
+                for _ in range(args.sessions):
+                    runc.append(warden_once(client, root / "work", "default"))
+                    if gvisor:
+                        runsc.append(warden_once(client, root / "work", "gvisor"))
         finally:
             proc.terminate()
             proc.wait(30)
+    print("load average (1, 5, 15 min) at end:   {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     print("time to ready (idle input box), sequential sessions, 120x40")
     bare50, bare95 = _summary("bare Claude Code in tmux", bare)
-    w50, w95 = _summary("warden session (sandboxed)", warden)
-    print(f"{'ratio warden / bare':28} p50 {w50 / bare50:6.2f} x   p95 {w95 / bare95:6.2f} x")
+    c50, c95 = _summary("warden session, runc", runc)
+    print(f"{'ratio runc / bare':28} p50 {c50 / bare50:6.2f} x   p95 {c95 / bare95:6.2f} x")
+    if not gvisor:
+        print("warden session, runsc        not measured: runsc is not registered with Docker")
+        print("                             (scripts/setup --gvisor)")
+        return
+    g50, g95 = _summary("warden session, runsc", runsc)
+    print(f"{'ratio runsc / bare':28} p50 {g50 / bare50:6.2f} x   p95 {g95 / bare95:6.2f} x")
+    print(f"{'ratio runsc / runc':28} p50 {g50 / c50:6.2f} x   p95 {g95 / c95:6.2f} x")
 
 
 if __name__ == "__main__":

@@ -51,6 +51,7 @@ STATUS_BY_ERROR: dict[type[errors.WardenError], int] = {
     errors.UnsupportedMediaTypeError: 415,
     errors.SandboxNotFoundError: 404,
     errors.ImageNotFoundError: 424,
+    errors.RuntimeUnavailableError: 424,
     errors.SandboxError: 502,
     errors.WardenError: 500,
 }

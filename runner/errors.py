@@ -14,7 +14,8 @@ Nothing below ``runner.api`` raises ``HTTPException``; it raises one of these::
     ├── UnsupportedMediaTypeError    415  an upload in a format the endpoint does not take
     └── SandboxError                 502  the container runtime failed
         ├── SandboxNotFoundError     404  the container is gone
-        └── ImageNotFoundError       424  the sandbox image is not built
+        ├── ImageNotFoundError       424  the sandbox image is not built
+        └── RuntimeUnavailableError  424  the policy's container runtime is not in the engine
 """
 
 from __future__ import annotations
@@ -83,3 +84,7 @@ class SandboxNotFoundError(SandboxError):
 
 class ImageNotFoundError(SandboxError):
     code = "image_not_found"
+
+
+class RuntimeUnavailableError(SandboxError):
+    code = "runtime_unavailable"

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 
 from runner.doctor.probe import Probe, Result, skipped
+from runner.doctor.runtimes import check_runtimes
 from runner.errors import WardenError
 from runner.sandbox.image import image_status
 from runner.sandbox.quota import DiskVolumes
@@ -148,4 +149,5 @@ CHECKS: list[tuple[str, Check]] = [
     ("database", check_database),
     ("disk", check_disk),
     ("quota", check_quota),
+    ("runtimes", check_runtimes),
 ]

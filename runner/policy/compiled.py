@@ -9,7 +9,9 @@ from typing import Any, Literal
 from runner.core import WorkspaceMode
 from runner.policy.rules import Effect, Rule
 
-Runtime = Literal["runc", "runsc"]
+#: A container runtime's name: "runc" (the engine's default), "runsc" (gVisor), or any other
+#: runtime an operator registered with the engine.
+Runtime = str
 
 
 @dataclass(frozen=True)

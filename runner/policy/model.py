@@ -28,6 +28,14 @@ Duration = Annotated[
     Field(description='Seconds, or a number with a unit: "90s", "30m", "4h", "1d".'),
 ]
 RuleId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+RuntimeName = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"),
+    Field(
+        description="The container runtime registered with the engine: `runc` (the engine's "
+        "default), `runsc` (gVisor), or any name an operator registered."
+    ),
+]
 Effect = Literal["allow", "ask", "deny"]
 
 
@@ -70,7 +78,7 @@ class Container(_Section):
         " the kernel (a per-session ext4 image); a host that cannot enforce it refuses the"
         " session unless WARDEN_DISK_QUOTA_REQUIRED=false.",
     )
-    runtime: Literal["runc", "runsc"] | None = None
+    runtime: RuntimeName | None = None
     max_duration: Duration | None = None
     idle_timeout: Duration | None = None
 

@@ -73,7 +73,9 @@ def check_session(policy: Policy, request: SessionRequest) -> Decision:
         ),
         (
             "container.runtime",
-            request.runtime is None or request.runtime == c.runtime or request.runtime == "runsc",
+            # The policy's runtime, or gVisor instead of the plain default: never weaker.
+            request.runtime in (None, c.runtime)
+            or (c.runtime == "runc" and request.runtime == "runsc"),
             f"runtime {request.runtime!r}",
         ),
     ]

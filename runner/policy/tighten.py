@@ -59,8 +59,10 @@ def _container(child: Policy, base: Policy) -> list[tuple[str, str]]:
             out.append((field, f"{mine} is above the base's {theirs}"))
     if b.disk_bytes is not None and (c.disk_bytes is None or c.disk_bytes > b.disk_bytes):
         out.append(("container.disk", f"{c.disk_bytes} is above the base's {b.disk_bytes}"))
-    if b.runtime == "runsc" and c.runtime != "runsc":
-        out.append(("container.runtime", "the base requires runsc"))
+    # runc is the baseline; any other runtime a base names (gVisor, or one an operator
+    # registered) was chosen for its isolation, so the child must keep it.
+    if b.runtime != "runc" and c.runtime != b.runtime:
+        out.append(("container.runtime", f"the base requires {b.runtime}"))
     return out
 
 

@@ -58,7 +58,8 @@ class SandboxSpec:
     #: What the agent may write (policy ``container.disk``), where the backend caps it
     #: itself (Kubernetes: the Pod's ephemeral-storage limit); None: no cap of its own.
     disk_bytes: int | None = None
-    runtime: str | None = None  # None: the daemon's default (runc); "runsc": gVisor
+    #: None: the engine's default (runc); "runsc": gVisor; or any name registered with it.
+    runtime: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
     user: str | None = None  # "uid:gid"; None: 1000:1000, or the controller's own ids
 
@@ -185,6 +186,11 @@ class SandboxBackend(Protocol):
         ...
 
     async def inspect(self, sandbox_id: str) -> SandboxInfo: ...
+
+    async def runtimes(self, *, fresh: bool = False) -> frozenset[str] | None:
+        """Names of the container runtimes the engine has (cached; ``fresh`` re-reads), or
+        None when the backend cannot tell before creating (it then refuses at creation)."""
+        ...
 
     async def close(self) -> None:
         """Release the runtime client; containers keep running."""

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import socket
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -38,6 +39,7 @@ from runner.sandbox.backend import (
 )
 from runner.sandbox.hardening import container_config
 from runner.sandbox.profiles import build_hint
+from runner.sandbox.runtimes import runtime_unavailable
 from runner.sandbox.stream import QueuedStream
 
 T = TypeVar("T")
@@ -46,6 +48,8 @@ _READ_SIZE = 65536
 #: Blocking docker-py calls get their own threads, so many sessions' exec calls never
 #: starve the event loop's default executor (which the rest of the controller uses).
 _WORKERS = 32
+#: How long ``docker info``'s runtime list is trusted before it is read again.
+_RUNTIMES_TTL = 30.0
 
 
 class DockerBackend:
@@ -58,6 +62,7 @@ class DockerBackend:
         self._connecting = threading.Lock()
         self._port = gateway_port
         self._pool = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="docker")
+        self._runtimes: tuple[float, frozenset[str]] | None = None
 
     @classmethod
     def from_env(cls) -> DockerBackend:
@@ -92,7 +97,14 @@ class DockerBackend:
 
     async def create(self, spec: SandboxSpec) -> SandboxInfo:
         config = container_config(spec, port=self._port)
-        container = await self._call(None, lambda c: c.containers.create(**config))
+        try:
+            container = await self._call(None, lambda c: c.containers.create(**config))
+        except SandboxError as exc:
+            # Unregistered since admission: say so (Docker never falls back to runc).
+            if spec.runtime and "Unknown runtime" in exc.message:
+                have = await self.runtimes(fresh=True)
+                raise runtime_unavailable(spec.runtime, have) from exc
+            raise
         return _info(container.attrs)
 
     async def start(self, sandbox_id: str) -> None:
@@ -155,6 +167,14 @@ class DockerBackend:
     async def inspect(self, sandbox_id: str) -> SandboxInfo:
         attrs = await self._call(sandbox_id, lambda c: c.api.inspect_container(sandbox_id))
         return _info(attrs)
+
+    async def runtimes(self, *, fresh: bool = False) -> frozenset[str]:
+        cached = self._runtimes
+        if fresh or cached is None or time.monotonic() - cached[0] > _RUNTIMES_TTL:
+            info = await self._call(None, lambda c: c.info())
+            cached = (time.monotonic(), frozenset((info.get("Runtimes") or {}).keys()))
+            self._runtimes = cached
+        return cached[1]
 
     async def close(self) -> None:
         if self._client is not None:

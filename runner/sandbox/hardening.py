@@ -26,6 +26,15 @@ from runner.sandbox.backend import (
 SANDBOX_UID = 1000
 SANDBOX_GID = 1000
 
+#: gVisor's ptrace platform runs the agent's processes as host threads of its own: the
+#: pids cgroup then counts the sandbox kernel's threads (about 210 for an idle Claude Code
+#: here) plus about 8 host threads per process inside, and gVisor aborts the whole
+#: sandbox when it cannot make one. The policy's ``pids`` stays the agent's processes;
+#: the host limit under runsc is scaled by these measured figures (docs/sandbox.md).
+GVISOR_RUNTIME = "runsc"
+GVISOR_THREADS_PER_PROCESS = 8
+GVISOR_BASE_THREADS = 256
+
 #: Sockets that would hand the agent the host: never mounted, not even via a parent dir.
 DOCKER_SOCKETS = (
     "/var/run/docker.sock",
@@ -100,6 +109,13 @@ def refuse_docker_socket(sources: Iterable[str], extra: Iterable[str] = ()) -> N
                 )
 
 
+def host_pids_limit(spec: SandboxSpec) -> int:
+    """The pids cgroup limit for the policy's process count under the spec's runtime."""
+    if spec.runtime == GVISOR_RUNTIME:
+        return GVISOR_BASE_THREADS + spec.pids_limit * GVISOR_THREADS_PER_PROCESS
+    return spec.pids_limit
+
+
 def container_config(spec: SandboxSpec, *, port: int = GATEWAY_PORT) -> dict[str, Any]:
     """Keyword arguments for docker-py ``containers.create``: the hardened default."""
     labels = {**spec.labels, SESSION_LABEL: spec.session_id}
@@ -124,7 +140,7 @@ def container_config(spec: SandboxSpec, *, port: int = GATEWAY_PORT) -> dict[str
         "security_opt": ["no-new-privileges"],
         # WHY: bounded processes, memory (no extra swap) and CPU: a fork bomb or a
         # runaway build stays inside its session and the host stays healthy.
-        "pids_limit": spec.pids_limit,
+        "pids_limit": host_pids_limit(spec),
         "mem_limit": spec.memory_bytes,
         "memswap_limit": spec.memory_bytes,
         "nano_cpus": int(spec.cpus * 1e9),

@@ -33,6 +33,7 @@ from runner.sandbox.image_build import (
     get_image,
     tag_image,
 )
+from runner.sandbox.shims import build_shims
 
 HASH_REPOSITORY = "warden-sandbox"
 #: Bump when the build procedure changes in a way the hashed files do not show.
@@ -178,6 +179,11 @@ def _stage_context(cache_dir: Path, image_dir: Path, binary: Path) -> Path:
     except OSError:
         shutil.copyfile(binary, target)
     target.chmod(0o755)
+    try:
+        build_shims(image_dir, context)
+    except BaseException:
+        shutil.rmtree(context, ignore_errors=True)
+        raise
     return context
 
 

@@ -228,6 +228,12 @@ class KubernetesBackend:
     async def inspect(self, sandbox_id: str) -> SandboxInfo:
         return pod_info(await self._read(sandbox_id))
 
+    async def runtimes(self, *, fresh: bool = False) -> frozenset[str] | None:
+        # Which RuntimeClasses exist is cluster-scoped; the sessions Role is namespaced on
+        # purpose. A policy's runtime is checked against the template at creation
+        # (``pod._runtime_class``), and a missing RuntimeClass fails the Pod's admission.
+        return None
+
     async def close(self) -> None:
         await self._call(None, self._api.api_client.close)
         self._pool.shutdown(wait=False, cancel_futures=True)

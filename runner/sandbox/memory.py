@@ -35,6 +35,7 @@ from runner.sandbox.backend import (
     SandboxInfo,
     SandboxSpec,
 )
+from runner.sandbox.runtimes import runtime_unavailable
 from runner.sandbox.stream import QueuedStream
 
 
@@ -108,10 +109,12 @@ class MemoryBackend:
         program: ExecProgram = _succeed,
         images: frozenset[str] | None = None,
         files_root: Path | None = None,
+        runtimes: frozenset[str] = frozenset({"runc", "runsc"}),
     ) -> None:
         self.program = program
         self.images = images  # None: every image exists
         self._files_root = files_root
+        self.runtimes_registered = runtimes  # what the "engine" has; runc is the default
         self.sandboxes: dict[str, MemorySandbox] = {}
         self.execs: list[ExecCall] = []
         #: What runs inside reacts to these (a real TTY program repaints on a resize).
@@ -157,6 +160,8 @@ class MemoryBackend:
             raise ImageNotFoundError(
                 f"sandbox image not found: {spec.image}; run: warden image build"
             )
+        if spec.runtime and spec.runtime not in self.runtimes_registered:
+            raise runtime_unavailable(spec.runtime, self.runtimes_registered)
         labels = {**spec.labels, SESSION_LABEL: spec.session_id}
         sandbox = MemorySandbox(uuid.uuid4().hex, spec, labels, size=(spec.cols, spec.rows))
         sandbox.mounts = {SANDBOX_HOME: spec.home_dir, SANDBOX_WORKSPACE: spec.workspace}
@@ -236,6 +241,9 @@ class MemoryBackend:
 
     async def inspect(self, sandbox_id: str) -> SandboxInfo:
         return self._get(sandbox_id).info()
+
+    async def runtimes(self, *, fresh: bool = False) -> frozenset[str]:
+        return self.runtimes_registered
 
     async def close(self) -> None:
         self.is_closed = True

@@ -21,6 +21,7 @@ from runner.core import (
 from runner.errors import ConflictError, PolicyDeniedError, WardenError
 from runner.policy import ContainerProfile
 from runner.sandbox.backend import ImageInfo, SandboxBackend
+from runner.sandbox.runtimes import require_runtime
 from runner.sessions import prompts
 from runner.sessions.approvals import ApprovalDesk
 from runner.sessions.hooklog import HookLog
@@ -135,9 +136,14 @@ class SessionManager:
         self, record: SessionRecord, actor: Actor
     ) -> tuple[ContainerProfile, ImageInfo]:
         """The policy's container profile for the session, and the image it judged (the
-        container is created from that image's id), decided once, here."""
+        container is created from that image's id), decided once, here.
+
+        Raises:
+            PolicyDeniedError: the policy refuses the session (403, with the rule).
+            RuntimeUnavailableError: the engine lacks the policy's runtime (424).
+        """
         try:
-            return await admit_image(self._gate, self._backend, record)
+            profile, image = await admit_image(self._gate, self._backend, record)
         except PolicyDeniedError as exc:
             await self._events.emit(
                 "session.denied",
@@ -146,6 +152,10 @@ class SessionManager:
                 data={**summary(record), "rule": exc.rule, "reason": exc.message},
             )
             raise
+        # Fail closed, and now rather than in the background: a session never runs
+        # under another runtime than its policy's (e.g. runc instead of gVisor).
+        await require_runtime(self._backend, profile.runtime, policy=record.policy)
+        return profile, image
 
     async def _find_reusable(self, work_dir: Path, actor: Actor) -> SessionRecord | None:
         idle = await asyncio.to_thread(

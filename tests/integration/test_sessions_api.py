@@ -49,12 +49,22 @@ def _turns_when(
         time.sleep(0.3)
 
 
-def run_story(warden: WardenServer, project: Path, tag: str) -> dict[str, Any]:
-    """The full story of issue 4 on one session; returns the deleted session."""
+def run_story(
+    warden: WardenServer,
+    project: Path,
+    tag: str,
+    on_ready: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """The full story of issue 4 on one session; returns the deleted session.
+
+    ``on_ready`` sees the session once it is idle, before anything else happens.
+    """
     session = warden.create(project, prompt=f"hello from {tag}")
     assert session["state"] == "starting"
     sid = session["id"]
-    warden.wait_for(sid, lambda s: s["state"] == "idle" and s["container"], timeout=120)
+    ready = warden.wait_for(sid, lambda s: s["state"] == "idle" and s["container"], timeout=120)
+    if on_ready is not None:
+        on_ready(ready)
     assert (
         f"Scripted reply to: hello from {tag}" in warden.client.get(f"/v1/sessions/{sid}/pane").text
     )

@@ -86,3 +86,10 @@ def test_docker_socket_and_its_parents_are_refused(tmp_path: Path) -> None:
 def test_gvisor_runtime_is_passed_through(tmp_path: Path) -> None:
     """runtime="runsc" selects gVisor."""
     assert container_config(_spec(tmp_path, runtime="runsc"))["runtime"] == "runsc"
+
+
+def test_gvisor_scales_the_host_pids_limit_to_its_own_threads(tmp_path: Path) -> None:
+    """Under runsc the policy's 100 processes become 256 + 8 x 100 host threads; other
+    runtimes get the policy's number as it is."""
+    assert container_config(_spec(tmp_path, runtime="runsc", pids_limit=100))["pids_limit"] == 1056
+    assert container_config(_spec(tmp_path, runtime="kata", pids_limit=100))["pids_limit"] == 100
