@@ -13,7 +13,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from runner.core import Actor, EventSink
+from runner.core import BUSY_STATES, Actor, EventSink, SessionState
 from runner.events.bus import Event, EventBus
 from runner.events.channels import Channel, ChannelStore, Message, Senders
 from runner.events.feed import TenantOf
@@ -21,7 +21,6 @@ from runner.events.links import ApprovalLinks
 
 log = logging.getLogger(__name__)
 
-_BUSY = {"working", "stalled", "permission_prompt", "asking"}
 _TRIES = 3
 
 
@@ -75,9 +74,10 @@ class Notifier:
         state = str(event.data.get("state"))
         previous = self._last_state.get(event.session)
         self._last_state[event.session] = state
-        if state == "idle":
-            return "completion" if previous in _BUSY else None
-        return {"asking": "question", "stalled": "stall"}.get(state)
+        if state == SessionState.IDLE:
+            return "completion" if previous in BUSY_STATES else None
+        topics: dict[str, str] = {SessionState.ASKING: "question", SessionState.STALLED: "stall"}
+        return topics.get(state)
 
     async def _consider(self, event: Event) -> None:
         topic = self.topic(event)
