@@ -18,6 +18,7 @@ from runner.app import create_app
 from runner.sandbox.memory import MemoryBackend
 from runner.services import Services, build_services
 from runner.settings import Settings
+from tests.mounts import unmount_under
 
 #: The services the routers see (one ``build_services`` result).
 OfflineServices = Services
@@ -35,8 +36,11 @@ async def offline_app(
     """
     services = await build_services(settings, backend=backend or MemoryBackend())
     app = create_app(settings, services=services)
-    async with app.router.lifespan_context(app) as state:
-        yield _WithState(app, dict(state or {})), services
+    try:
+        async with app.router.lifespan_context(app) as state:
+            yield _WithState(app, dict(state or {})), services
+    finally:
+        unmount_under(settings.data_dir)  # quota volumes of sessions left running
 
 
 class _WithState:

@@ -166,7 +166,10 @@ def test_unreachable_decision_endpoint_blocks_the_tool(server: WardenServer, pro
     socket.rename(hidden)
     try:
         deadline = time.monotonic() + 30
-        while "hook" not in server.client.get(f"/v1/sessions/{sid}/pane").text.lower():
+        # The hook's own deny reason, not just "hook": Claude Code shows "Running
+        # PreToolUse hook…" while the hook still runs, and the socket must stay away
+        # until the hook has been refused.
+        while "unreachable" not in server.client.get(f"/v1/sessions/{sid}/pane").text:
             assert time.monotonic() < deadline, server.client.get(f"/v1/sessions/{sid}/pane").text
             time.sleep(0.3)
     finally:

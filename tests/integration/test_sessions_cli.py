@@ -103,11 +103,14 @@ def test_flags_are_flags_in_help_and_watch_keeps_unicode(
         stdout=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
     assert watch.stdout is not None
-    first = watch.stdout.readline()  # watch has seen the prompt: now end the session
-    _ok(_cli(server, "kill", sid))
+    seen = []  # watch replays from the first event; the prompt is already in the ledger
+    while not seen or " session.state permission_prompt {" not in seen[-1]:
+        seen.append(watch.stdout.readline())
+        assert seen[-1], f"watch ended before the prompt: {seen}"
+    _ok(_cli(server, "kill", sid))  # watch has shown the prompt: now end the session
     rest, _ = watch.communicate(timeout=30)
-    watched = first + rest
+    watched = "".join(seen) + rest
     assert watch.returncode == 0
-    assert " permission_prompt {" in first and " exited " in rest
+    assert " session.created" in seen[0] and " session.ended " in rest
     assert '"command": "echo grüße ☃"' in watched
     assert "\\u" not in watched  # no escaped characters

@@ -23,6 +23,7 @@ from runner.core import Actor, SessionState
 from runner.sandbox.memory import MemoryBackend
 from runner.services import Services, build_services
 from runner.settings import Settings
+from tests.mounts import unmount_under
 from tests.unit.sessions.fake_claude import FakeClaude
 
 ALICE = Actor("alice", "default", frozenset({"operator", "approver", "viewer"}))
@@ -78,7 +79,10 @@ async def serve(root: Path, **overrides: Any) -> AsyncIterator[Served]:
         yield Served(services, backend, claude, f"http://127.0.0.1:{port}")
     finally:
         server.should_exit = True
-        await asyncio.wait_for(task, 20)
+        try:
+            await asyncio.wait_for(task, 20)
+        finally:
+            unmount_under(settings.data_dir)  # quota volumes of sessions left running
 
 
 async def until(check: Callable[[], Awaitable[bool]], seconds: float = 5.0) -> None:

@@ -1,0 +1,17 @@
+"""Unit tests build their settings explicitly: none of them reads this process's
+``WARDEN_*`` environment (the integration fixtures set ``WARDEN_IMAGE`` for the servers
+they start, and one pytest process runs both suites)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _no_warden_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        # WARDEN_TEST_* name the test services (PostgreSQL), not Warden's settings.
+        if name.startswith("WARDEN_") and not name.startswith("WARDEN_TEST_"):
+            monkeypatch.delenv(name)
