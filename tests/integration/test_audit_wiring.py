@@ -99,6 +99,17 @@ def test_proof_checkpoints_and_export_verify(server: WardenServer, tmp_path: Pat
     assert server.client.get("/v1/audit/999999/proof").status_code == 404
 
 
+def _containers_of(server: WardenServer, docker_client: docker.DockerClient) -> set[str]:
+    """This server's session containers: those mounting something from its data dir (the
+    engine may be shared with other controllers, whose containers come and go)."""
+    mine = set()
+    for container in docker_client.containers.list(all=True, filters={"label": "warden.session"}):
+        sources = [m.get("Source", "") for m in container.attrs.get("Mounts", [])]
+        if any(source.startswith(str(server.data_dir)) for source in sources):
+            mine.add(container.id)
+    return mine
+
+
 def test_unwritable_ledger_stops_actions_with_503(
     server: WardenServer,
     fresh_postgres_url: str,
@@ -110,7 +121,8 @@ def test_unwritable_ledger_stops_actions_with_503(
     project.mkdir()
     sid = _session(server, project, "before the outage")
     before = {s["id"] for s in server.client.get("/v1/sessions").json()["sessions"]}
-    containers = len(docker_client.containers.list(filters={"label": "warden.session"}))
+    containers = _containers_of(server, docker_client)
+    assert containers, "the session started before the outage has a container"
     with psycopg.connect(fresh_postgres_url, autocommit=True) as conn:
         conn.execute(BREAK_LEDGER)
     try:
@@ -122,7 +134,7 @@ def test_unwritable_ledger_stops_actions_with_503(
         time.sleep(1)
         assert "during the outage" not in server.client.get(f"/v1/sessions/{sid}/pane").text
         assert {s["id"] for s in server.client.get("/v1/sessions").json()["sessions"]} == before
-        assert len(docker_client.containers.list(filters={"label": "warden.session"})) == containers
+        assert _containers_of(server, docker_client) == containers
     finally:
         with psycopg.connect(fresh_postgres_url, autocommit=True) as conn:
             conn.execute(MEND_LEDGER)
