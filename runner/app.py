@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from runner import __version__, errors
 from runner.api import (
     audit,
+    dashboard,
     events,
     health,
     memory,
@@ -30,6 +31,7 @@ from runner.api import (
     whoami,
     workspaces,
 )
+from runner.api import pages as dashboard_pages
 from runner.api.context import SERVICES
 from runner.api.schemas import ErrorResponse
 from runner.api.security import authenticate
@@ -181,4 +183,13 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     app.include_router(whoami.router)
     app.include_router(webhooks.router)
     app.include_router(notifications.router)
+    _install_dashboard(app)
     return app
+
+
+def _install_dashboard(app: FastAPI) -> None:
+    """``/dashboard/``: its login routes, then its static files (docs/dashboard.md)."""
+    app.include_router(dashboard.router)
+    app.mount("/dashboard/vendor/termjs", dashboard_pages.termjs_files(), name="termjs")
+    app.mount("/dashboard", dashboard_pages.static_pages(), name="dashboard")
+    app.add_middleware(dashboard_pages.DashboardHeaders)

@@ -6,17 +6,27 @@ process: ``python -m tests.oidc_provider --port N`` (prints its issuer URL when 
 
 Test-only endpoints: ``POST /mint`` (claims → token), ``POST /rotate``,
 ``POST /outage`` and ``GET /stats`` (how often the JWKS was fetched).
+
+For browser logins it also runs the authorization code flow with PKCE: ``GET /authorize``
+shows a sign-in form listing ``users`` (subject → extra claims), ``POST /authorize``
+sends the browser back with a code, and ``POST /token`` trades the code (checking the
+S256 verifier, the client and the redirect URI) for an access token with ``audience``.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
+import html
 import json
+import secrets
 import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from joserfc import jwt
 from joserfc.jwk import RSAKey
@@ -37,6 +47,11 @@ class OidcProvider:
         self.published: list[RSAKey] = [new_key()]
         self.jwks_fetches = 0
         self.down = False
+        #: Who can sign in at /authorize: subject → the claims their token carries.
+        self.users: dict[str, dict[str, Any]] = {}
+        self.audience = "warden"
+        self.client_id = "warden-dashboard"
+        self.codes: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
@@ -74,6 +89,9 @@ class OidcProvider:
         return {
             "issuer": self.issuer,
             "jwks_uri": f"{self.issuer}/jwks",
+            "authorization_endpoint": f"{self.issuer}/authorize",
+            "token_endpoint": f"{self.issuer}/token",
+            "code_challenge_methods_supported": ["S256"],
             "id_token_signing_alg_values_supported": ["RS256"],
         }
 
@@ -91,6 +109,41 @@ class OidcProvider:
         body = {"iss": self.issuer, "iat": now, "exp": now + lifetime, **claims}
         head = {"alg": "RS256", "typ": "at+jwt", "kid": key.kid, **(header or {})}
         return jwt.encode(head, body, key)
+
+    def sign_in_form(self, query: str) -> str:
+        params = {k: v[0] for k, v in parse_qs(query).items()}
+        hidden = "".join(
+            f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
+            for k, v in params.items()
+        )
+        buttons = "".join(
+            f'<button name="login" value="{html.escape(u)}">Sign in as {html.escape(u)}</button>'
+            for u in self.users
+        )
+        return f'<!doctype html><title>Test IdP</title><form method="post">{hidden}{buttons}</form>'
+
+    def authorize(self, form: dict[str, str]) -> str:
+        """The redirect back to the client, with a code for ``form["login"]``."""
+        if form.get("client_id") != self.client_id or form.get("code_challenge_method") != "S256":
+            raise ValueError("unknown client or no S256 PKCE challenge")
+        code = secrets.token_urlsafe(16)
+        self.codes[code] = {**form, "used": False}
+        back = {"code": code, "state": form.get("state", "")}
+        return f"{form['redirect_uri']}?{urlencode(back)}"
+
+    def token(self, form: dict[str, str]) -> dict[str, Any]:
+        grant = self.codes.get(form.get("code", ""))
+        if grant is None or grant["used"]:
+            raise ValueError("invalid_grant")
+        grant["used"] = True  # a code works once
+        digest = hashlib.sha256(form.get("code_verifier", "").encode()).digest()
+        challenge = base64.urlsafe_b64encode(digest).decode().rstrip("=")
+        redirect = form.get("redirect_uri")
+        if challenge != grant["code_challenge"] or redirect != grant["redirect_uri"]:
+            raise ValueError("invalid_grant")
+        subject = grant["login"]
+        claims = {"sub": subject, "aud": self.audience, **self.users[subject]}
+        return {"access_token": self.mint(claims), "token_type": "Bearer", "expires_in": 300}
 
 
 def _handler(provider: OidcProvider) -> type[BaseHTTPRequestHandler]:
@@ -111,7 +164,20 @@ def _handler(provider: OidcProvider) -> type[BaseHTTPRequestHandler]:
             loaded: dict[str, Any] = json.loads(self.rfile.read(length) or b"{}")
             return loaded
 
+        def _form(self) -> dict[str, str]:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length).decode()
+            return {k: v[0] for k, v in parse_qs(raw).items()}
+
         def do_GET(self) -> None:
+            if urlsplit(self.path).path == "/authorize":
+                page = provider.sign_in_form(urlsplit(self.path).query).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+                return None
             if self.path == "/stats":
                 return self._send(200, {"jwksFetches": provider.jwks_fetches})
             if provider.down:
@@ -123,6 +189,21 @@ def _handler(provider: OidcProvider) -> type[BaseHTTPRequestHandler]:
             return self._send(404, {"error": "not found"})
 
         def do_POST(self) -> None:
+            path = urlsplit(self.path).path
+            if path in ("/authorize", "/token"):
+                form = {**{k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}}
+                form.update(self._form())
+                try:
+                    if path == "/token":
+                        return self._send(200, provider.token(form))
+                    self.send_response(302)
+                    self.send_header("Location", provider.authorize(form))
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return None
+                except (ValueError, KeyError) as exc:
+                    error = {"error": "invalid_grant", "error_description": str(exc)}
+                    return self._send(400, error)
             body = self._body()
             if self.path == "/mint":
                 token = provider.mint(body.get("claims", {}), header=body.get("header"))

@@ -17,6 +17,7 @@ from pydantic import Field
 
 from audit.errors import AuditError
 from audit.stores.base import EventFilter
+from audit.verify_export import verify_export
 from runner.api.deps import AuditorDep, EventsDep, LedgerDep, SettingsDep
 from runner.api.schemas import Schema
 from runner.core import Actor
@@ -185,3 +186,35 @@ async def export_archive(export_id: str, actor: AuditorDep, settings: SettingsDe
     data = await asyncio.to_thread(_archive, folder)
     headers = {"Content-Disposition": f'attachment; filename="audit-{export_id}.tar.gz"'}
     return Response(data, media_type="application/gzip", headers=headers)
+
+
+class Verification(Schema):
+    ok: bool
+    events: int
+    checkpoints: int
+    first_bad_seq: int | None
+    reason: str | None
+    summary: str
+
+
+@router.get("/exports/{export_id}/verification", response_model=Verification)
+async def export_verification(
+    export_id: str, actor: AuditorDep, settings: SettingsDep
+) -> Verification:
+    """Check an export as ``warden audit verify`` would (chain, Merkle roots, signatures)."""
+    folder = settings.data_dir / "exports" / export_id
+    if not _EXPORT_ID.fullmatch(export_id) or not (folder / "manifest.json").is_file():
+        raise NotFoundError(f"no audit export {export_id}")
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    tenant = _tenant(actor)
+    if tenant is not None and manifest.get("filter", {}).get("tenant") != tenant:
+        raise NotFoundError(f"no audit export {export_id}")
+    result = await asyncio.to_thread(verify_export, folder)
+    return Verification(
+        ok=result.ok,
+        events=result.events,
+        checkpoints=result.checkpoints,
+        first_bad_seq=result.first_bad_seq,
+        reason=result.reason,
+        summary=result.describe(),
+    )

@@ -15,6 +15,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
 from runner.api.context import get_services
+from runner.auth.browser import CSRF_HEADER, SESSION_COOKIE, check_csrf
 from runner.auth.roles import (
     ADMIN,
     APPROVER,
@@ -32,8 +33,19 @@ from runner.errors import AuthenticationError, AuthorizationError, WardenError
 LOCAL_ACTOR = Actor("local", "default", GRANTABLE_ROLES)
 ANONYMOUS = Actor("anonymous")
 
-#: Reachable without credentials: liveness and protocol negotiation reveal nothing.
-PUBLIC_PATHS = frozenset({"/v1/health", "/v1/handshake"})
+#: Reachable without credentials: liveness and protocol negotiation reveal nothing; the
+#: dashboard's login steps are how a browser gets credentials in the first place.
+PUBLIC_PATHS = frozenset(
+    {
+        "/v1/health",
+        "/v1/handshake",
+        "/dashboard/auth/config",
+        "/dashboard/auth/oidc/start",
+        "/dashboard/auth/oidc/callback",
+        "/dashboard/auth/token",
+        "/dashboard/auth/logout",
+    }
+)
 
 
 async def authenticate(request: Request) -> Actor:
@@ -46,7 +58,7 @@ async def authenticate(request: Request) -> Actor:
     if path in PUBLIC_PATHS:
         return ANONYMOUS
     try:
-        actor = await auth.authenticate(request.headers.get("authorization"))
+        actor = await auth.authenticate(_authorization(request))
     except AuthenticationError as exc:
         await _audit(request, "auth.failed", _attributed(exc), exc)
         raise
@@ -61,6 +73,22 @@ async def authenticate(request: Request) -> Actor:
         await _audit(request, "auth.denied", actor, denied)
         raise denied
     return actor
+
+
+def _authorization(request: Request) -> str | None:
+    """The bearer credential: the header, or the one sealed in a dashboard session cookie.
+
+    A cookie is sent by the browser on its own, also for requests another site makes it
+    send, so a cookie-borne credential only counts for a state-changing request that
+    carries the session's CSRF token too (runner.auth.browser).
+    """
+    header = request.headers.get("authorization")
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if header or not cookie:
+        return header
+    session = get_services(request).browser.open_session(cookie)
+    check_csrf(session, request.method, request.headers.get(CSRF_HEADER))
+    return f"Bearer {session.credential}"
 
 
 def _attributed(exc: WardenError) -> Actor:

@@ -66,6 +66,14 @@ class IssuerConfig(BaseModel):
     #: Claim path naming the tenant (``tid`` on Entra); None puts everyone in ``tenant``.
     tenant_claim: str | None = None
     tenant: str = "default"
+    #: The dashboard's OAuth client at this issuer (authorization code + PKCE); issuers
+    #: with one are offered on the dashboard's login page (docs/dashboard.md).
+    client_id: str | None = None
+    #: For a confidential client; a public client (PKCE alone) has none.
+    client_secret: str | None = None
+    scopes: list[str] = Field(default_factory=lambda: ["openid"])
+    #: The name on the login button (default: the issuer URL).
+    label: str | None = None
 
     @field_validator("role_map", mode="before")
     @classmethod

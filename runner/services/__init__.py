@@ -18,6 +18,7 @@ from sqlalchemy import Engine, text
 
 from audit.ledger import Ledger
 from runner.auth.authenticator import Authenticator, open_authenticator
+from runner.auth.browser import CookieSealer, load_cookie_key
 from runner.auth.tokens import ApiTokens
 from runner.errors import SandboxError
 from runner.events.bus import EventBus
@@ -90,6 +91,8 @@ class Services:
     channels: ChannelStore
     notifier: Notifier
     link_desk: LinkDesk
+    #: Seals the dashboard's session cookies (runner.auth.browser).
+    browser: CookieSealer
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -308,6 +311,9 @@ async def build_services(settings: Settings, *, backend: SandboxBackend | None =
         channels=channels,
         notifier=notifier,
         link_desk=LinkDesk(links, manager, recorder),
+        browser=CookieSealer(
+            await asyncio.to_thread(load_cookie_key, settings.data_dir / "keys" / "dashboard.key")
+        ),
     )
 
 

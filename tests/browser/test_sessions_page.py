@@ -1,0 +1,42 @@
+"""The sessions list and a session's page, in a real Chromium, logged in through OIDC."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from playwright.sync_api import expect
+
+from tests.browser.conftest import Controller, screenshot
+
+
+def _terminal_text(page: Any) -> list[str]:
+    rows = page.locator("#terminal .terminal > div").all_inner_texts()
+    return [row.replace("\u00a0", " ").rstrip() for row in rows]
+
+
+def test_a_person_watches_a_prompt_open_and_approves_it(
+    page_for: Any, controller: Controller
+) -> None:
+    """Login via the OIDC provider; the list goes working → permission_prompt live; the
+    session page shows the command and the policy rule; Approve brings it back to idle."""
+    page = page_for("alice")
+    expect(page.locator("#sessions")).to_be_visible()
+    sid = controller.create("[[bash: npm test]]")
+    row = page.locator(f"tr[data-session='{sid}']")
+    expect(row.locator("[data-state='working']")).to_be_visible()
+    expect(row.locator("[data-state='permission_prompt']")).to_be_visible()
+    expect(page.locator("#waiting")).to_have_text("1")
+    screenshot(page, "sessions-light")
+    row.get_by_role("link").click()
+    expect(page.locator("#prompt-target")).to_have_text("npm test")
+    expect(page.locator("#policy-rule")).to_have_text("tools.ask[0]")
+    pane = controller.api("alice", "GET", f"/v1/sessions/{sid}/pane").json()["text"]
+    want = [line.rstrip() for line in pane.split("\n")]
+    page.wait_for_function("document.querySelector('#terminal').dataset.frames > 0")
+    expect(page.locator("#terminal")).to_contain_text("Do you want to proceed?")
+    assert _terminal_text(page)[: len(want)] == want
+    screenshot(page, "session-prompt-light")
+    page.get_by_role("button", name=re.compile("Approve")).click()
+    expect(page.locator("#session-head [data-state='idle']")).to_be_visible()
+    expect(page.locator("#prompt")).to_be_hidden()
