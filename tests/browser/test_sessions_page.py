@@ -26,7 +26,9 @@ def test_a_person_watches_a_prompt_open_and_approves_it(
     row = page.locator(f"tr[data-session='{sid}']")
     expect(row.locator("[data-state='working']")).to_be_visible()
     expect(row.locator("[data-state='permission_prompt']")).to_be_visible()
-    expect(page.locator("#waiting")).to_have_text("1")
+    listed = controller.api("alice", "GET", "/v1/sessions").json()["sessions"]
+    waiting = [s for s in listed if s["state"] in ("permission_prompt", "asking")]
+    expect(page.locator("#waiting")).to_have_text(str(len(waiting)))
     screenshot(page, "sessions-light")
     row.get_by_role("link").click()
     expect(page.locator("#prompt-target")).to_have_text("npm test")
