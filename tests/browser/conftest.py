@@ -10,10 +10,12 @@ it once for the whole run keeps the suite fast.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import socket
 import threading
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,7 +66,10 @@ class Controller:
         return httpx.request(method, self.url + path, headers=headers, timeout=30, **kw)
 
     def create(self, prompt: str) -> str:
-        body = {"workDir": str(self.work), "prompt": prompt}
+        # Each session its own directory: an idle session of the same one would be reused.
+        work = self.work.parent / f"work-{uuid.uuid4().hex[:8]}"
+        work.mkdir()
+        body = {"workDir": str(work), "prompt": prompt}
         response = self.api("alice", "POST", "/v1/sessions", json=body)
         assert response.status_code == 201, response.text
         session_id: str = response.json()["id"]
@@ -79,7 +84,9 @@ def _serve(settings: Settings, port: int, ready: threading.Event, box: dict[str,
         services = await build_services(settings, backend=backend)
         app = create_app(settings, services=services)
         server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+            uvicorn.Config(
+                app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=2
+            )
         )
         box.update(services=services, loop=asyncio.get_running_loop(), server=server)
         serving = asyncio.create_task(server.serve())
@@ -91,12 +98,37 @@ def _serve(settings: Settings, port: int, ready: threading.Event, box: dict[str,
     asyncio.run(main())
 
 
+@contextlib.contextmanager
+def run_controller(settings: Settings, provider: OidcProvider) -> Iterator[Controller]:
+    """A controller over ``settings`` in its own thread, stopped on exit."""
+    port, ready, box = _free_port(), threading.Event(), {}
+    thread = threading.Thread(target=_serve, args=(settings, port, ready, box), daemon=True)
+    thread.start()
+    assert ready.wait(60), "the controller did not start"
+    work = settings.workspace_roots[0] / "work"
+    try:
+        yield Controller(
+            f"http://127.0.0.1:{port}", provider, box["services"], box["loop"], work, settings
+        )
+    finally:
+        box["server"].should_exit = True
+        thread.join(30)
+
+
 @pytest.fixture(scope="session")
-def controller(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Controller]:
-    root = tmp_path_factory.mktemp("dashboard")
-    (root / "work").mkdir()
+def provider() -> Iterator[OidcProvider]:
     provider = OidcProvider().start()
     provider.users = {name: dict(claims) for name, claims in USERS.items()}
+    yield provider
+    provider.stop()
+
+
+@pytest.fixture(scope="session")
+def controller(
+    tmp_path_factory: pytest.TempPathFactory, provider: OidcProvider
+) -> Iterator[Controller]:
+    root = tmp_path_factory.mktemp("dashboard")
+    (root / "work").mkdir()
     issuer = IssuerConfig(
         issuer=provider.issuer,
         audience="warden",
@@ -108,16 +140,8 @@ def controller(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Controller]
         data_dir=root / "data", workspace_roots=[root], auth_issuers=[issuer],
         terminal_cols=80, terminal_rows=24, stall_seconds=3600,
     )  # fmt: skip
-    port, ready, box = _free_port(), threading.Event(), {}
-    thread = threading.Thread(target=_serve, args=(settings, port, ready, box), daemon=True)
-    thread.start()
-    assert ready.wait(60), "the controller did not start"
-    yield Controller(
-        f"http://127.0.0.1:{port}", provider, box["services"], box["loop"], root / "work", settings
-    )
-    box["server"].should_exit = True
-    thread.join(30)
-    provider.stop()
+    with run_controller(settings, provider) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")
@@ -139,7 +163,9 @@ def page_for(browser: Any, controller: Controller) -> Iterator[Any]:
     """``page_for(user, dark=False, width=1280)``: a fresh browser context logged in via OIDC."""
     contexts: list[Any] = []
 
-    def login(user: str, *, dark: bool = False, width: int = 1280, height: int = 800) -> Any:
+    def login(
+        user: str, *, dark: bool = False, width: int = 1280, height: int = 800, url: str = ""
+    ) -> Any:
         context = browser.new_context(
             viewport={"width": width, "height": height},
             color_scheme="dark" if dark else "light",
@@ -147,7 +173,7 @@ def page_for(browser: Any, controller: Controller) -> Iterator[Any]:
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(20_000)
-        page.goto(controller.url + "/dashboard/")
+        page.goto((url or controller.url) + "/dashboard/")
         page.get_by_role("link", name="Log in with Test IdP").click()
         page.get_by_role("button", name=f"Sign in as {user}").click()
         page.wait_for_selector("#who:has-text('" + user + "')")

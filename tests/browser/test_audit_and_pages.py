@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import Controller, screenshot
+from tests.browser.conftest import Controller, run_controller, screenshot
+from tests.oidc_provider import OidcProvider
 
 
 def test_the_audit_page_shows_the_chain_verified_and_a_proof(
@@ -56,3 +60,44 @@ def test_every_page_renders_in_light_and_dark_at_desktop_and_phone_width(
     screenshot(phone, "session-phone")
     phone.keyboard.press("?")
     expect(phone.locator("#help")).to_be_visible()
+
+
+def _tampered_copy(controller: Controller, root: Path) -> int:
+    """A copy of the controller's data dir whose ledger had one event's bytes changed,
+    through SQLite directly with the append-only trigger dropped; returns that seq."""
+    data = controller.settings.data_dir
+    shutil.copytree(data, root, ignore=shutil.ignore_patterns("warden.db*", "sessions"))
+    source, copy = sqlite3.connect(data / "warden.db"), sqlite3.connect(root / "warden.db")
+    with source, copy:
+        source.backup(copy)  # consistent even while the controller writes
+        (seq,) = copy.execute(
+            "SELECT min(seq) FROM audit_events WHERE CAST(canonical AS TEXT) LIKE '%alice%'"
+        ).fetchone()
+        copy.execute("DROP TRIGGER audit_events_no_update")
+        copy.execute(
+            "UPDATE audit_events SET canonical ="
+            " CAST(replace(CAST(canonical AS TEXT), 'alice', 'alicf') AS BLOB) WHERE seq = ?",
+            (seq,),
+        )
+    source.close()
+    copy.close()
+    return int(seq)
+
+
+def test_a_tampered_ledger_shows_as_failing_at_its_seq(
+    page_for: Any, controller: Controller, provider: OidcProvider, tmp_path: Path
+) -> None:
+    """After a row of a copy of the database is changed behind the triggers' back, the
+    audit page over that copy shows a fresh export failing at that sequence number."""
+    controller.create("hello")  # at least one event by alice
+    seq = _tampered_copy(controller, tmp_path / "data")
+    settings = controller.settings.model_copy(update={"data_dir": tmp_path / "data"})
+    with run_controller(settings, provider) as tampered:
+        page = page_for("alice", url=tampered.url)
+        page.goto(tampered.url + "/dashboard/#/audit")
+        verdict = page.locator("#verdict")
+        expect(verdict).to_have_attribute("data-ok", "false", timeout=30_000)
+        expect(verdict).to_have_attribute("data-first-bad", str(seq))
+        expect(verdict).to_contain_text(f"FAILED at seq {seq}")
+        screenshot(page, "audit-tampered-light")
+        page.context.close()  # its event stream would hold the server open
