@@ -39,6 +39,7 @@ REQUIRED: dict[tuple[str, str], str] = {
     ("GET", "/v1/audit/{seq}/proof"): "auditor",
     ("POST", "/v1/audit/exports"): "auditor",
     ("GET", "/v1/audit/exports/{export_id}/archive"): "auditor",
+    ("GET", "/v1/audit/exports/{export_id}/verification"): "auditor",
     ("POST", "/v1/templates"): "operator",
     ("GET", "/v1/templates"): "viewer",
     ("GET", "/v1/templates/{name}"): "viewer",
