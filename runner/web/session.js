@@ -151,8 +151,9 @@ W.pages.sessions_one = async function (sid) {
   if (W.hasRole("operator")) {
     const text = W.el("input", { id: "send-text", "aria-label": "Prompt to send", placeholder: "type a prompt" });
     controls.append(text, W.el("button", { id: "send", onclick: () => {
-      socket.then((ws) => ws.send(JSON.stringify({ type: "input", text: text.value })));
+      const typed = text.value;
       text.value = "";
+      socket.then((ws) => ws.send(JSON.stringify({ type: "input", text: typed })));
     }, text: "Send" }), W.el("button", { class: "danger", id: "kill", onclick: async () => {
       if (!confirm("Kill this session? Its container is removed.")) return;
       try { show(await W.api("DELETE", "/v1/sessions/" + sid)); } catch (e) { W.toast(e.message, true); }

@@ -42,3 +42,26 @@ def test_a_person_watches_a_prompt_open_and_approves_it(
     page.get_by_role("button", name=re.compile("Approve")).click()
     expect(page.locator("#session-head [data-state='idle']")).to_be_visible()
     expect(page.locator("#prompt")).to_be_hidden()
+
+
+def test_an_operator_types_answers_plays_back_and_kills(
+    page_for: Any, controller: Controller
+) -> None:
+    """An operator's prompt goes in through the terminal WebSocket; a question is answered
+    with its option button; the recording plays back; Kill ends the session."""
+    sid = controller.create("hello")
+    page = page_for("alice")
+    page.goto(f"{controller.url}/dashboard/#/sessions/{sid}")
+    expect(page.locator("#session-head [data-state='idle']")).to_be_visible()
+    page.fill("#send-text", "[[ask: Which colour? | Red | Blue]]")
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("#question")).to_have_text("Which colour?")
+    expect(page.locator("#terminal")).to_contain_text("Which colour?")
+    page.get_by_role("button", name="2. Blue").click()
+    expect(page.locator("#session-head [data-state='idle']")).to_be_visible()
+    page.get_by_role("button", name="Play recording").click()
+    expect(page.locator("#recording")).to_contain_text("Which colour?", timeout=20_000)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Kill").click()
+    expect(page.locator("#session-head [data-state='exited']")).to_be_visible()
+    assert controller.api("alice", "GET", f"/v1/sessions/{sid}").json()["state"] == "exited"
