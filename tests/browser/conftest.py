@@ -30,6 +30,7 @@ from runner.auth.config import IssuerConfig
 from runner.sandbox.memory import MemoryBackend
 from runner.services import Services, build_services
 from runner.settings import Settings
+from tests.mounts import unmount_under
 from tests.oidc_provider import OidcProvider
 from tests.unit.sessions.fake_claude import FakeClaude
 
@@ -113,9 +114,10 @@ def run_controller(settings: Settings, provider: OidcProvider) -> Iterator[Contr
     finally:
         box["server"].should_exit = True
         thread.join(30)
+        unmount_under(settings.data_dir)  # quota volumes of sessions left running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def provider() -> Iterator[OidcProvider]:
     provider = OidcProvider().start()
     provider.users = {name: dict(claims) for name, claims in USERS.items()}
@@ -123,7 +125,7 @@ def provider() -> Iterator[OidcProvider]:
     provider.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def controller(
     tmp_path_factory: pytest.TempPathFactory, provider: OidcProvider
 ) -> Iterator[Controller]:
@@ -136,15 +138,23 @@ def controller(
         client_id=provider.client_id,
         label="Test IdP",
     )
-    settings = Settings(
-        data_dir=root / "data", workspace_roots=[root], auth_issuers=[issuer],
-        terminal_cols=80, terminal_rows=24, stall_seconds=3600,
-    )  # fmt: skip
+    # Built from these values only: the integration fixtures set WARDEN_* variables for
+    # their servers in this same process.
+    with pytest.MonkeyPatch.context() as env:
+        for name in [n for n in os.environ if n.startswith("WARDEN_")]:
+            if not name.startswith("WARDEN_TEST_"):
+                env.delenv(name)
+        settings = Settings(
+            data_dir=root / "data", workspace_roots=[root], auth_issuers=[issuer],
+            terminal_cols=80, terminal_rows=24, stall_seconds=3600,
+        )  # fmt: skip
     with run_controller(settings, provider) as running:
         yield running
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an event loop running in this
+# thread while it is up, which would break every later test that calls asyncio.run.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
