@@ -37,6 +37,9 @@ def test_every_page_renders_in_light_and_dark_at_desktop_and_phone_width(
     for dark in (False, True):
         theme = "dark" if dark else "light"
         page = page_for("root", dark=dark)
+        expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+        expect(page.get_by_role("banner")).to_be_visible()
+        expect(page.get_by_role("main")).to_be_visible()
         background = page.evaluate("getComputedStyle(document.body).backgroundColor")
         assert (background == "rgb(13, 17, 23)") == dark
         for name, hash_ in [

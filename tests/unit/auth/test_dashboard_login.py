@@ -165,3 +165,25 @@ def test_token_login_and_cross_origin_logins(provider: OidcProvider, tmp_path: P
 
 def _type(name: str) -> EventFilter:
     return EventFilter(type=name)
+
+
+def test_without_authentication_the_dashboard_opens_as_the_local_user(tmp_path: Path) -> None:
+    """No issuer, no auth: /me is the local user with every role; the page and its
+    scripts are served from the package with the strict CSP."""
+
+    async def main() -> None:
+        async with offline_app(Settings(data_dir=tmp_path / "data")) as (app, _services):
+            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+            async with httpx.AsyncClient(transport=transport, base_url=BASE) as browser:
+                me = (await browser.get("/dashboard/auth/me")).json()
+                assert me["subject"] == "local" and "admin" in me["roles"]
+                assert me["authEnforced"] is False
+                page = await browser.get("/dashboard/")
+                assert page.status_code == 200 and '<script src="app.js">' in page.text
+                assert "script-src 'self';" in page.headers["content-security-policy"]
+                term = await browser.get("/dashboard/vendor/termjs/term.js")
+                assert term.status_code == 200 and "Terminal" in term.text
+                config = (await browser.get("/dashboard/auth/config")).json()
+                assert config == {"authEnforced": False, "issuers": []}
+
+    _run(main)
