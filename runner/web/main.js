@@ -69,12 +69,14 @@ document.getElementById("logout").addEventListener("click", async () => {
 });
 
 let pendingG = false;
-document.addEventListener("keydown", (ev) => {
+// Capture phase on window: runs before term.js's own document-level key handler, which
+// would otherwise take the keys while a terminal thinks it has the focus.
+window.addEventListener("keydown", (ev) => {
   const target = ev.target;
   if (target.closest && target.closest("input, textarea, select, .terminal")) return;
   if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
   const help = document.getElementById("help");
-  if (ev.key === "?") { help.showModal(); ev.preventDefault(); return; }
+  if (ev.key === "?") { help.showModal(); ev.preventDefault(); ev.stopPropagation(); return; }
   if (pendingG) {
     pendingG = false;
     const go = { s: "#/sessions", a: "#/audit", p: "#/policies" }[ev.key];
@@ -83,8 +85,8 @@ document.addEventListener("keydown", (ev) => {
   }
   if (ev.key === "g") { pendingG = true; return; }
   const action = W.shortcuts[ev.key];
-  if (action) { action(); ev.preventDefault(); }
-});
+  if (action) { action(); ev.preventDefault(); ev.stopPropagation(); }
+}, true);
 
 window.addEventListener("hashchange", route);
 boot();
