@@ -92,7 +92,8 @@ async function loadTranscript(sid, box) {
     const r = await W.api("GET", "/v1/sessions/" + sid + "/read");
     const turns = r.turns || r.messages || [];
     box.replaceChildren(...turns.map((t) => W.el("div", { class: "turn turn-" + t.role },
-      W.el("strong", { text: t.role + ": " }), t.text || "")));
+      W.el("strong", { text: t.role + ": " }), t.text || "",
+      (t.toolUses || []).map((u) => W.el("code", { text: " [" + (u.name || "tool") + "]" })))));
     if (!turns.length) box.textContent = "no turns yet";
   } catch (e) { box.textContent = e.message; }
 }
@@ -161,14 +162,18 @@ W.pages.sessions_one = async function (sid) {
   }
   const socket = openTerminal(sid, termBox, size).catch((e) => { W.toast(e.message, true); });
   loadTranscript(sid, transcript);
-  W.api("GET", "/v1/sessions/" + sid + "/artifacts").then((r) => {
+  const loadArtifacts = () => W.api("GET", "/v1/sessions/" + sid + "/artifacts").then((r) => {
     artifacts.replaceChildren(...(r.artifacts || []).map((a) => W.el("li", {},
-      W.el("a", { href: "/v1/sessions/" + sid + "/artifacts/" + encodeURIComponent(a.name), download: a.name, text: a.name }))));
+      W.el("a", { href: "/v1/sessions/" + sid + "/artifacts/" + encodeURIComponent(a.name), download: a.name, text: a.name }),
+      W.el("span", { class: "muted", text: " " + a.size + " bytes" }))));
+    if (!(r.artifacts || []).length) artifacts.replaceChildren(W.el("li", { class: "muted", text: "collected when the session ends" }));
   }).catch(() => { artifacts.replaceChildren(W.el("li", { class: "muted", text: "collected when the session ends" })); });
+  loadArtifacts();
   W.events("/v1/sessions/" + sid + "/events", ["session.state", "message", "usage", "session.ended"], (type, ev) => {
     if (type === "session.state") show({ ...session, state: ev.data.state, details: ev.data.details || {} });
     if (type === "message") loadTranscript(sid, transcript);
     if (type === "usage" || type === "session.ended") W.api("GET", "/v1/sessions/" + sid).then(show).catch(() => {});
+    if (type === "session.ended") setTimeout(loadArtifacts, 500);
   });
 };
 

@@ -64,4 +64,5 @@ def test_an_operator_types_answers_plays_back_and_kills(
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Kill").click()
     expect(page.locator("#session-head [data-state='exited']")).to_be_visible()
+    expect(page.locator("#artifacts a", has_text="recording")).to_be_visible(timeout=15_000)
     assert controller.api("alice", "GET", f"/v1/sessions/{sid}").json()["state"] == "exited"
