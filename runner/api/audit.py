@@ -199,9 +199,10 @@ class Verification(Schema):
 
 @router.get("/exports/{export_id}/verification", response_model=Verification)
 async def export_verification(
-    export_id: str, actor: AuditorDep, settings: SettingsDep
+    export_id: str, ledger: LedgerDep, actor: AuditorDep, settings: SettingsDep
 ) -> Verification:
-    """Check an export as ``warden audit verify`` would (chain, Merkle roots, signatures)."""
+    """Check an export as ``warden audit verify`` would (chain, Merkle roots, signatures),
+    trusting the controller's own signing keys, not the keys the export carries."""
     folder = settings.data_dir / "exports" / export_id
     if not _EXPORT_ID.fullmatch(export_id) or not (folder / "manifest.json").is_file():
         raise NotFoundError(f"no audit export {export_id}")
@@ -209,7 +210,9 @@ async def export_verification(
     tenant = _tenant(actor)
     if tenant is not None and manifest.get("filter", {}).get("tenant") != tenant:
         raise NotFoundError(f"no audit export {export_id}")
-    result = await asyncio.to_thread(verify_export, folder)
+    # The export's keys/ could have been swapped along with its events; the key directory
+    # the ledger signs with is what a checkpoint must be signed by.
+    result = await asyncio.to_thread(verify_export, folder, trusted_keys=ledger.keys.public)
     return Verification(
         ok=result.ok,
         events=result.events,
