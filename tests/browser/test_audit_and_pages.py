@@ -60,6 +60,9 @@ def test_every_page_renders_in_light_and_dark_at_desktop_and_phone_width(
     phone = page_for("alice", width=390, height=844)
     phone.goto(f"{controller.url}/dashboard/#/sessions/{sid}")
     expect(phone.locator("#approve")).to_be_in_viewport()
+    expect(phone.locator("#terminal")).to_contain_text("Do you want to proceed?")
+    # Nothing wider than the phone: the terminal scrolls inside its own box.
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     screenshot(phone, "session-phone")
     phone.locator("main h1").click()  # the page, not a control, has the focus
     phone.keyboard.press("?")
