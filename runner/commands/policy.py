@@ -17,6 +17,7 @@ from runner.policy import (
     DEFAULT_WORKSPACE,
     Policy,
     evaluate,
+    judge_egress,
     lint_policy,
     list_policies,
     load_policy,
@@ -116,10 +117,20 @@ def _report_json(report: Any, percent: float) -> dict[str, Any]:
 @app.command("explain")
 def explain(
     policy: PolicyArg,
-    tool: Annotated[str, typer.Option("--tool", help="Tool name, e.g. Bash, Edit, WebFetch.")],
+    tool: Annotated[
+        str | None, typer.Option("--tool", help="Tool name, e.g. Bash, Edit, WebFetch.")
+    ] = None,
     tool_input: Annotated[
-        str, typer.Option("--input", help='Tool input as JSON: {"command": "…"}')
-    ],
+        str | None, typer.Option("--input", help='Tool input as JSON: {"command": "…"}')
+    ] = None,
+    host: Annotated[
+        str | None, typer.Option("--host", help="A network question: the host to reach.")
+    ] = None,
+    port: Annotated[int, typer.Option("--port", help="With --host: the port.")] = 443,
+    method: Annotated[
+        str | None, typer.Option("--method", help="With --host: a plain-HTTP method.")
+    ] = None,
+    path: Annotated[str, typer.Option("--path", help="With --method: the request path.")] = "/",
     workspace: Annotated[
         str, typer.Option("--workspace", help="Workspace root.")
     ] = DEFAULT_WORKSPACE,
@@ -133,7 +144,14 @@ def explain(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
 ) -> None:
-    """Decide one tool call and show the rule that decided and every rule considered."""
+    """Decide one tool call (--tool, --input) or one connection (--host, --port)."""
+    if host is not None:
+        if tool is not None or tool_input is not None:
+            _fail("ask about a tool call (--tool, --input) or a connection (--host), not both")
+        _explain_network(_load(policy), host, port, method, path, as_json=as_json)
+        return
+    if tool is None or tool_input is None:
+        _fail("give --tool and --input (a tool call) or --host and --port (a connection)")
     try:
         parsed = json.loads(tool_input)
     except json.JSONDecodeError as exc:
@@ -152,6 +170,38 @@ def explain(
         part = f"  [{entry.part}]" if entry.part else ""
         note = f"  ({entry.note})" if entry.note else ""
         typer.echo(f"  {mark} {entry.effect:5} {entry.rule}: {entry.pattern}{part}{note}")
+
+
+def _explain_network(
+    policy: Policy, host: str, port: int, method: str | None, path: str, *, as_json: bool
+) -> None:
+    if not 1 <= port <= 65535:
+        _fail("--port must be between 1 and 65535")
+    if method is not None and not path.startswith("/"):
+        _fail("--path must start with /")
+    decision = judge_egress(policy.network, host, port, method, path if method else None)
+    note = (
+        "the proxy also checks the address the name resolves to when it connects:"
+        " loopback, private, link-local and the controller's own addresses need a rule that"
+        " names them (addresses), and metadata addresses are always refused"
+    )
+    if as_json:
+        body = {
+            "decision": "allow" if decision.allowed else "deny",
+            "rule": decision.rule,
+            "reason": decision.reason,
+            "named_addresses": [str(n) for n in decision.named],
+            "inject": decision.inject.header if decision.inject else None,
+            "note": note,
+        }
+        typer.echo(json.dumps(body))
+        return
+    verdict = "allow" if decision.allowed else "deny"
+    typer.echo(f"{verdict} by {decision.rule}: {decision.reason}")
+    if decision.inject is not None:
+        typer.echo(f"  injects {decision.inject.header} from secret {decision.inject.secret}")
+    if decision.allowed:
+        typer.echo(f"  note: {note}")
 
 
 @app.command("schema")

@@ -7,6 +7,7 @@ The public surface::
     check_session(policy, SessionRequest(...)) -> Decision
     container_profile(policy, SessionRequest(...)) -> ContainerProfile
     check_model(policy, model, tokens_used=0, cost_usd=0.0) -> Decision
+    judge_egress(policy.network, host, port, method=None, path=None) -> EgressDecision
     run_tests(policy) -> TestReport;  lint_policy(policy) -> tuple[Finding, ...]
 """
 
@@ -15,6 +16,13 @@ from runner.policy.decision import DEFAULT_RULE, ERROR_RULE, Decision, TraceEntr
 from runner.policy.evaluator import DEFAULT_HOME, DEFAULT_WORKSPACE, evaluate
 from runner.policy.lint import Finding, lint_policy
 from runner.policy.loader import list_policies, load_policy, shipped_policies_dir
+from runner.policy.network import (
+    EgressDecision,
+    NetworkRules,
+    address_refused,
+    judge_egress,
+    parse_address,
+)
 from runner.policy.session import (
     ContainerProfile,
     SessionRequest,
@@ -31,18 +39,23 @@ __all__ = [
     "ERROR_RULE",
     "ContainerProfile",
     "Decision",
+    "EgressDecision",
     "Finding",
+    "NetworkRules",
     "Policy",
     "SessionRequest",
     "TestReport",
     "TraceEntry",
+    "address_refused",
     "check_model",
     "check_session",
     "container_profile",
     "evaluate",
+    "judge_egress",
     "lint_policy",
     "list_policies",
     "load_policy",
+    "parse_address",
     "run_tests",
     "shipped_policies_dir",
 ]

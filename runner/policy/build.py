@@ -7,6 +7,8 @@ is allowed unless listed).
 
 from __future__ import annotations
 
+import ipaddress
+from dataclasses import replace
 from pathlib import Path
 
 from runner.core import WorkspaceMode
@@ -19,7 +21,8 @@ from runner.policy.compiled import (
     PolicyTest,
     WorkspaceRules,
 )
-from runner.policy.model import PolicyFile, RuleSpec
+from runner.policy.model import NetworkRuleSpec, PolicyFile, RuleSpec
+from runner.policy.network import Injection, NetworkRule, NetworkRules, normalise_host
 from runner.policy.rules import Effect, Rule, RuleSyntaxError, parse_rule
 from runner.policy.units import parse_duration, parse_size
 
@@ -75,6 +78,7 @@ def build_policy(spec: PolicyFile, *, source: Path | None, base: Policy | None) 
                 for i, t in enumerate(spec.tests)
             ),
             base=base,
+            network=_network(spec, base),
         )
     except ValueError as exc:
         raise InvalidInputError(f"{where}: {exc}", details={"file": where}) from exc
@@ -189,3 +193,51 @@ def _approvals(spec: PolicyFile, base: ApprovalRules) -> ApprovalRules:
         fallback=a.fallback or base.fallback,
         ci_fallback=a.ci_fallback or base.ci_fallback,
     )
+
+
+def _network(spec: PolicyFile, base: Policy | None) -> NetworkRules:
+    """Own rules first, then the base's (ids prefixed); ``check_tightens`` refuses own allows."""
+    n = spec.network
+    inherited = base.network if base else NetworkRules()
+    prefix = base.name if base else ""
+    own_allow = tuple(_network_rule(r, f"network.allow[{i}]") for i, r in enumerate(n.allow or ()))
+    own_deny = tuple(_network_rule(r, f"network.deny[{i}]") for i, r in enumerate(n.deny or ()))
+    ids = [r.id for r in own_allow + own_deny]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise ValueError(f"network rule ids used twice: {duplicates}")
+    for rule in own_deny:
+        if rule.inject is not None:
+            raise ValueError(f"network rule {rule.id}: only allow rules inject credentials")
+    return NetworkRules(
+        allow=own_allow + tuple(_renamed(r, prefix) for r in inherited.allow),
+        deny=own_deny + tuple(_renamed(r, prefix) for r in inherited.deny),
+        max_bytes=parse_size(n.max_bytes) if n.max_bytes is not None else inherited.max_bytes,
+        max_connections_per_minute=(
+            n.max_connections_per_minute
+            if n.max_connections_per_minute is not None
+            else inherited.max_connections_per_minute
+        ),
+    )
+
+
+def _network_rule(spec: NetworkRuleSpec, field: str) -> NetworkRule:
+    try:
+        addresses = tuple(ipaddress.ip_network(a, strict=False) for a in spec.addresses or ())
+    except ValueError as exc:
+        raise ValueError(f"{field}.addresses: {exc}") from exc
+    return NetworkRule(
+        id=spec.id,
+        host=normalise_host(spec.host),
+        ports=tuple(dict.fromkeys(spec.ports)),
+        methods=tuple(m.upper() for m in spec.methods) if spec.methods is not None else None,
+        paths=tuple(spec.paths) if spec.paths is not None else None,
+        addresses=addresses,
+        inject=Injection(spec.inject.header, spec.inject.secret) if spec.inject else None,
+    )
+
+
+def _renamed(rule: NetworkRule, base_name: str) -> NetworkRule:
+    if ":" in rule.id or not base_name:
+        return rule
+    return replace(rule, id=f"{base_name}:{rule.id}")

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from runner.core import WorkspaceMode
+from runner.policy.network import NetworkRules
 from runner.policy.rules import Effect, Rule
 
 #: A container runtime's name: "runc" (the engine's default), "runsc" (gVisor), or any other
@@ -78,6 +79,7 @@ class Policy:
     approvals: ApprovalRules
     tests: tuple[PolicyTest, ...]
     base: Policy | None = None
+    network: NetworkRules = field(default_factory=NetworkRules)
 
     def rules_for(self, effect: Effect) -> tuple[Rule, ...]:
         return tuple(rule for rule in self.rules if rule.effect == effect)

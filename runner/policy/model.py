@@ -131,6 +131,55 @@ class Approvals(_Section):
     )
 
 
+HostPattern = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^(\*|\*\.[A-Za-z0-9.-]+|[A-Za-z0-9][A-Za-z0-9.-]*|\[?[0-9A-Fa-f:.]+\]?)$"
+    ),
+    Field(description="An exact name or address, `*.suffix` (any subdomain), or `*` (any host)."),
+]
+
+
+class Injection(_Section):
+    """A header the proxy adds to plain-HTTP requests of a rule, from the controller's secrets."""
+
+    header: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{1,64}$")]
+    secret: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")] = Field(
+        description="A file name in the controller's WARDEN_EGRESS_SECRETS_DIR; its content"
+        " (trimmed) is the header's value."
+    )
+
+
+class NetworkRuleSpec(_Section):
+    id: RuleId
+    host: HostPattern
+    ports: list[Annotated[int, Field(ge=1, le=65535)]] = Field(min_length=1)
+    methods: list[Annotated[str, StringConstraints(pattern=r"^[A-Z]{1,16}$")]] | None = Field(
+        default=None, description="Plain HTTP only: the request methods this rule covers."
+    )
+    paths: list[Annotated[str, StringConstraints(pattern=r"^/")]] | None = Field(
+        default=None, description="Plain HTTP only: path prefixes this rule covers."
+    )
+    addresses: list[str] | None = Field(
+        default=None,
+        description="Addresses or networks (`10.1.2.3`, `10.0.0.0/8`) in refused ranges"
+        " (loopback, private, link-local, the controller's own) that this rule's host may"
+        " resolve to. Metadata addresses are refused whatever a rule says.",
+    )
+    inject: Injection | None = Field(
+        default=None, description="Allow rules only, plain HTTP only: add this header."
+    )
+
+
+class Network(_Section):
+    allow: list[NetworkRuleSpec] | None = None
+    deny: list[NetworkRuleSpec] | None = None
+    max_bytes: Size | None = Field(
+        default=None, description="Bytes both ways through the proxy, per session."
+    )
+    max_connections_per_minute: int | None = Field(default=None, gt=0)
+
+
 class PolicyTestSpec(_Section):
     name: str | None = None
     tool: str
@@ -155,4 +204,8 @@ class PolicyFile(_Section):
     model: ModelSection = Field(default_factory=ModelSection)
     tools: Tools = Field(default_factory=Tools)
     approvals: Approvals = Field(default_factory=Approvals)
+    network: Network = Field(
+        default_factory=Network,
+        description="Egress through the session's audited proxy; none: no proxy at all.",
+    )
     tests: list[PolicyTestSpec] = Field(default_factory=list)

@@ -40,6 +40,8 @@ class ContainerProfile:
     runtime: Runtime
     max_duration_seconds: int
     idle_timeout_seconds: int
+    #: The policy lets something out: the sandbox gets the proxy's variables.
+    egress: bool = False
 
 
 def check_session(policy: Policy, request: SessionRequest) -> Decision:
@@ -104,6 +106,7 @@ def container_profile(policy: Policy, request: SessionRequest) -> ContainerProfi
         runtime=request.runtime or c.runtime,
         max_duration_seconds=c.max_duration_seconds,
         idle_timeout_seconds=c.idle_timeout_seconds,
+        egress=policy.network.enabled,
     )
 
 

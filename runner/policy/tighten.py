@@ -26,6 +26,7 @@ def check_tightens(child: Policy, base: Policy, *, where: str) -> None:
         + _workspace(child, base)
         + _others(child, base)
         + _tool_rules(child, base)
+        + _network(child, base)
     )
     if problems:
         fields = [field for field, _ in problems]
@@ -132,4 +133,21 @@ def _tool_rules(child: Policy, base: Policy) -> list[tuple[str, str]]:
                     f"`{rule.text}` would be {verdict.decision} under the base ({verdict.rule})",
                 )
             )
+    return out
+
+
+def _network(child: Policy, base: Policy) -> list[tuple[str, str]]:
+    c, b = child.network, base.network
+    out: list[tuple[str, str]] = []
+    own = [rule.id for rule in c.allow if ":" not in rule.id]
+    if own:
+        # Any allow rule of the child's own would widen what the base lets out.
+        out.append(("network.allow", f"{own}: a policy that extends another may only deny"))
+    for field, mine, theirs in (
+        ("network.max_bytes", c.max_bytes, b.max_bytes),
+        ("network.max_connections_per_minute", c.max_connections_per_minute,
+         b.max_connections_per_minute),
+    ):  # fmt: skip
+        if theirs is not None and (mine is None or mine > theirs):
+            out.append((field, f"{mine} is above the base's {theirs}"))
     return out
