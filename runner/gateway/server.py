@@ -12,6 +12,8 @@ import contextlib
 import hmac
 import logging
 import re
+import secrets
+import socket
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,8 @@ from starlette.routing import Route
 
 from runner.errors import InvalidInputError, WardenError
 from runner.gateway.anthropic_errors import error_response
+from runner.gateway.egress import EgressProxy
+from runner.gateway.front import GatewayFront, abstract_listener
 from runner.gateway.hooks import (
     NO_POLICY,
     DecideFn,
@@ -63,6 +67,7 @@ class Gateway:
         decide: DecideFn | None = None,
         on_event: EventFn | None = None,
         http_client: httpx.AsyncClient | None = None,
+        egress: EgressProxy | None = None,
     ) -> None:
         if not token:
             # An empty token would let any caller through the constant-time compare.
@@ -79,6 +84,9 @@ class Gateway:
         self._client = http_client or httpx.AsyncClient(timeout=_UPSTREAM_TIMEOUT)
         self._usage = Usage()
         self._server: BackgroundServer | None = None
+        # With no egress the socket is the app's alone: no proxy exists in the session.
+        self._egress = egress
+        self._front: GatewayFront | None = None
 
     @property
     def usage(self) -> Usage:
@@ -96,16 +104,41 @@ class Gateway:
             self.socket_path.unlink()
         elif self.socket_path.exists():
             raise WardenError(f"{self.socket_path} exists and is not a socket; not replacing it")
-        server = BackgroundServer(self.app(), sock=bind_unix(self.socket_path))
-        await server.start()
-        self._server = server
+        listener = bind_unix(self.socket_path)
+        if self._egress is None:
+            server = BackgroundServer(self.app(), sock=listener)
+            await server.start()
+            self._server = server
+        else:
+            try:
+                await self._start_front(listener)
+            except BaseException:
+                listener.close()
+                raise
         # 0666: the sandbox's user is not the controller's, and must connect. This is
         # safe because only this session's container mounts the socket's directory,
         # and every request must still present the session token.
         self.socket_path.chmod(0o666)
 
+    async def _start_front(self, listener: socket.socket) -> None:
+        assert self._egress is not None
+        name = f"warden-gateway-{secrets.token_hex(16)}"
+        try:
+            inner = abstract_listener(name)
+        except OSError as exc:
+            raise WardenError(f"cannot listen for the gateway's app: {exc}") from exc
+        server = BackgroundServer(self.app(), sock=inner)
+        await server.start()
+        self._server = server
+        front = GatewayFront(listener, app_address="\0" + name, proxy=self._egress)
+        await front.start()
+        self._front = front
+
     async def close(self) -> None:
         """Stop serving, close the upstream client (if ours) and remove the socket."""
+        if self._front is not None:
+            await self._front.close()
+            self._front = None
         if self._server is not None:
             await self._server.close()
             self._server = None

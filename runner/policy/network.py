@@ -43,8 +43,9 @@ class NetworkRule:
 
     @property
     def is_http_only(self) -> bool:
-        """Does this rule look inside requests (so it cannot judge a CONNECT tunnel)?"""
-        return self.methods is not None or self.paths is not None
+        """Does this rule look inside requests, or add a header to them (so it cannot
+        serve a CONNECT tunnel, whose content the proxy does not see)?"""
+        return self.methods is not None or self.paths is not None or self.inject is not None
 
 
 @dataclass(frozen=True)
