@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     upstream_api_key: SecretStr | None = None
     upstream_api_key_file: Path | None = None
 
+    #: Credentials the egress proxy injects (policy ``network.allow[].inject.secret``): one
+    #: file per secret name; read by the controller only, never given to a sandbox.
+    egress_secrets_dir: Path | None = None
+
     #: Extra labels put on every session container (e.g. to find a test run's containers).
     container_labels: dict[str, str] = Field(default_factory=dict)
 

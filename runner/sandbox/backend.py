@@ -60,6 +60,9 @@ class SandboxSpec:
     disk_bytes: int | None = None
     #: None: the engine's default (runc); "runsc": gVisor; or any name registered with it.
     runtime: str | None = None
+    #: The session's gateway also serves its egress proxy (the policy allows some egress):
+    #: the sandbox gets the proxy variables. False: it gets none, and there is no proxy.
+    egress: bool = False
     labels: Mapping[str, str] = field(default_factory=dict)
     user: str | None = None  # "uid:gid"; None: 1000:1000, or the controller's own ids
 

@@ -75,7 +75,26 @@ def sandbox_env(spec: SandboxSpec, *, port: int = GATEWAY_PORT) -> dict[str, str
     }
     if spec.model:
         ours["WARDEN_MODEL"] = spec.model
-    return {**spec.env, **ours}
+    env = {k: v for k, v in spec.env.items() if k.upper() not in _PROXY_VARIABLES}
+    if spec.egress:
+        ours.update(proxy_env(spec.token, port))
+    # A client's own proxy variables are dropped: only Warden says where egress goes.
+    return {**env, **ours}
+
+
+_PROXY_VARIABLES = frozenset({"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"})
+
+
+def proxy_env(token: str, port: int) -> dict[str, str]:
+    """The proxy variables: the gateway's loopback forwarder, with the session token as the
+    proxy password (the proxy answers only to it). Loopback stays direct, so the model
+    calls and the hook never pass through the proxy."""
+    url = f"http://warden:{token}@127.0.0.1:{port}"
+    direct = "localhost,127.0.0.1,::1"
+    return {
+        "HTTP_PROXY": url, "HTTPS_PROXY": url, "http_proxy": url, "https_proxy": url,
+        "NO_PROXY": direct, "no_proxy": direct,
+    }  # fmt: skip
 
 
 def sandbox_volumes(spec: SandboxSpec) -> dict[str, dict[str, str]]:

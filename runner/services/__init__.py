@@ -33,9 +33,11 @@ from runner.events.sink import EventRecorder
 from runner.events.targets import TargetPolicy
 from runner.events.tickets import TerminalTickets
 from runner.gateway.mux import GatewayMux
+from runner.gateway.resolver import Resolver
 from runner.pipelines.executor import PipelineService
 from runner.sandbox.backend import SandboxBackend
 from runner.services.approval_links import LinkDesk
+from runner.services.egress import EgressSecrets
 from runner.services.gateways import SessionGateways
 from runner.services.upstream import open_upstream
 from runner.services.workspaces import Workspaces, build_workspaces
@@ -174,11 +176,17 @@ async def _open_mux(settings: Settings, backend: SandboxBackend) -> GatewayMux |
     return mux
 
 
-async def build_services(settings: Settings, *, backend: SandboxBackend | None = None) -> Services:
+async def build_services(
+    settings: Settings,
+    *,
+    backend: SandboxBackend | None = None,
+    resolver: Resolver | None = None,
+) -> Services:
     """Build the stores, ledger, sandbox backend, gateways and session manager.
 
     Args:
         backend: the sandbox backend to use; default the Docker engine of the host.
+        resolver: how the egress proxies resolve names; default the system's.
     """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_database_engine(settings.resolved_database_url)
@@ -200,7 +208,8 @@ async def build_services(settings: Settings, *, backend: SandboxBackend | None =
         resources.push_async_callback(mux.close)
     gateways = SessionGateways(
         upstream=upstream, gate=gate, events=recorder, store=store, hooks=hooks,
-        mux=mux, sessions_dir=settings.sessions_dir,
+        mux=mux, sessions_dir=settings.sessions_dir, resolver=resolver,
+        secrets=EgressSecrets(settings.egress_secrets_dir),
     )  # fmt: skip
     registry = SessionRegistry(store, settings.sessions_dir)
     workspaces = build_workspaces(

@@ -8,12 +8,16 @@ from pathlib import Path
 from typing import Any
 
 from runner.core import Actor, EventSink
-from runner.gateway.hooks import HookDecision, ToolCall
+from runner.gateway.egress import EgressProxy
+from runner.gateway.hooks import EventFn, HookDecision, ToolCall
 from runner.gateway.mux import GatewayMux, MuxedGateway
 from runner.gateway.provision import provision_app, session_app
 from runner.gateway.relay import Upstream
+from runner.gateway.resolver import Resolver, SystemResolver, controller_addresses
 from runner.gateway.server import Gateway
+from runner.policy import NetworkRules
 from runner.sandbox.statedir import SessionLayout
+from runner.services.egress import EgressSecrets, build_egress
 from runner.sessions.hooklog import HookLog
 from runner.sessions.model import SessionRecord, SessionStore
 from runner.sessions.policy_gate import PolicyGate
@@ -42,14 +46,25 @@ class SessionGateways:
         hooks: HookLog,
         mux: GatewayMux | None = None,
         sessions_dir: Path | None = None,
+        resolver: Resolver | None = None,
+        secrets: EgressSecrets | None = None,
     ) -> None:
         self._mux = mux
+        self._resolver = resolver or SystemResolver()
+        self._secrets = secrets or EgressSecrets(None)
+        self._own_addresses: frozenset[str] | None = None
         self._sessions_dir = sessions_dir
         self._upstream = upstream
         self._gate = gate
         self._events = events
         self._store = store
         self._hooks = hooks
+
+    @property
+    def serves_egress(self) -> bool:
+        """The egress proxy is served on a session's own gateway socket (not yet on the
+        shared gateway port of Pods, whose sessions therefore get no proxy variables)."""
+        return self._mux is None
 
     def __call__(
         self, *, record: SessionRecord, socket_path: Path, token: str, workspace: Path
@@ -87,6 +102,9 @@ class SessionGateways:
                     },
                 )
 
+        egress = (
+            self._egress(record, policy.network, token, on_event) if self.serves_egress else None
+        )
         gateway = Gateway(
             session_id=record.id,
             socket_path=socket_path,
@@ -97,9 +115,27 @@ class SessionGateways:
             max_tokens=policy.model.max_tokens,
             decide=decide,
             on_event=on_event,
+            egress=egress,
         )
         if self._mux is None or self._sessions_dir is None:
             return gateway
         home = SessionLayout(self._sessions_dir / record.id).home
         provision = provision_app(token, workspace=workspace, home=home)
         return MuxedGateway(gateway, self._mux, token, session_app(gateway.app(), provision))
+
+    def _egress(
+        self, record: SessionRecord, rules: NetworkRules, token: str, on_event: EventFn
+    ) -> EgressProxy | None:
+        if not rules.enabled:
+            return None
+        if self._own_addresses is None:
+            self._own_addresses = controller_addresses()
+        return build_egress(
+            rules,
+            session_id=record.id,
+            token=token,
+            resolver=self._resolver,
+            secrets=self._secrets,
+            own_addresses=self._own_addresses,
+            on_event=on_event,
+        )

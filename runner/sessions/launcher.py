@@ -210,6 +210,7 @@ class Launcher:
             disk_bytes=profile.disk_bytes,
             runtime=None if profile.runtime == "runc" else profile.runtime,
             labels=self._labels,
+            egress=profile.egress and self._gateways.serves_egress,
         )
 
     def _pull_transcript(

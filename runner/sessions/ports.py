@@ -23,6 +23,11 @@ class GatewayHandle(Protocol):
 class GatewayFactory(Protocol):
     """Makes a session's gateway; ``workspace`` is the host path the agent works in."""
 
+    @property
+    def serves_egress(self) -> bool:
+        """Its gateways serve the egress proxy of a policy that allows egress."""
+        ...
+
     def __call__(
         self, *, record: SessionRecord, socket_path: Path, token: str, workspace: Path
     ) -> GatewayHandle: ...

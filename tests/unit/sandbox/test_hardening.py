@@ -93,3 +93,15 @@ def test_gvisor_scales_the_host_pids_limit_to_its_own_threads(tmp_path: Path) ->
     runtimes get the policy's number as it is."""
     assert container_config(_spec(tmp_path, runtime="runsc", pids_limit=100))["pids_limit"] == 1056
     assert container_config(_spec(tmp_path, runtime="kata", pids_limit=100))["pids_limit"] == 100
+
+
+def test_proxy_variables_only_with_egress(tmp_path: Path) -> None:
+    """Egress adds the proxy variables (the gateway port, the token as the password, loopback
+    direct) and keeps network none; without it, none, even if the client sent its own."""
+    client = {"HTTPS_PROXY": "http://evil:1", "https_proxy": "http://evil:1", "KEEP": "1"}
+    env = container_config(_spec(tmp_path, env=client, egress=True))["environment"]
+    assert env["HTTPS_PROXY"] == env["http_proxy"] == "http://warden:wdn_token-abc@127.0.0.1:8787"
+    assert "127.0.0.1" in env["NO_PROXY"].split(",") and env["KEEP"] == "1"
+    config = container_config(_spec(tmp_path, env=client))
+    assert config["network_mode"] == "none"
+    assert not {k for k in config["environment"] if k.lower().endswith("_proxy")}
