@@ -14,6 +14,9 @@ public type            ledger type                    data
 ``message``            ``transcript.turn``            ``cursor``, ``role``, ``text``, …
 ``usage``              ``model.request``              ``model``, token counts
 ``session.ended``      ``session.ended``              ``reason``, ``state``, ``error``
+``egress.allowed``     ``egress.allowed``             ``host``, ``port``, ``address``, ``rule``
+``egress.denied``      ``egress.denied``              ``host``, ``port``, ``rule``, ``reason``
+``egress.closed``      ``egress.closed``              bytes each way, ``seconds``, ``error``
 =====================  =============================  ===================================
 """
 
@@ -35,6 +38,9 @@ PUBLIC_TYPES = (
     "message",
     "usage",
     "session.ended",
+    "egress.allowed",
+    "egress.denied",
+    "egress.closed",
 )
 
 _PROMPT_FIELDS = ("tool", "command", "path", "title", "question", "options")
@@ -107,6 +113,18 @@ def _usage(data: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+_EGRESS_FIELDS = {
+    "host": "host", "port": "port", "method": "method", "path": "path", "address": "address",
+    "addresses": "addresses", "rule": "rule", "reason": "reason", "allowed_by": "allowedBy",
+    "injected": "injectedHeader", "bytes_up": "bytesUp", "bytes_down": "bytesDown",
+    "seconds": "seconds", "error": "error",
+}  # fmt: skip
+
+
+def _egress(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {public: data[name] for name, public in _EGRESS_FIELDS.items() if name in data}
+
+
 _Mapper = Callable[[Mapping[str, Any], str], dict[str, Any]]
 
 _MAPPERS: dict[str, tuple[str, _Mapper]] = {
@@ -117,6 +135,9 @@ _MAPPERS: dict[str, tuple[str, _Mapper]] = {
     "transcript.turn": ("message", lambda d, _a: dict(d)),
     "model.request": ("usage", lambda d, _a: _usage(d)),
     "session.ended": ("session.ended", lambda d, _a: dict(d)),
+    "egress.allowed": ("egress.allowed", lambda d, _a: _egress(d)),
+    "egress.denied": ("egress.denied", lambda d, _a: _egress(d)),
+    "egress.closed": ("egress.closed", lambda d, _a: _egress(d)),
 }
 
 #: The ledger types that produce public events.
