@@ -30,6 +30,7 @@ from runner.gateway.resolver import Resolver
 log = logging.getLogger(__name__)
 
 _CHUNK = 256 * 1024
+_BUFFER = 1024 * 1024  # bulk data passes these readers
 _CONNECT_TIMEOUT = 10.0
 #: Headers of the client's that never go upstream: hop-by-hop ones, and the proxy's own
 #: credentials (the session token must not leave the controller).
@@ -224,7 +225,9 @@ class EgressProxy:
         try:
             try:
                 async with asyncio.timeout(_CONNECT_TIMEOUT):
-                    up_reader, up_writer = await asyncio.open_connection(address, where.port)
+                    up_reader, up_writer = await asyncio.open_connection(
+                        address, where.port, limit=_BUFFER
+                    )
             except (OSError, TimeoutError) as exc:
                 error = f"connect to {address}:{where.port} failed: {exc or 'timeout'}"
                 await _answer(writer, 502, f"warden egress: {error}")

@@ -17,11 +17,12 @@ import socket
 from typing import Any
 
 from runner.gateway.egress import EgressProxy
-from runner.gateway.httphead import MAX_HEAD_BYTES, BadRequestError, is_proxy_line, read_head
+from runner.gateway.httphead import BadRequestError, is_proxy_line, read_head
 
 log = logging.getLogger(__name__)
 
 _CHUNK = 256 * 1024
+_BUFFER = 1024 * 1024
 
 
 class GatewayFront:
@@ -33,18 +34,20 @@ class GatewayFront:
         self._proxy = proxy
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._closing = False
 
     async def start(self) -> None:
         """Accept connections in the background."""
-        self._server = await asyncio.start_unix_server(
-            self._handle, sock=self._sock, limit=MAX_HEAD_BYTES
-        )
+        # A large buffer: tunnels move bulk data through these readers (a head is still
+        # bounded by read_head, at MAX_HEAD_BYTES).
+        self._server = await asyncio.start_unix_server(self._handle, sock=self._sock, limit=_BUFFER)
 
     async def close(self) -> None:
         """Stop accepting, end the proxy's connections and every spliced one."""
         if self._server is not None:
             self._server.close()
             self._server = None
+        self._closing = True
         await self._proxy.close()
         for task in list(self._tasks):
             task.cancel()
@@ -72,6 +75,11 @@ class GatewayFront:
                 await self._splice(first, reader, writer)
         except (ConnectionError, ValueError, asyncio.IncompleteReadError):
             pass  # a client that went away or sent a line longer than any head
+        except asyncio.CancelledError:
+            # Cut short by close(): the connection simply ends. (Re-raising would make
+            # asyncio's stream callback log the cancelled task as an error.)
+            if not self._closing:
+                raise
         finally:
             if task is not None:
                 self._tasks.discard(task)
@@ -82,7 +90,9 @@ class GatewayFront:
     async def _splice(
         self, first: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        app_reader, app_writer = await asyncio.open_unix_connection(self._app_address)
+        app_reader, app_writer = await asyncio.open_unix_connection(
+            self._app_address, limit=_BUFFER
+        )
         try:
             app_writer.write(first)
             up = asyncio.create_task(_copy(reader, app_writer))
