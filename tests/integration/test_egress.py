@@ -30,7 +30,8 @@ def _policy(name: str, rules: str) -> str:
     network = f"network:\n  allow:\n{rules}\n" if rules else ""
     return (
         f"version: 1\nname: {name}\ncontainer:\n  images: ['*']\nmodel:\n  allowed: ['*']\n"
-        f"tools:\n  allow:\n    - {{id: shell, rule: Bash}}\n{network}"
+        "tools:\n  allow:\n    - {id: shell, rule: Bash}\n    - {id: write, rule: Write}\n"
+        f"    - {{id: edit, rule: Edit}}\n{network}"
     )
 
 
@@ -58,7 +59,7 @@ def _run(warden: WardenServer, project: Path, policy: str, command: str,
     sid = str(warden.create(project, **body)["id"])
     warden.wait_state(sid, "idle", timeout=180)
     assert warden.post(sid, "send", {"text": f"[[bash: {command}]]"}).status_code == 200
-    warden.wait_for(sid, lambda s: s["state"] == "idle" and _tool_ran(warden, sid), 240)
+    warden.wait_for(sid, lambda s: s["state"] == "idle" and _tool_ran(warden, sid), 150)
     return sid
 
 
@@ -124,8 +125,10 @@ def test_https_allowed_other_refused_both_audited_export_verifies(
         assert not other.headers  # the refused request never reached the second server
     allowed = _wait_audit(warden, sid, "egress.allowed", 1)[0]["data"]
     assert allowed["rule"] == "local-tls" and allowed["port"] == tls.port
-    denied = _wait_audit(warden, sid, "egress.denied", 1)[0]["data"]
-    assert denied["rule"] == "network.default" and denied["port"] == other.port
+    # Claude Code itself may ask for other hosts through the proxy (refused as well).
+    denied = [e["data"] for e in _wait_audit(warden, sid, "egress.denied", 1)]
+    mine = [d for d in denied if d["port"] == other.port]
+    assert mine and mine[0]["rule"] == "network.default"
     closed = _wait_audit(warden, sid, "egress.closed", 1)[0]["data"]
     assert closed["bytes_down"] > 0 and closed["bytes_up"] > 0
     export = warden.client.post("/v1/audit/exports", json={})
@@ -216,9 +219,11 @@ def test_injected_credential_reaches_the_server_never_the_sandbox(
     ).output.decode()
     assert "HTTPS_PROXY=" in environs and SECRET not in environs
     needle = SECRET.split()[1]
-    found = container.exec_run(["grep", "-rlsF", "--exclude-dir=proc", "--exclude-dir=sys",
-                                "--exclude-dir=dev", needle, "/"])  # fmt: skip
-    assert found.exit_code == 1, found.output.decode()  # 1: no file matched
+    # As root, so no file is out of the search's reach; sockets and devices are skipped.
+    found = container.exec_run(["grep", "-rlsF", "-D", "skip", "--exclude-dir=proc",
+                                "--exclude-dir=sys", "--exclude-dir=dev", needle, "/"],
+                               user="0")  # fmt: skip
+    assert found.exit_code != 0 and found.output == b"", found.output.decode()
     rules_seen = [e["data"]["rule"] for e in _audit(warden, sid, "egress.denied")]
     assert "network.address" in rules_seen
     assert not any(needle in str(e) for e in _audit(warden, sid, "egress.allowed"))
