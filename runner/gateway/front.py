@@ -14,10 +14,11 @@ import asyncio
 import contextlib
 import logging
 import socket
+from collections.abc import Callable
 from typing import Any
 
 from runner.gateway.egress import EgressProxy
-from runner.gateway.httphead import BadRequestError, is_proxy_line, read_head
+from runner.gateway.httphead import BadRequestError, RequestHead, is_proxy_line, read_head
 
 log = logging.getLogger(__name__)
 
@@ -25,13 +26,26 @@ _CHUNK = 256 * 1024
 _BUFFER = 1024 * 1024
 
 
-class GatewayFront:
-    """Serves ``sock`` (listening): proxy requests to ``proxy``, the rest to ``app_address``."""
+ProxyRoute = Callable[[RequestHead], "EgressProxy | None"]
 
-    def __init__(self, sock: socket.socket, *, app_address: str, proxy: EgressProxy) -> None:
+
+class GatewayFront:
+    """Serves ``sock`` (listening, unix or TCP): proxy requests to ``proxy`` (one session's
+    socket) or to the proxy ``route`` picks by the request's token (the shared gateway port
+    of Pods), the rest to the app on ``app_address``."""
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        *,
+        app_address: str,
+        proxy: EgressProxy | None = None,
+        route: ProxyRoute | None = None,
+    ) -> None:
         self._sock = sock
         self._app_address = app_address
         self._proxy = proxy
+        self._route = route
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing = False
@@ -40,7 +54,17 @@ class GatewayFront:
         """Accept connections in the background."""
         # A large buffer: tunnels move bulk data through these readers (a head is still
         # bounded by read_head, at MAX_HEAD_BYTES).
-        self._server = await asyncio.start_unix_server(self._handle, sock=self._sock, limit=_BUFFER)
+        if self._sock.family == socket.AF_UNIX:
+            self._server = await asyncio.start_unix_server(
+                self._handle, sock=self._sock, limit=_BUFFER
+            )
+        else:
+            self._server = await asyncio.start_server(self._handle, sock=self._sock, limit=_BUFFER)
+
+    @property
+    def port(self) -> int:
+        """The TCP port listened on."""
+        return int(self._sock.getsockname()[1])
 
     async def close(self) -> None:
         """Stop accepting, end the proxy's connections and every spliced one."""
@@ -48,7 +72,8 @@ class GatewayFront:
             self._server.close()
             self._server = None
         self._closing = True
-        await self._proxy.close()
+        if self._proxy is not None:
+            await self._proxy.close()
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -70,7 +95,16 @@ class GatewayFront:
                     writer.write(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n")
                     writer.write(b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
                     return
-                await self._proxy.serve(head, reader, writer)
+                proxy = self._proxy or (self._route(head) if self._route else None)
+                if proxy is None:
+                    # No session's token: nothing is decided, nothing is said about why.
+                    body = b"invalid or missing session token (Proxy-Authorization)\n"
+                    writer.write(b"HTTP/1.1 407 Proxy Authentication Required\r\n"
+                                 b'Proxy-Authenticate: Basic realm="warden"\r\n'
+                                 b"Connection: close\r\nContent-Length: %d\r\n\r\n%s"
+                                 % (len(body), body))  # fmt: skip
+                    return
+                await proxy.serve(head, reader, writer)
             else:
                 await self._splice(first, reader, writer)
         except (ConnectionError, ValueError, asyncio.IncompleteReadError):

@@ -62,9 +62,8 @@ class SessionGateways:
 
     @property
     def serves_egress(self) -> bool:
-        """The egress proxy is served on a session's own gateway socket (not yet on the
-        shared gateway port of Pods, whose sessions therefore get no proxy variables)."""
-        return self._mux is None
+        """Egress is served on a session's own socket, and on the mux for Pods."""
+        return True
 
     def __call__(
         self, *, record: SessionRecord, socket_path: Path, token: str, workspace: Path
@@ -102,9 +101,8 @@ class SessionGateways:
                     },
                 )
 
-        egress = (
-            self._egress(record, policy.network, token, on_event) if self.serves_egress else None
-        )
+        egress = self._egress(record, policy.network, token, on_event)
+        muxed = self._mux is not None and self._sessions_dir is not None
         gateway = Gateway(
             session_id=record.id,
             socket_path=socket_path,
@@ -115,13 +113,15 @@ class SessionGateways:
             max_tokens=policy.model.max_tokens,
             decide=decide,
             on_event=on_event,
-            egress=egress,
+            # On the mux, the mux's own front serves the proxy (by the session's token).
+            egress=None if muxed else egress,
         )
         if self._mux is None or self._sessions_dir is None:
             return gateway
         home = SessionLayout(self._sessions_dir / record.id).home
         provision = provision_app(token, workspace=workspace, home=home)
-        return MuxedGateway(gateway, self._mux, token, session_app(gateway.app(), provision))
+        app = session_app(gateway.app(), provision)
+        return MuxedGateway(gateway, self._mux, token, app, proxy=egress)
 
     def _egress(
         self, record: SessionRecord, rules: NetworkRules, token: str, on_event: EventFn
