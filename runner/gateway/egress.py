@@ -322,10 +322,13 @@ def presented_proxy_token(head: RequestHead) -> str:
 
 def _upstream_head(head: RequestHead, where: Destination, inject: tuple[str, str] | None) -> bytes:
     """The request as it goes upstream: origin form, no hop-by-hop or proxy headers."""
-    dropped = set(_HOP_BY_HOP)
+    # Host is the URL's, never the client's own: a different Host to an allowed address
+    # would reach another virtual host behind it, one the policy never allowed.
+    dropped = {*_HOP_BY_HOP, "host"}
     if inject is not None:
         dropped.add(inject[0].lower())  # the sandbox must not choose the credential
-    lines = [f"{head.method} {where.path} HTTP/1.1"]
+    host = f"[{where.host}]" if ":" in where.host else where.host
+    lines = [f"{head.method} {where.path} HTTP/1.1", f"Host: {host}:{where.port}"]
     lines += [f"{k}: {v}" for k, v in head.headers if k.lower() not in dropped]
     if inject is not None:
         lines.append(f"{inject[0]}: {inject[1]}")

@@ -233,7 +233,8 @@ async def test_plain_http_injects_the_credential_and_strips_the_token(secrets_di
         post = await exchange(sock, request.replace("GET ", "POST ", 1))
     assert reply.startswith(b"HTTP/1.1 200 OK") and reply.endswith(b"hello from upstream")
     sent = state.requests[0].decode()
-    assert sent.startswith("GET /simple/ HTTP/1.1\r\n")
+    assert sent.startswith(f"GET /simple/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n")
+    assert "Host: x" not in sent  # the client's own Host never goes upstream
     assert "Authorization: Bearer injected-secret-42" in sent
     assert "chosen-by-the-sandbox" not in sent and TOKEN not in sent
     assert post.startswith(b"HTTP/1.1 403 ")
