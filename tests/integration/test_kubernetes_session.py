@@ -124,3 +124,45 @@ def test_a_restarted_controller_readopts_its_pods(
     assert "+adopted" in patch
     assert second.client.delete(f"/v1/sessions/{sid}").status_code == 200
     assert standin.pods.pods == {}
+
+
+def test_egress_from_a_pod_goes_through_the_gateway_port(
+    cluster: tuple[StandIn, int], start_warden: StartWarden, tmp_path: Path
+) -> None:
+    """A Pod session whose policy allows a loopback server reaches it through the shared
+    gateway port's front, routed to its own proxy by its token; audited with the rule."""
+    from tests.integration.egress_servers import serve
+    from tests.integration.test_egress import _policy
+
+    standin, port = cluster
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "hello").write_text("hello from the pod's proxy\n")
+    with serve(tmp_path / "site") as served:
+        policies = tmp_path / "policies"
+        policies.mkdir()
+        rules = f"    - {{id: site, host: 127.0.0.1, ports: [{served.port}]}}"
+        (policies / "net.yaml").write_text(_policy("net", rules))
+        template = tmp_path / "pod.yaml"
+        template.write_text(yaml.safe_dump(session_pod(render())), encoding="utf-8")
+        warden = start_warden(extra_env={
+            "WARDEN_BACKEND": "kubernetes", "KUBECONFIG": str(standin.kubeconfig),
+            "WARDEN_KUBERNETES_NAMESPACE": "warden-sessions",
+            "WARDEN_KUBERNETES_GATEWAY_HOST": "127.0.0.1",
+            "WARDEN_KUBERNETES_GATEWAY_PORT": str(port),
+            "WARDEN_KUBERNETES_POD_TEMPLATE": str(template),
+            "WARDEN_POLICIES_DIR": str(policies),
+        })  # fmt: skip
+        sid = str(warden.create(_project(tmp_path), policy="net")["id"])
+        warden.wait_state(sid, "idle", timeout=240)
+        command = f"env -u NO_PROXY -u no_proxy curl -sS http://127.0.0.1:{served.port}/hello"
+        assert warden.post(sid, "send", {"text": f"[[bash: {command}]]"}).status_code == 200
+
+        def fetched(_session: dict[str, object]) -> bool:
+            pane = warden.client.get(f"/v1/sessions/{sid}/pane").json()["text"]
+            return "hello from the pod's proxy" in pane
+
+        warden.wait_for(sid, fetched, timeout=150)
+    events = warden.client.get(
+        "/v1/audit", params={"session": sid, "type": "egress.allowed"}
+    ).json()["events"]
+    assert [e["data"]["rule"] for e in events if e["data"]["port"] == served.port] == ["site"]
