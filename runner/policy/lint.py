@@ -19,7 +19,8 @@ _STRENGTH = {"allow": 0, "ask": 1, "deny": 2}
 class Finding:
     severity: Severity
     rule: str  # the rule id (or ``tests[i]``) the finding is about
-    kind: str  # duplicate | unreachable | redundant | unknown-tool | unknown-rule
+    kind: str  # duplicate | unreachable | redundant | unknown-tool | unknown-rule |
+    #          open-egress | cleartext-credential
     message: str
 
 
@@ -31,7 +32,24 @@ def lint_policy(policy: Policy) -> tuple[Finding, ...]:
         findings.extend(_unknown_tool(rule))
         findings.extend(_shadowing(rule, policy.rules))
     findings.extend(_test_references(policy))
+    findings.extend(_network(policy))
     return tuple(findings)
+
+
+def _network(policy: Policy) -> list[Finding]:
+    """Egress rules a reviewer should look at twice: any host, or a credential sent in clear."""
+    out: list[Finding] = []
+    for rule in policy.network.allow:
+        if ":" in rule.id:
+            continue  # the base's own findings
+        if rule.host == "*":
+            message = f"`{rule.id}` lets the session reach any host on {list(rule.ports)}"
+            out.append(Finding("warning", rule.id, "open-egress", message))
+        if rule.inject is not None:
+            message = (f"`{rule.id}` injects {rule.inject.header} into plain HTTP: the"
+                       " credential crosses the network unencrypted")  # fmt: skip
+            out.append(Finding("warning", rule.id, "cleartext-credential", message))
+    return out
 
 
 def _unknown_tool(rule: Rule) -> list[Finding]:

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from runner.commands.policy import app
 from runner.errors import InvalidInputError
-from runner.policy import address_refused, judge_egress, load_policy, parse_address
+from runner.policy import address_refused, judge_egress, lint_policy, load_policy, parse_address
 
 MIRROR = """
 version: 1
@@ -154,3 +154,16 @@ def test_explain_answers_network_questions(write_policy: Callable[..., Path]) ->
     assert result.exit_code == 0 and result.stdout.startswith("deny by network.default")
     result = CliRunner().invoke(app, ["explain", path])
     assert result.exit_code == 2
+
+
+def test_lint_warns_about_any_host_and_cleartext_credentials(
+    write_policy: Callable[..., Path],
+) -> None:
+    """`policy check` warns about `*` egress and about a credential injected in clear."""
+    path = write_policy(
+        "version: 1\nname: open\nnetwork:\n  allow:\n    - {id: all, host: '*', ports: [443]}\n"
+        "    - {id: reg, host: r.corp, ports: [80], inject: {header: Authorization, secret: t}}\n"
+    )
+    kinds = {(f.rule, f.kind) for f in lint_policy(load_policy(path))}
+    assert kinds == {("all", "open-egress"), ("reg", "cleartext-credential")}
+    assert lint_policy(load_policy(write_policy(MIRROR, name="mirror"))) == ()
