@@ -92,6 +92,12 @@ class CreateSession(Schema):
         default=None,
         description="A saved template (/v1/templates): fills the fields this request leaves unset.",
     )
+    reuse: bool = Field(
+        default=False,
+        description="Return (200, reused: true) an idle session of yours that matches this"
+        " request in every field (policy, workspace and mode, image, model, permission mode,"
+        " env), instead of starting one. The request is policy-checked either way.",
+    )
 
     @model_validator(mode="after")
     def _one_workspace(self) -> CreateSession:
@@ -145,6 +151,15 @@ class Answer(Schema):
         if (self.option is None) == (self.text is None):
             raise ValueError("give exactly one of 'option' (1-based) or 'text'")
         return self
+
+
+class Approve(Schema):
+    request: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The hook request to approve (`request` of its `tool.decision` event);"
+        " omitted: the one the prompt on screen shows.",
+    )
 
 
 class ActionResult(Schema):

@@ -18,6 +18,7 @@ from runner.api.deps import (
 from runner.api.schemas import (
     ActionResult,
     Answer,
+    Approve,
     ArchiveWorkspace,
     ArtifactOut,
     Artifacts,
@@ -93,6 +94,7 @@ def _request(body: CreateSession) -> SessionRequest:
         env=body.env,
         workspace_mode=body.workspace_mode,
         unattended=body.unattended,
+        reuse=body.reuse,
     )
 
 
@@ -160,9 +162,12 @@ async def send(
 
 
 @router.post("/{session_id}/approve", response_model=ActionResult)
-async def approve(session_id: str, manager: ManagerDep, actor: ApproverDep) -> ActionResult:
-    """Approve the permission prompt on screen once (the narrowest "Yes")."""
-    option = await manager.approve(session_id, actor)
+async def approve(
+    session_id: str, manager: ManagerDep, actor: ApproverDep, body: Approve | None = None
+) -> ActionResult:
+    """Approve the pending tool call once (the narrowest "Yes"); 409 when the prompt on
+    screen is not the call the hook is waiting on."""
+    option = await manager.approve(session_id, actor, request=body.request if body else None)
     return ActionResult(state=manager.live_state(session_id), option=option)
 
 

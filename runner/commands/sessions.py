@@ -156,10 +156,18 @@ def send(session: SessionArg, text: str, server: Server = None, token: Token = N
 
 
 @app.command()
-def approve(session: SessionArg, server: Server = None, token: Token = None) -> None:
-    """Approve the permission prompt once."""
+def approve(
+    session: SessionArg,
+    request: Annotated[
+        str | None, typer.Option(help="The hook request id (from its tool.decision) to approve.")
+    ] = None,
+    server: Server = None,
+    token: Token = None,
+) -> None:
+    """Approve the pending tool call once (refused if the screen shows another)."""
     client, sid = _session(server, token, session)
-    result = client.call("POST", f"/v1/sessions/{sid}/approve")
+    body = {"request": request} if request else None
+    result = client.call("POST", f"/v1/sessions/{sid}/approve", json=body)
     typer.echo(f"approved with option {result['option']}; session is {result['state']}")
 
 

@@ -98,6 +98,16 @@ def _decided(data: Mapping[str, Any], actor: str) -> dict[str, Any]:
         "option": data.get("option"),
         "rule": data.get("rule"),
         "actor": actor,
+        # What was decided is the hook's call (the screen is only what was shown).
+        **(
+            {
+                "request": data.get("request"),
+                "toolName": data.get("tool_name"),
+                "toolInput": data.get("tool_input"),
+            }
+            if data.get("request")
+            else {}
+        ),
     }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -95,6 +96,8 @@ async def answer_pre_tool_use(
     """
     body = json_object(raw)
     call: ToolCall | None = None
+    # Each hook call gets an id of the gateway's: approvals bind to it, never to a screen.
+    request_id = uuid.uuid4().hex
     try:
         if body is None:
             raise ValueError("hook input is not a JSON object")
@@ -106,6 +109,7 @@ async def answer_pre_tool_use(
         log.exception("policy decision failed for session %s; denying", session_id)
         decision = HookDecision("deny", f"policy decision failed ({type(exc).__name__})", None)
     event: dict[str, Any] = {
+        "request": request_id,
         "tool_name": call.tool_name if call else None,
         "tool_input": call.tool_input if call else None,
         "tool_use_id": call.tool_use_id if call else None,

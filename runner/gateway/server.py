@@ -11,9 +11,9 @@ from __future__ import annotations
 import contextlib
 import hmac
 import logging
-import re
 import secrets
 import socket
+import time
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
@@ -45,8 +45,26 @@ from runner.gateway.usage import Usage
 log = logging.getLogger(__name__)
 
 _MODEL_BODY_LIMIT = 64 * 1024 * 1024  # a long conversation with images stays well below
-_HOOK_BODY_LIMIT = 4 * 1024 * 1024
-_HOOK_EVENT = re.compile(r"^[A-Za-z][A-Za-z-]{0,39}$")
+_HOOK_BODY_LIMIT = 4 * 1024 * 1024  # a PreToolUse input carries a whole file to write
+_EVENT_BODY_LIMIT = 64 * 1024  # other hook events are notes, not payloads
+#: Claude Code's hook events (other than PreToolUse, which has its own route), by the
+#: name a route may use in any case or with dashes. Anything else is not an event the
+#: sandbox may record: it must never name a type the controller owns.
+HOOK_EVENTS = frozenset(
+    {
+        "posttooluse",
+        "posttoolusefailure",
+        "notification",
+        "userpromptsubmit",
+        "stop",
+        "subagentstart",
+        "subagentstop",
+        "precompact",
+        "sessionstart",
+        "sessionend",
+        "permissionrequest",
+    }
+)
 # Model calls can stream for many minutes; connecting must not take long.
 _UPSTREAM_TIMEOUT = httpx.Timeout(connect=10.0, read=600.0, write=60.0, pool=30.0)
 
@@ -87,6 +105,10 @@ class Gateway:
         # With no egress the socket is the app's alone: no proxy exists in the session.
         self._egress = egress
         self._front: GatewayFront | None = None
+        # What the sandbox posts is the agent's word, and the ledger keeps all of it:
+        # a flood must not fill the ledger (or drown the events that matter).
+        self._hook_calls = RateLimit(per_second=20.0, burst=100)
+        self._event_calls = RateLimit(per_second=2.0, burst=20)
 
     @property
     def usage(self) -> Usage:
@@ -227,6 +249,10 @@ class Gateway:
         refused = await self._authenticate(request)
         if refused is not None:
             return refused
+        if not self._hook_calls.take():
+            # Fail closed without a ledger entry per call: a denied call runs nothing.
+            log.warning("session %s: PreToolUse calls over the rate limit", self.session_id)
+            return JSONResponse(hook_output(HookDecision("deny", "hook rate limit", None)))
         raw = await _read_body(request, _HOOK_BODY_LIMIT)
         answer, event = await answer_pre_tool_use(self.session_id, raw, self._decide or _no_policy)
         try:
@@ -241,11 +267,15 @@ class Gateway:
         refused = await self._authenticate(request)
         if refused is not None:
             return refused
-        event = request.path_params["event"]
-        if not _HOOK_EVENT.match(event):
+        event = str(request.path_params["event"]).replace("-", "").lower()
+        if event not in HOOK_EVENTS:
             return error_response(404, "unknown hook event")
-        body = json_object(await _read_body(request, _HOOK_BODY_LIMIT)) or {}
-        await self._emit(f"hook.{event.lower()}", body)
+        if not self._event_calls.take():
+            return error_response(429, "too many hook events; slow down")
+        raw = await _read_body(request, _EVENT_BODY_LIMIT)
+        if raw is None:
+            return error_response(413, f"a hook event body is at most {_EVENT_BODY_LIMIT} bytes")
+        await self._emit(f"hook.{event}", json_object(raw) or {})
         return JSONResponse({})
 
     async def _not_found(self, request: Request) -> Response:
@@ -272,7 +302,28 @@ class Gateway:
 
     async def _on_event_strict(self, name: str, data: dict[str, Any]) -> None:
         if self._on_event is not None:
-            await self._on_event(name, {"session_id": self.session_id, **data})
+            # The session is this gateway's, whatever the body says (the sandbox must not
+            # speak for another session): set last, so a body's session_id is overwritten.
+            await self._on_event(name, {**data, "session_id": self.session_id})
+
+
+class RateLimit:
+    """A token bucket: ``burst`` calls at once, then ``per_second``."""
+
+    def __init__(self, *, per_second: float, burst: int) -> None:
+        self._rate = per_second
+        self._burst = float(burst)
+        self._tokens = float(burst)
+        self._at = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
+        self._at = now
+        if self._tokens < 1.0:
+            return False
+        self._tokens -= 1.0
+        return True
 
 
 async def _no_policy(_call: ToolCall) -> HookDecision:

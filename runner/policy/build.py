@@ -16,6 +16,8 @@ from runner.errors import InvalidInputError
 from runner.policy.compiled import (
     ApprovalRules,
     ContainerLimits,
+    EnvRules,
+    InputRules,
     ModelLimits,
     Policy,
     PolicyTest,
@@ -51,6 +53,19 @@ ROOT_APPROVALS = ApprovalRules(
     roles=("approver",), timeout_seconds=300, fallback="deny", ci_fallback="deny"
 )
 
+# Slash commands that only show or shrink the conversation. Everything that changes
+# settings, permissions, hooks, the model, the working directories or the account
+# (/permissions, /config, /hooks, /model, /add-dir, /login, …) stays out by default.
+ROOT_INPUT = InputRules(
+    shell_escape="deny",
+    slash_commands=("/clear", "/compact", "/context", "/cost", "/help"),
+    mode_change="restore",
+)
+# Names that change how text is shown, never which code runs (unlike NODE_OPTIONS,
+# BASH_ENV, GIT_CONFIG_GLOBAL, PYTHONSTARTUP …, which load code into Claude Code or
+# the programs it starts).
+ROOT_ENV = EnvRules(allowed=("LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ", "CI", "NO_COLOR"))
+
 
 def build_policy(spec: PolicyFile, *, source: Path | None, base: Policy | None) -> Policy:
     """The effective policy of ``spec`` on top of ``base``.
@@ -73,6 +88,8 @@ def build_policy(spec: PolicyFile, *, source: Path | None, base: Policy | None) 
             workspace=_workspace(spec, base.workspace if base else ROOT_WORKSPACE),
             model=_model(spec, base.model if base else ROOT_MODEL),
             approvals=_approvals(spec, base.approvals if base else ROOT_APPROVALS),
+            input=_input(spec, base.input if base else ROOT_INPUT),
+            env=_env(spec, base.env if base else ROOT_ENV),
             tests=tuple(
                 PolicyTest(t.name or f"tests[{i}]", t.tool, dict(t.input), t.expect, t.rule)
                 for i, t in enumerate(spec.tests)
@@ -241,3 +258,21 @@ def _renamed(rule: NetworkRule, base_name: str) -> NetworkRule:
     if ":" in rule.id or not base_name:
         return rule
     return replace(rule, id=f"{base_name}:{rule.id}")
+
+
+def _input(spec: PolicyFile, base: InputRules) -> InputRules:
+    i = spec.input
+    return InputRules(
+        shell_escape=i.shell_escape or base.shell_escape,
+        slash_commands=(
+            tuple(dict.fromkeys(i.slash_commands))
+            if i.slash_commands is not None
+            else base.slash_commands
+        ),
+        mode_change=i.mode_change or base.mode_change,
+    )
+
+
+def _env(spec: PolicyFile, base: EnvRules) -> EnvRules:
+    added = spec.env.allowed or []
+    return EnvRules(allowed=tuple(dict.fromkeys([*base.allowed, *added])))

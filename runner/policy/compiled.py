@@ -55,6 +55,18 @@ class ApprovalRules:
 
 
 @dataclass(frozen=True)
+class InputRules:
+    shell_escape: Literal["allow", "deny"]
+    slash_commands: tuple[str, ...]
+    mode_change: Literal["restore", "end"]
+
+
+@dataclass(frozen=True)
+class EnvRules:
+    allowed: tuple[str, ...]  # the defaults plus the names the policy (and its bases) add
+
+
+@dataclass(frozen=True)
 class PolicyTest:
     name: str
     tool: str
@@ -77,6 +89,8 @@ class Policy:
     workspace: WorkspaceRules
     model: ModelLimits
     approvals: ApprovalRules
+    input: InputRules
+    env: EnvRules
     tests: tuple[PolicyTest, ...]
     base: Policy | None = None
     network: NetworkRules = field(default_factory=NetworkRules)

@@ -180,6 +180,40 @@ class Network(_Section):
     max_connections_per_minute: int | None = Field(default=None, gt=0)
 
 
+SlashCommand = Annotated[str, StringConstraints(pattern=r"^/[A-Za-z0-9][A-Za-z0-9_:-]{0,63}$")]
+EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
+
+
+class InputSection(_Section):
+    """What an operator's text may make Claude Code do besides prompting the model."""
+
+    shell_escape: Literal["allow", "deny"] | None = Field(
+        default=None,
+        description="Text starting with `!` (Claude Code's bash mode, which runs without a"
+        " tool call): `deny` (default) refuses it; `allow` judges it as a Bash call by the"
+        " tools rules, and only an `allow` decision sends it.",
+    )
+    slash_commands: list[SlashCommand] | None = Field(
+        default=None,
+        description="Slash commands an operator may send (`/compact`); any other is refused."
+        " Default: /clear, /compact, /context, /cost, /help.",
+    )
+    mode_change: Literal["restore", "end"] | None = Field(
+        default=None,
+        description="When the screen shows another permission mode than the session's:"
+        " `restore` (default) switches it back (the session ends if that fails), `end`"
+        " ends the session. Either way it is audited as `policy.violation`.",
+    )
+
+
+class EnvSection(_Section):
+    allowed: list[EnvName] | None = Field(
+        default=None,
+        description="Environment variable names a session request may set, added to the"
+        " defaults (LANG, LANGUAGE, LC_ALL, LC_CTYPE, TZ, CI, NO_COLOR); any other is refused.",
+    )
+
+
 class PolicyTestSpec(_Section):
     name: str | None = None
     tool: str
@@ -208,4 +242,6 @@ class PolicyFile(_Section):
         default_factory=Network,
         description="Egress through the session's audited proxy; none: no proxy at all.",
     )
+    input: InputSection = Field(default_factory=InputSection)
+    env: EnvSection = Field(default_factory=EnvSection)
     tests: list[PolicyTestSpec] = Field(default_factory=list)

@@ -115,6 +115,16 @@ def _others(child: Policy, base: Policy) -> list[tuple[str, str]]:
     ):
         if base_fallback == "deny" and child_fallback != "deny":
             out.append((name, "the base falls back to deny"))
+    if child.input.shell_escape == "allow" and base.input.shell_escape != "allow":
+        out.append(("input.shell_escape", "the base refuses shell escapes"))
+    slash = [c for c in child.input.slash_commands if c not in base.input.slash_commands]
+    if slash:
+        out.append(("input.slash_commands", f"{slash} not allowed by the base"))
+    if base.input.mode_change == "end" and child.input.mode_change != "end":
+        out.append(("input.mode_change", "the base ends the session on a mode change"))
+    names = [n for n in child.env.allowed if n not in base.env.allowed]
+    if names:
+        out.append(("env.allowed", f"{names} not allowed by the base"))
     return out
 
 

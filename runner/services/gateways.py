@@ -72,7 +72,7 @@ class SessionGateways:
 
         async def decide(call: ToolCall) -> HookDecision:
             verdict = self._gate.judge_tool(
-                record.policy, call.tool_name, call.tool_input, workspace
+                record.policy, call.tool_name, call.tool_input, workspace, cwd=call.cwd
             )
             if verdict.decision == "ask" and record.unattended:
                 # Nobody will answer a prompt: the policy's CI fallback decides now.
@@ -85,8 +85,12 @@ class SessionGateways:
 
         gateway: Gateway
 
+        # Everything the gateway records came from inside the sandbox: it is the agent's
+        # word, and says so (never "system", which stands for the controller itself).
+        agent = Actor(f"agent:{record.id}", tenant=record.tenant)
+
         async def on_event(kind: str, data: dict[str, Any]) -> None:
-            await self._events.emit(kind, actor=Actor.system(), session=record.id, data=data)
+            await self._events.emit(kind, actor=agent, session=record.id, data=data)
             if kind == "tool.decision":
                 self._hooks.record(record.id, data)
             if kind == "model.request":

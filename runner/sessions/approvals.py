@@ -1,10 +1,13 @@
 """Who may answer a permission prompt, what they may approve, and what happens when nobody does.
 
-A human approval is checked twice: the actor must hold one of the policy's approver
-roles, and the prompt's own command or path is judged by the policy again, so that a
-prompt can never be approved against policy (whatever the hook decided earlier). An
-unanswered prompt gets the policy's fallback after its timeout; an unattended (CI)
-session gets its CI fallback at once.
+An approval binds to the PreToolUse hook's structured tool call, never to the screen:
+the screen is the agent's to draw (it can write to its own terminal), so the prompt on
+screen must agree in tool and command or path with a pending ``ask`` the hook actually
+saw, or approval is refused (409, ``screen.mismatch``). The actor must hold one of the
+policy's approver roles, and the hook's own tool input is judged by the policy again, so
+a call is never approved against policy. ``permission.decided`` records the hook's
+request id and tool input. An unanswered prompt gets the policy's fallback after its
+timeout; an unattended (CI) session gets its CI fallback at once.
 """
 
 from __future__ import annotations
@@ -12,11 +15,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from runner.core import Actor, EventSink, SessionState
-from runner.errors import PolicyDeniedError, WardenError
+from runner.errors import ConflictError, PolicyDeniedError, WardenError
 from runner.sessions import prompts
+from runner.sessions.hooklog import HookLog, HookRequest
 from runner.sessions.live import Observed
 from runner.sessions.model import SessionRecord
 from runner.sessions.policy_gate import PolicyGate
@@ -31,9 +37,10 @@ CI_RULE = "approvals.ci_fallback"
 class ApprovalDesk:
     """Answers permission prompts for people, and for the policy when people do not."""
 
-    def __init__(self, gate: PolicyGate, events: EventSink) -> None:
+    def __init__(self, gate: PolicyGate, events: EventSink, hooks: HookLog) -> None:
         self._gate = gate
         self._events = events
+        self._hooks = hooks
         self._timers: dict[str, asyncio.Task[None]] = {}
 
     async def approve(
@@ -43,18 +50,30 @@ class ApprovalDesk:
         actor: Actor,
         workspace: Path,
         expect: prompts.PromptCheck | None = None,
+        request: str | None = None,
     ) -> int:
-        """Approve once, if the actor may and the policy does not deny what it would run.
+        """Approve once, if the actor may, the screen shows a call the hook is waiting on,
+        and the policy does not deny that call.
 
         Raises:
             AuthorizationError: the actor holds no approver role of the policy.
-            PolicyDeniedError: the policy denies the prompt's command or path.
+            ConflictError: the screen's prompt is not the hook's pending call (409).
+            PolicyDeniedError: the policy denies the hook's call.
         """
         self._gate.check_approver(record.policy, actor)
-        rule = await self._check_prompt(record, running, actor, workspace)
-        return await prompts.approve(
-            running, self._events, record.id, actor, rule=rule, expect=expect
+        bound = await self._bind(record, running, actor, request)
+        rule = await self._check_call(record, bound, actor, workspace)
+        option = await prompts.approve(
+            running,
+            self._events,
+            record.id,
+            actor,
+            rule=rule,
+            expect=self._still(record.id, bound, expect),
+            bound=bound.as_json(),
         )
+        self._hooks.decided(record.id, bound.id)
+        return option
 
     async def reject(
         self,
@@ -64,20 +83,66 @@ class ApprovalDesk:
         expect: prompts.PromptCheck | None = None,
     ) -> int | None:
         self._gate.check_approver(record.policy, actor)
-        return await prompts.reject(running, self._events, record.id, actor, expect=expect)
+        # Refusing is always allowed; the request is named when the screen agrees with
+        # one. When it agrees with none, the options on screen may be the agent's drawing
+        # ("2. No" where the real dialog has "2. Yes, and always allow"): press Esc,
+        # which cancels whatever dialog is really there.
+        bound = self._hooks.bind(record.id, running.live.observed.details)
+        option = await prompts.reject(
+            running,
+            self._events,
+            record.id,
+            actor,
+            expect=expect,
+            bound=bound.as_json() if bound else None,
+            escape=bound is None,
+        )
+        if bound is not None:
+            self._hooks.decided(record.id, bound.id)
+        return option
 
-    async def _check_prompt(
-        self, record: SessionRecord, running: Running, actor: Actor, workspace: Path
-    ) -> str | None:
+    async def _bind(
+        self, record: SessionRecord, running: Running, actor: Actor, request: str | None
+    ) -> HookRequest:
         details = running.live.observed.details
-        verdict = self._gate.judge_prompt(record.policy, details, workspace)
-        if verdict is None or verdict.decision != "deny":
-            return verdict.rule if verdict is not None else None
+        bound = self._hooks.bind(record.id, details, request)
+        if bound is not None:
+            return bound
+        pending = [r.as_json() for r in self._hooks.pending(record.id)]
+        await self._events.emit(
+            "screen.mismatch",
+            actor=actor,
+            session=record.id,
+            data={"screen": dict(details), "pending": pending, "request": request},
+        )
+        raise ConflictError(
+            "the prompt on screen does not match the tool call the hook is waiting on;"
+            " not approved (the screen may have been drawn by the agent)",
+            details={"pending": pending, "request": request},
+        )
+
+    def _still(
+        self, session_id: str, bound: HookRequest, expect: prompts.PromptCheck | None
+    ) -> prompts.PromptCheck:
+        """Checked again under the session's lock, just before the key is pressed."""
+
+        def check(details: Mapping[str, Any]) -> bool:
+            again = self._hooks.bind(session_id, details, bound.id)
+            return again is not None and (expect is None or expect(details))
+
+        return check
+
+    async def _check_call(
+        self, record: SessionRecord, bound: HookRequest, actor: Actor, workspace: Path
+    ) -> str | None:
+        verdict = self._gate.judge_tool(record.policy, bound.tool_name, bound.tool_input, workspace)
+        if verdict.decision != "deny":
+            return verdict.rule
         await self._events.emit(
             "permission.refused",
             actor=actor,
             session=record.id,
-            data={"rule": verdict.rule, "reason": verdict.reason, "prompt": dict(details)},
+            data={"rule": verdict.rule, "reason": verdict.reason, **bound.as_json()},
         )
         raise PolicyDeniedError(
             f"the policy denies what this prompt would do: {verdict.reason}", rule=verdict.rule
@@ -129,9 +194,19 @@ class ApprovalDesk:
         )
         try:
             if fallback == "allow":
-                with contextlib.suppress(PolicyDeniedError):
-                    await self._check_prompt(record, running, system, workspace)
-                    await prompts.approve(running, self._events, record.id, system, rule=rule)
+                with contextlib.suppress(PolicyDeniedError, ConflictError):
+                    bound = await self._bind(record, running, system, None)
+                    await self._check_call(record, bound, system, workspace)
+                    await prompts.approve(
+                        running,
+                        self._events,
+                        record.id,
+                        system,
+                        rule=rule,
+                        expect=self._still(record.id, bound, None),
+                        bound=bound.as_json(),
+                    )
+                    self._hooks.decided(record.id, bound.id)
                     return
             await prompts.reject(running, self._events, record.id, system, rule=rule)
         except WardenError:

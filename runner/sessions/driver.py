@@ -1,20 +1,29 @@
 """Typing into a session: tmux inside the container, reached through exec.
 
-Delivery is verified: after Enter the state must leave ``idle`` or the text must show
-up; Enter is retried only while the session is still idle with the text in its input
-box, so a prompt is never submitted twice.
+Delivery never presses a key it did not mean to press. Text is text (control bytes are
+refused before anything is sent); it goes into an empty input box as one bracketed
+paste; Enter is pressed only while the screen is the idle input box holding exactly
+that text, and pressed again only while that is still so. A paste that went wrong (the
+text was read as keys, a dialog opened meanwhile) is therefore never submitted, and
+an Enter can never answer a permission prompt.
 """
 
 from __future__ import annotations
 
+import re
+
 from runner.core import SessionState
 from runner.errors import ConflictError, SandboxError
 from runner.sandbox.backend import SandboxBackend
+from runner.sessions.input_text import check_text
 from runner.sessions.live import LiveSession, Observed
 from runner.terminal.keys import Key, send_keys_argv
 
 TMUX_TARGET = "main"
 _SUBMIT_ATTEMPTS = 3
+_TYPED_SECONDS = 5.0
+#: How Claude Code shows a long paste in its input box instead of the text itself.
+_PASTED = re.compile(r"\[Pasted text #\d+(?: \+(\d+) lines)?\]")
 
 
 class Driver:
@@ -31,8 +40,22 @@ class Driver:
         """Press keys (``Key.ENTER``, ``Key.ESCAPE``, ``Key.DOWN`` …)."""
         await self._run(send_keys_argv(TMUX_TARGET, *names))
 
+    async def shift_tab(self) -> None:
+        """Press Shift+Tab (Claude Code cycles its permission mode): the mode pin's key."""
+        await self._run(["tmux", "send-keys", "-t", TMUX_TARGET, "BTab"])
+
+    async def kill(self) -> None:
+        """End Claude Code and its terminal: the session exits."""
+        # tmux may die before it answers; the screen's [exited] is what counts.
+        await self._backend.exec(self._live.container_id, ["tmux", "kill-server"])
+
     async def paste(self, text: str) -> None:
-        """Put ``text`` into the input as one bracketed paste (newlines do not submit)."""
+        """Put ``text`` into the input as one bracketed paste (newlines do not submit).
+
+        Raises:
+            InvalidInputError: the text holds control characters (they would be keys).
+        """
+        check_text(text)
         await self._run(["tmux", "set-buffer", "-b", "warden", "--", text])
         await self._run(["tmux", "paste-buffer", "-p", "-d", "-b", "warden", "-t", TMUX_TARGET])
 
@@ -40,18 +63,33 @@ class Driver:
         """Type ``text`` and press Enter, verifying the agent took it within the time given.
 
         Raises:
-            ConflictError: the prompt could not be delivered (the session never left idle).
+            InvalidInputError: the text holds control characters.
+            ConflictError: the input box was not empty, did not show exactly the text
+                (nothing was submitted), or the agent never took it.
         """
-        probe = _probe(text)
+        check_text(text)
+        observed = self._live.observed
+        if observed.state == SessionState.IDLE and str(observed.details.get("draft") or ""):
+            raise ConflictError(
+                "the input box already holds a draft; nothing was typed (clear it first)",
+                details={"draft": str(observed.details.get("draft"))[:200]},
+            )
         await self.paste(text)
-        await self._live.wait_for(lambda _o, pane: probe in pane, seconds=3.0)
+        if not await self._live.wait_for(lambda o, _p: holds(o, text), seconds=_TYPED_SECONDS):
+            raise ConflictError(
+                "the text was typed but the input box does not show exactly it; Enter was"
+                " not pressed, nothing was submitted",
+                details={
+                    "state": self._live.observed.state,
+                    "draft": str(self._live.observed.details.get("draft") or "")[:200],
+                },
+            )
         for _attempt in range(_SUBMIT_ATTEMPTS):
+            if not holds(self._live.observed, text):
+                return  # it moved on, or the text left the input box: it was taken
             await self.keys(Key.ENTER)
             if await self._live.wait_for(_left_idle, self._submit_seconds / _SUBMIT_ATTEMPTS):
                 return
-            draft = str(self._live.observed.details.get("draft") or "")
-            if self._live.observed.state != SessionState.IDLE or probe not in draft:
-                return  # it moved on, or the text left the input box: it was taken
         raise ConflictError(
             "the prompt was typed but the agent did not take it",
             details={"state": self._live.observed.state},
@@ -70,7 +108,18 @@ def _left_idle(observed: Observed, _pane: str) -> bool:
     return observed.state not in (SessionState.IDLE, SessionState.STARTING)
 
 
-def _probe(text: str) -> str:
-    """A short piece of the text that will be visible in the input box once typed."""
-    first = next((line for line in text.splitlines() if line.strip()), text)
-    return first.strip()[:40]
+def holds(observed: Observed, text: str) -> bool:
+    """Whether the screen is the idle input box holding exactly ``text``.
+
+    The box wraps long lines and indents continuation rows, so whitespace is not
+    compared; every other character is. A long paste shows as ``[Pasted text #N +K
+    lines]``: that counts when it is the whole draft and K matches the text.
+    """
+    if observed.state != SessionState.IDLE:
+        return False
+    draft = str(observed.details.get("draft") or "")
+    pasted = _PASTED.fullmatch(draft.strip())
+    if pasted is not None:
+        lines = pasted.group(1)
+        return lines is None or int(lines) in (text.count("\n"), text.count("\n") + 1)
+    return "".join(draft.split()) == "".join(text.split()) != ""

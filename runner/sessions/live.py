@@ -255,7 +255,11 @@ class LiveSession:
 
 
 def _is_news(previous: Observed, current: Observed) -> bool:
-    """A state change, or a different prompt/question; not a ticking spinner."""
+    """A state change, a different prompt/question, or another permission mode; not a
+    ticking spinner."""
     if current.state != previous.state:
         return True
+    mode = current.details.get("mode")
+    if mode and mode != previous.details.get("mode"):
+        return True  # the permission mode is pinned: a change must be seen at once
     return current.state in WAITING_STATES and current.details != previous.details

@@ -18,16 +18,18 @@ from runner.core import (
     WorkspaceMode,
     utcnow,
 )
-from runner.errors import ConflictError, PolicyDeniedError, WardenError
-from runner.policy import ContainerProfile
+from runner.errors import ConflictError, InvalidInputError, PolicyDeniedError, WardenError
+from runner.policy import ContainerProfile, Decision
 from runner.sandbox.backend import ImageInfo, SandboxBackend
 from runner.sandbox.runtimes import require_runtime
 from runner.sessions import prompts
 from runner.sessions.approvals import ApprovalDesk
 from runner.sessions.hooklog import HookLog
 from runner.sessions.images import admit_image
+from runner.sessions.input_text import check_text, parse_input
 from runner.sessions.launcher import Launcher, workspace_of
 from runner.sessions.live import LiveSession, Observed, StateCallback
+from runner.sessions.mode_pin import ModePin
 from runner.sessions.model import SessionRecord, StateChange
 from runner.sessions.policy_gate import PolicyGate
 from runner.sessions.registry import SessionRegistry
@@ -66,7 +68,8 @@ class SessionManager:
         self._events = events
         self._gate = gate
         self._hooks = hooks
-        self._desk = ApprovalDesk(gate, events)
+        self._desk = ApprovalDesk(gate, events, hooks)
+        self._modes = ModePin(events)
         self._default_image = default_image
         self._turns = turns
         self._starting: dict[str, asyncio.Task[None]] = {}
@@ -103,22 +106,29 @@ class SessionManager:
         # A request that names no mode gets the policy's, before anything is judged by it.
         mode = self._gate.workspace_mode(request.policy, request.workspace_mode)
         request = replace(request, workspace_mode=mode)
+        self._gate.check_env(request.policy, request.env)
+        if request.prompt:  # refused now, not after a container was started for it
+            check_text(request.prompt, field="prompt")
+            self._gate.check_input(request.policy, parse_input(request.prompt), None)
         # Confined before anything else: a path outside the roots is refused (and audited)
         # before it is looked at again, let alone copied.
         admitted = await self._workspaces.admit(request, actor)
-        work_dir = Path(admitted.work_dir)
         async with self._create_lock:
-            # An unattended (CI) run gets a session of its own: reusing an interactive one
-            # would hand its prompts to whoever watches that one, under another policy.
-            # Only a host path can be shared; an upload or a clone is each session's own.
-            reuse = admitted.is_host_path and not request.unattended
-            reusable = await self._find_reusable(work_dir, actor) if reuse else None
+            record = _new_record(request, actor, admitted, self._default_image, mode)
+            # Judged like a new session even when one is reused: a reused session must
+            # be one this request could have started.
+            profile, image = await self._admit(record, actor)
+            # Reuse only when asked for, and only a session that is what this request
+            # asks for in every respect (policy, workspace, image, model, modes, env) and
+            # is the same person's: anything else would hand the caller a session under
+            # another policy, or someone else's. An unattended (CI) run never shares one;
+            # only a host path can be shared (an upload or a clone is each session's own).
+            reuse = request.reuse and admitted.is_host_path and not request.unattended
+            reusable = await self._find_reusable(record, actor) if reuse else None
             if reusable is not None:
                 if request.prompt:
                     await self.send(reusable.id, request.prompt, actor)
                 return reusable, True
-            record = _new_record(request, actor, admitted, self._default_image, mode)
-            profile, image = await self._admit(record, actor)
             await self._workspaces.admit_disk(record, profile, actor)
             await self._workspaces.take(admitted, actor, self._registry.paths(record.id))
             # Recorded before anything runs: if the ledger cannot write, nothing starts.
@@ -157,13 +167,13 @@ class SessionManager:
         await require_runtime(self._backend, profile.runtime, policy=record.policy)
         return profile, image
 
-    async def _find_reusable(self, work_dir: Path, actor: Actor) -> SessionRecord | None:
+    async def _find_reusable(self, wanted: SessionRecord, actor: Actor) -> SessionRecord | None:
         idle = await asyncio.to_thread(
             self._store.find, tenant=actor.tenant, states=[SessionState.IDLE]
         )
         for record in idle:
             if (
-                record.work_dir == str(work_dir)
+                _same_session(record, wanted)
                 and self._registry.is_running(record.id)
                 and not record.unattended
             ):
@@ -190,7 +200,7 @@ class SessionManager:
                 data={"container": container_id, "image": record.image, **image.audit_fields()},
             )
             if record.prompt:
-                await self._brief(running, record.id, record.prompt)
+                await self._brief(running, record, record.prompt)
             self._registry.briefing.discard(record.id)
             await self._state_callback(record)(running.live.observed)
         except Exception as exc:
@@ -206,7 +216,7 @@ class SessionManager:
             self._registry.briefing.discard(record.id)
             self._starting.pop(record.id, None)
 
-    async def _brief(self, running: Running, session_id: str, prompt: str) -> None:
+    async def _brief(self, running: Running, record: SessionRecord, prompt: str) -> None:
         ready = await running.live.wait_for(
             lambda o, _p: o.state not in (SessionState.STARTING, SessionState.UNKNOWN),
             _READY_SECONDS,
@@ -216,7 +226,7 @@ class SessionManager:
                 "Claude Code did not become ready for the first prompt",
                 details={"state": running.live.observed.state, "pane": running.live.pane()[-2000:]},
             )
-        await self._deliver(session_id, prompt, Actor.system())
+        await self._deliver(record, prompt, Actor.system())
 
     async def _fail(self, session_id: str, exc: Exception) -> None:
         """Mark the session failed. Each step is tried on its own and logged if it fails:
@@ -301,6 +311,8 @@ class SessionManager:
             if running is not None:
                 workspace = workspace_of(record, self._registry.paths(session_id))
                 self._desk.watch(record, running, observed, workspace)
+                how = self._gate.policy(record.policy).input.mode_change
+                self._modes.check(session_id, record.permission_mode, how, running, observed)
             if observed.state == SessionState.PERMISSION_PROMPT:
                 await self._prompt_opened(record, observed)
             if observed.state == SessionState.EXITED:
@@ -318,11 +330,18 @@ class SessionManager:
             log.exception("session %s: could not record its transcript turns", session_id)
 
     async def _prompt_opened(self, record: SessionRecord, observed: Observed) -> None:
+        bound = self._hooks.bind(record.id, observed.details)
         await self._events.emit(
             "permission.asked",
             actor=Actor.system(),
             session=record.id,
-            data={"prompt": dict(observed.details), "policy": record.policy},
+            data={
+                "prompt": dict(observed.details),
+                "policy": record.policy,
+                # The hook call the screen agrees with (None: none does; approval will
+                # be refused).
+                "hook": bound.as_json() if bound else None,
+            },
         )
         disagreement = self._hooks.disagreement(record.id, observed.details)
         if disagreement is not None:
@@ -341,6 +360,7 @@ class SessionManager:
                 await task
         running = self._registry.pop(session_id)
         self._desk.forget(session_id)
+        self._modes.forget(session_id)
         judged = self._hooks.tool_use_ids(session_id)  # the transcript must show these
         self._hooks.forget(session_id)
         if self._turns is not None:
@@ -377,17 +397,51 @@ class SessionManager:
 
     async def send(self, session_id: str, text: str, actor: Actor) -> None:
         """Deliver a prompt; the session must be idle."""
-        await self.get(session_id, actor)
-        await self._deliver(session_id, text, actor)
+        record = await self.get(session_id, actor)
+        await self._deliver(record, text, actor)
 
-    async def _deliver(self, session_id: str, text: str, actor: Actor) -> None:
+    async def _deliver(self, record: SessionRecord, text: str, actor: Actor) -> None:
+        session_id = record.id
         running = self._registry.running(session_id)
+        workspace = workspace_of(record, self._registry.paths(session_id))
         async with running.lock:
+            verdict = await self._check_input(record, text, actor, workspace)
             _require(running, {SessionState.IDLE}, "send input")
             await self._events.emit(
                 "input.sent", actor=actor, session=session_id, data={"text": text}
             )
+            if verdict is not None:
+                # Bash mode runs the command with no hook: this is its only decision.
+                await self._events.emit(
+                    "tool.decision",
+                    actor=actor,
+                    session=session_id,
+                    data={
+                        "source": "shell_escape",
+                        "tool_name": "Bash",
+                        "tool_input": {"command": parse_input(text).target},
+                        "decision": verdict.decision,
+                        "rule": verdict.rule,
+                        "reason": verdict.reason,
+                    },
+                )
             await running.driver.submit(text)
+
+    async def _check_input(
+        self, record: SessionRecord, text: str, actor: Actor, workspace: Path | None
+    ) -> Decision | None:
+        """Refuse (and audit) text that is not text, or that the policy does not allow."""
+        try:
+            check_text(text)
+            return self._gate.check_input(record.policy, parse_input(text), workspace)
+        except (InvalidInputError, PolicyDeniedError) as exc:
+            await self._events.emit(
+                "input.refused",
+                actor=actor,
+                session=record.id,
+                data={"reason": exc.message, **exc.details},
+            )
+            raise
 
     async def resize(self, session_id: str, cols: int, rows: int, actor: Actor) -> None:
         """Resize the session's terminal (every watcher sees the new size)."""
@@ -408,13 +462,19 @@ class SessionManager:
         self._gate.check_approver(record.policy, actor)
 
     async def approve(
-        self, session_id: str, actor: Actor, *, expect: prompts.PromptCheck | None = None
+        self,
+        session_id: str,
+        actor: Actor,
+        *,
+        expect: prompts.PromptCheck | None = None,
+        request: str | None = None,
     ) -> int:
-        """Approve the prompt on screen (only if ``expect`` holds for it, when given)."""
+        """Approve the hook request the prompt on screen is for (``request``: that one),
+        only if ``expect`` holds for the prompt, when given."""
         record = await self.get(session_id, actor)
         running = self._registry.running(session_id)
         workspace = workspace_of(record, self._registry.paths(session_id))
-        return await self._desk.approve(record, running, actor, workspace, expect)
+        return await self._desk.approve(record, running, actor, workspace, expect, request)
 
     async def reject(
         self, session_id: str, actor: Actor, *, expect: prompts.PromptCheck | None = None
@@ -427,6 +487,8 @@ class SessionManager:
         self, session_id: str, actor: Actor, *, option: int | None, text: str | None
     ) -> None:
         await self.get(session_id, actor)
+        if text is not None:
+            check_text(text)  # a free-text answer is typed too: text, never keys
         running = self._registry.running(session_id)
         await prompts.answer(running, self._events, session_id, actor, option=option, text=text)
 
@@ -497,6 +559,22 @@ def _new_record(
         container_id=None,
         created_at=now,
         updated_at=now,
+    )
+
+
+def _same_session(found: SessionRecord, wanted: SessionRecord) -> bool:
+    """Whether ``found`` is what ``wanted`` asks for, for the same owner."""
+    return (
+        found.tenant == wanted.tenant
+        and found.owner == wanted.owner
+        and found.policy == wanted.policy
+        and found.work_dir == wanted.work_dir
+        and dict(found.workspace) == dict(wanted.workspace)
+        and found.workspace_mode == wanted.workspace_mode
+        and found.image == wanted.image
+        and found.model == wanted.model
+        and found.permission_mode == wanted.permission_mode
+        and dict(found.env) == dict(wanted.env)
     )
 
 

@@ -26,6 +26,7 @@ from runner.policy import (
 )
 from runner.policy.loader import parse_policy_file, resolve_reference
 from runner.sandbox.backend import SANDBOX_HOME, SANDBOX_WORKSPACE
+from runner.sessions.input_text import ParsedInput
 from runner.sessions.model import SessionRecord
 
 #: The parsed prompt's tool kind → the Claude Code tool and the input key of its target.
@@ -124,9 +125,18 @@ class PolicyGate:
         return container_profile(policy, request)
 
     def judge_tool(
-        self, policy_name: str, tool_name: str, tool_input: Mapping[str, Any], fs_root: Path | None
+        self,
+        policy_name: str,
+        tool_name: str,
+        tool_input: Mapping[str, Any],
+        fs_root: Path | None,
+        cwd: str | None = None,
     ) -> Decision:
-        """The policy's decision on a structured tool call (never raises: errors deny)."""
+        """The policy's decision on a structured tool call (never raises: errors deny).
+
+        ``cwd`` is where the hook says the call runs (a Bash command's relative writes
+        start there); None: the workspace.
+        """
         return evaluate(
             self.policy(policy_name),
             tool_name,
@@ -134,7 +144,71 @@ class PolicyGate:
             workspace=SANDBOX_WORKSPACE,
             fs_root=fs_root,
             home=SANDBOX_HOME,
+            cwd=cwd,
         )
+
+    def check_env(self, policy_name: str, env: Mapping[str, str]) -> None:
+        """Refuse environment names outside the policy's ``env.allowed``.
+
+        An allowlist, not a denylist: NODE_OPTIONS, BASH_ENV, GIT_CONFIG_GLOBAL,
+        PYTHONSTARTUP and their like load code into Claude Code or what it runs, and
+        no list of bad names is ever complete.
+
+        Raises:
+            InvalidInputError: naming the refused variables and the allowed ones.
+        """
+        allowed = self.policy(policy_name).env.allowed
+        refused = sorted(name for name in env if name not in allowed)
+        if refused:
+            raise InvalidInputError(
+                f"env {', '.join(refused)} not allowed by policy {policy_name!r}; allowed:"
+                f" {', '.join(allowed)} (a policy adds names under env.allowed)",
+                details={"env": refused, "allowed": list(allowed), "rule": "env.allowed"},
+            )
+
+    def check_input(
+        self, policy_name: str, parsed: ParsedInput, fs_root: Path | None
+    ) -> Decision | None:
+        """Judge what an operator's text makes Claude Code do; None for a plain prompt.
+
+        A shell escape (``!cmd``) runs in Claude Code's bash mode, where no PreToolUse
+        hook fires: unless the policy allows escapes it is refused, and then it is judged
+        as the Bash call it is, here, since nothing later will judge it. A slash command
+        can change settings, permissions, hooks or the model, so only listed ones pass.
+
+        Raises:
+            InvalidInputError: the policy refuses shell escapes, or the slash command.
+            PolicyDeniedError: the policy does not allow the escape's command.
+        """
+        rules = self.policy(policy_name).input
+        if parsed.kind == "slash":
+            if parsed.target not in rules.slash_commands:
+                raise InvalidInputError(
+                    f"slash command {parsed.target} is not allowed by policy {policy_name!r};"
+                    f" allowed: {', '.join(rules.slash_commands) or 'none'} (text that starts"
+                    " with / is a command to Claude Code, not a prompt)",
+                    details={"command": parsed.target, "rule": "input.slash_commands"},
+                )
+            return None
+        if parsed.kind != "shell":
+            return None
+        if rules.shell_escape != "allow":
+            raise InvalidInputError(
+                f"policy {policy_name!r} refuses shell escapes: text starting with '!' runs"
+                " as a shell command without a tool call (set input.shell_escape: allow to"
+                " have them judged as Bash calls)",
+                details={"rule": "input.shell_escape"},
+            )
+        verdict = self.judge_tool(policy_name, "Bash", {"command": parsed.target}, fs_root)
+        if verdict.decision != "allow":
+            # Nobody can be asked: bash mode shows no permission prompt. Only allow runs.
+            raise PolicyDeniedError(
+                f"the policy does not allow this shell escape ({verdict.decision}):"
+                f" {verdict.reason}",
+                rule=verdict.rule or "default",
+                details={"decision": verdict.decision},
+            )
+        return verdict
 
     def judge_prompt(
         self, policy_name: str, details: Mapping[str, Any], fs_root: Path | None

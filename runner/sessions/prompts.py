@@ -40,8 +40,13 @@ async def approve(
     *,
     rule: str | None = None,
     expect: PromptCheck | None = None,
+    bound: Mapping[str, Any] | None = None,
 ) -> int:
-    """Pick the narrowest "Yes" of the permission prompt on screen; return its number."""
+    """Pick the narrowest "Yes" of the permission prompt on screen; return its number.
+
+    ``bound`` is the hook request approved (id, tool name and input): what the ledger
+    says was approved, since the screen is only what the agent's terminal showed.
+    """
     async with running.lock:
         details = _current(running, SessionState.PERMISSION_PROMPT, "approve", expect)
         option = approve_option(details)
@@ -49,7 +54,13 @@ async def approve(
             "permission.decided",
             actor=actor,
             session=session,
-            data={"decision": "approve", "option": option, "prompt": dict(details), "rule": rule},
+            data={
+                "decision": "approve",
+                "option": option,
+                "prompt": dict(details),
+                "rule": rule,
+                **(bound or {}),
+            },
         )
         await _choose(running, details, option)
         return option
@@ -63,16 +74,24 @@ async def reject(
     *,
     rule: str | None = None,
     expect: PromptCheck | None = None,
+    bound: Mapping[str, Any] | None = None,
+    escape: bool = False,
 ) -> int | None:
-    """Pick the "No" option (or press Esc when there is none)."""
+    """Pick the "No" option (or press Esc when there is none, or ``escape`` says so)."""
     async with running.lock:
         details = _current(running, SessionState.PERMISSION_PROMPT, "reject", expect)
-        option = reject_option(details)
+        option = None if escape else reject_option(details)
         await events.emit(
             "permission.decided",
             actor=actor,
             session=session,
-            data={"decision": "reject", "option": option, "prompt": dict(details), "rule": rule},
+            data={
+                "decision": "reject",
+                "option": option,
+                "prompt": dict(details),
+                "rule": rule,
+                **(bound or {}),
+            },
         )
         if option is None:
             await _let_dialog_settle(running)

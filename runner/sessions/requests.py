@@ -35,6 +35,8 @@ class SessionRequest:
     unattended: bool = False
     #: Where the workspace comes from; None: ``work_dir``, a host path.
     workspace: WorkspaceSource | None = None
+    #: Return an idle session that matches this request in every respect, if there is one.
+    reuse: bool = False
 
 
 def check_request(request: SessionRequest) -> None:

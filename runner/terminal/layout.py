@@ -41,7 +41,10 @@ class InputBox:
         rows = [lines[y] for y in range(self.top + 1, self.bottom)]
         if not rows:
             return ""
-        first = rows[0].removeprefix("❯").strip()
+        if _is_shell_row(rows[0]):  # shell mode: the "!" is part of what runs
+            first = "!" + rows[0].removeprefix("!").strip()
+        else:
+            first = rows[0].removeprefix("❯").strip()
         rest = [row.strip() for row in rows[1:]]
         return "\n".join([first, *rest]).strip()
 
@@ -63,9 +66,15 @@ def find_input_box(lines: Sequence[str]) -> InputBox | None:
 
 
 def _box_top(lines: Sequence[str], bottom: int) -> int | None:
-    # A draft can span several rows; the first row after the top rule starts with ❯.
+    # A draft can span several rows; the first row after the top rule starts with ❯
+    # (or "! " in shell mode, where the box holds a command Claude Code will run).
     for top in range(bottom - 1, max(-1, bottom - 30), -1):
         if is_rule(lines[top]):
             first = lines[top + 1] if top + 1 < bottom else ""
-            return top if first.startswith("❯") else None
+            return top if first.startswith("❯") or _is_shell_row(first) else None
     return None
+
+
+def _is_shell_row(line: str) -> bool:
+    """The box's first row in shell mode: ``!`` then a space (Claude Code draws a NBSP)."""
+    return line[:1] == "!" and line[1:2].isspace()

@@ -125,6 +125,10 @@ def test_human_approval_goes_through_and_names_the_approver(
     decided = _audit(server, sid, "permission.decided")
     assert decided[-1]["data"]["decision"] == "approve"
     assert decided[-1]["actor"] == "local"
+    # What was approved is the hook's call, named by its request id, not the screen.
+    assert decided[-1]["data"]["tool_input"]["command"] == "touch approved.txt"
+    asked_hook = [d for d in _audit(server, sid, "tool.decision") if d["data"]["decision"] == "ask"]
+    assert decided[-1]["data"]["request"] == asked_hook[-1]["data"]["request"]
     asked = _audit(server, sid, "permission.asked")
     assert "touch approved.txt" in asked[-1]["data"]["prompt"]["command"]
 

@@ -183,11 +183,13 @@ def test_bad_input_gets_clear_4xx(server: WardenServer, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_idle_session_of_same_workdir_is_reused(server: WardenServer, tmp_path: Path) -> None:
-    """A second create on the same workDir while the first is idle returns 200, reused."""
+    """A second create asking for reuse of the same workDir while the first is idle: 200."""
     project = _project(tmp_path)
     first = server.create(project)
     server.wait_state(first["id"], "idle", timeout=120)
-    again = server.client.post("/v1/sessions", json={"workDir": str(project), "prompt": "again"})
+    again = server.client.post(
+        "/v1/sessions", json={"workDir": str(project), "prompt": "again", "reuse": True}
+    )
     assert again.status_code == 200
     assert again.json()["reused"] is True and again.json()["id"] == first["id"]
     server.wait_for(

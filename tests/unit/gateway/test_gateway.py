@@ -259,6 +259,7 @@ async def test_pre_tool_use_answers_with_policy_decision() -> None:
     (decided,) = events.named("tool.decision")
     assert decided["decision"] == "deny" and decided["rule"] == "tools.deny[0]"
     assert decided["claude_session_id"] == "claude-uuid"
+    assert len(decided["request"]) == 32  # the gateway's id for this hook call
 
 
 async def test_pre_tool_use_fails_closed() -> None:
@@ -318,6 +319,42 @@ async def test_other_hook_events_become_events() -> None:
         )
     assert response.status_code == 200
     assert events.named("hook.stop") == [{"session_id": "s-1", "last_assistant_message": "done"}]
+
+
+async def test_only_claude_code_hook_events_are_recorded() -> None:
+    """A made-up event (PermissionGranted, tool.decision) is 404 and records nothing; a
+    body's session_id never replaces the gateway's own."""
+    events = Events()
+    async with running(on_event=events) as (_, _, client):
+        headers = {"x-api-key": TOKEN}
+        for name in ("PermissionGranted", "tool.decision", "permission-decided", "x"):
+            response = await client.post(
+                f"/v1/hooks/{name}", json={"approved_by": "alice@corp"}, headers=headers
+            )
+            assert response.status_code == 404, name
+        ok = await client.post(
+            "/v1/hooks/post-tool-use", json={"session_id": "other"}, headers=headers
+        )
+        assert ok.status_code == 200
+    assert [name for name, _ in events.seen] == ["hook.posttooluse"]
+    assert events.named("hook.posttooluse") == [{"session_id": "s-1"}]
+
+
+async def test_hook_event_bodies_are_size_and_rate_limited() -> None:
+    """A body over 64 KiB is 413; a flood of events is 429 after its burst."""
+    events = Events()
+    async with running(on_event=events) as (_, _, client):
+        headers = {"x-api-key": TOKEN}
+        big = await client.post(
+            "/v1/hooks/Stop", content=b'{"x": "' + b"a" * 70_000 + b'"}', headers=headers
+        )
+        assert big.status_code == 413
+        codes = [
+            (await client.post("/v1/hooks/Stop", json={}, headers=headers)).status_code
+            for _ in range(40)
+        ]
+    assert codes[0] == 200 and codes[-1] == 429
+    assert len(events.named("hook.stop")) < 40
 
 
 async def test_socket_is_world_connectable_and_recreated_on_restart() -> None:

@@ -6,14 +6,18 @@ does, and paints 80x24 screens copied from the real CLI's recorded fixtures, so 
 real classifier reads them. Prompts carry the scripted model's directives:
 ``[[bash: CMD]]`` opens a Bash permission prompt, ``[[ask: Q | A | B]]`` a question,
 ``[[hang]]`` works forever without a screen change, anything else is a turn that works
-briefly and ends idle.
+briefly and ends idle. Like the real CLI (through ``warden-hook``), it asks the
+session's gateway about each Bash call before it shows the prompt.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from dataclasses import dataclass, field
+
+import httpx
 
 from runner.sandbox.backend import ExecResult
 from runner.sandbox.memory import ExecCall, MemoryBackend, MemorySandbox
@@ -207,7 +211,9 @@ class FakeClaude:
             return  # works forever, with no screen change
         if bash is not None:
             command = bash.group(1).strip()
-            self._later(sandbox_id, "bash", prompt=prompt, command=command, selected=1)
+            self._later(
+                sandbox_id, "bash", prompt=prompt, command=command, selected=1, hook=command
+            )
         elif ask is not None:
             question, *answers = (p.strip() for p in ask.group(1).split("|"))
             self._later(
@@ -220,12 +226,41 @@ class FakeClaude:
         self._show(sandbox_id, "working", prompt=prompt)
         self._later(sandbox_id, "idle", draft="")
 
-    def _later(self, sandbox_id: str, kind: str, **state: object) -> None:
+    def _later(self, sandbox_id: str, kind: str, hook: str | None = None, **state: object) -> None:
         async def paint() -> None:
             await asyncio.sleep(self.turn_seconds)
+            if hook is not None:
+                await self._ask_hook(sandbox_id, hook)
             if sandbox_id in self.backend.sandboxes:
                 self._show(sandbox_id, kind, **state)
 
         task = asyncio.get_running_loop().create_task(paint())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _ask_hook(self, sandbox_id: str, command: str) -> None:
+        """POST the PreToolUse call to the session's gateway, as warden-hook does."""
+        sandbox = self.backend.sandboxes.get(sandbox_id)
+        if sandbox is None:
+            return
+        # Through the directory's descriptor: test paths outgrow sun_path (108 bytes).
+        run = os.open(sandbox.spec.run_dir, os.O_PATH)
+        try:
+            transport = httpx.AsyncHTTPTransport(uds=f"/proc/self/fd/{run}/gateway.sock")
+            async with httpx.AsyncClient(transport=transport, base_url="http://warden") as c:
+                await self._post(c, sandbox, command)
+        finally:
+            os.close(run)
+
+    @staticmethod
+    async def _post(client: httpx.AsyncClient, sandbox: MemorySandbox, command: str) -> None:
+        await client.post(
+            "/v1/hooks/pre-tool-use",
+            headers={"x-api-key": sandbox.spec.token},
+            json={
+                "hook_event_name": "PreToolUse",
+                "tool_name": "Bash",
+                "tool_input": {"command": command},
+                "cwd": "/workspace",
+            },
+        )

@@ -20,7 +20,7 @@ from sqlalchemy import text
 
 from audit.stores.base import EventFilter
 from runner.core import Actor, SessionState
-from runner.errors import ImageNotFoundError, PolicyDeniedError
+from runner.errors import ConflictError, ImageNotFoundError
 from runner.sandbox.memory import MemoryBackend
 from runner.services import Services, build_services
 from runner.sessions.requests import SessionRequest
@@ -200,11 +200,12 @@ def test_approving_what_the_policy_denies_is_refused(tmp_path: Path) -> None:
             )
             await _reach(services, record.id, SessionState.PERMISSION_PROMPT)
             keys_before = len(_keys(backend))
-            with pytest.raises(PolicyDeniedError) as refused:
+            # The hook denied the call: no ask is pending, so a prompt for it on screen
+            # is not one the hook waits on (the agent drew it), and cannot be approved.
+            with pytest.raises(ConflictError):
                 await services.manager.approve(record.id, ALICE)
-            assert refused.value.rule == "privilege"
             assert len(_keys(backend)) == keys_before and claude.ran == []
-            assert "permission.refused" in _events(services, record.id)
+            assert "screen.mismatch" in _events(services, record.id)
 
     _run(scenario())
 
