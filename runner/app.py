@@ -20,6 +20,7 @@ from runner.api import (
     events,
     health,
     memory,
+    metrics,
     notifications,
     pipelines,
     policies,
@@ -35,6 +36,7 @@ from runner.api import pages as dashboard_pages
 from runner.api.context import SERVICES
 from runner.api.schemas import ErrorResponse
 from runner.api.security import authenticate
+from runner.request_spans import RequestSpans
 from runner.services import Services, build_services
 from runner.settings import Settings
 
@@ -183,7 +185,9 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     app.include_router(whoami.router)
     app.include_router(webhooks.router)
     app.include_router(notifications.router)
+    app.include_router(metrics.router)
     _install_dashboard(app)
+    app.add_middleware(RequestSpans)
     return app
 
 

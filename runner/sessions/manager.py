@@ -35,6 +35,7 @@ from runner.sessions.requests import SessionRequest, check_request, summary
 from runner.sessions.runtime import Running, SessionPaths
 from runner.sessions.turns import TurnRecorder
 from runner.sessions.workspace_gate import AdmittedWorkspace, WorkspaceGate
+from runner.telemetry.traces import SessionTraces
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +58,10 @@ class SessionManager:
         default_image: str,
         workspaces: WorkspaceGate,
         turns: TurnRecorder | None = None,
+        traces: SessionTraces | None = None,
     ) -> None:
         self._registry = registry
+        self._traces = traces or SessionTraces()
         self._workspaces = workspaces
         self._store = registry.store
         self._backend = backend
@@ -118,19 +121,33 @@ class SessionManager:
                     await self.send(reusable.id, request.prompt, actor)
                 return reusable, True
             record = _new_record(request, actor, admitted, self._default_image, mode)
-            profile, image = await self._admit(record, actor)
-            await self._workspaces.admit_disk(record, profile, actor)
-            await self._workspaces.take(admitted, actor, self._registry.paths(record.id))
-            # Recorded before anything runs: if the ledger cannot write, nothing starts.
-            await self._events.emit(
-                "session.created", actor=actor, session=record.id, data=summary(record)
-            )
-            await asyncio.to_thread(self._store.add, record)
+            self._traces.begin(record.id, _trace_attributes(record))
+            try:
+                profile, image = await self._admit_all(record, admitted, actor)
+                # Recorded before anything runs: if the ledger cannot write, nothing starts.
+                await self._events.emit(
+                    "session.created", actor=actor, session=record.id, data=summary(record)
+                )
+                await asyncio.to_thread(self._store.add, record)
+            except BaseException as exc:
+                self._traces.end(record.id, "refused", _message(exc))
+                raise
         # Clients see ``starting`` until the first prompt is in: an ``idle`` before it
         # would invite them to send while the briefing is being typed.
         self._registry.briefing.add(record.id)
         self._starting[record.id] = asyncio.create_task(self._launch(record, profile, image))
         return record, False
+
+    async def _admit_all(
+        self, record: SessionRecord, admitted: AdmittedWorkspace, actor: Actor
+    ) -> tuple[ContainerProfile, ImageInfo]:
+        """Policy, disk and workspace admission of a new session, each a span of its start."""
+        with self._traces.span(record.id, "policy.admission"):
+            profile, image = await self._admit(record, actor)
+            await self._workspaces.admit_disk(record, profile, actor)
+        with self._traces.span(record.id, "workspace.take"):
+            await self._workspaces.take(admitted, actor, self._registry.paths(record.id))
+        return profile, image
 
     async def _admit(
         self, record: SessionRecord, actor: Actor
@@ -192,8 +209,10 @@ class SessionManager:
             if record.prompt:
                 await self._brief(running, record.id, record.prompt)
             self._registry.briefing.discard(record.id)
+            self._traces.started(record.id)
             await self._state_callback(record)(running.live.observed)
         except Exception as exc:
+            self._traces.started(record.id, _message(exc))
             if isinstance(exc, WardenError):
                 # An expected failure (the runtime refused, Claude Code never got ready):
                 # one line, no traceback; the record and the ledger say why.
@@ -207,10 +226,11 @@ class SessionManager:
             self._starting.pop(record.id, None)
 
     async def _brief(self, running: Running, session_id: str, prompt: str) -> None:
-        ready = await running.live.wait_for(
-            lambda o, _p: o.state not in (SessionState.STARTING, SessionState.UNKNOWN),
-            _READY_SECONDS,
-        )
+        with self._traces.span(session_id, "claude.ready"):
+            ready = await running.live.wait_for(
+                lambda o, _p: o.state not in (SessionState.STARTING, SessionState.UNKNOWN),
+                _READY_SECONDS,
+            )
         if not ready or running.live.observed.state != SessionState.IDLE:
             raise ConflictError(
                 "Claude Code did not become ready for the first prompt",
@@ -244,6 +264,7 @@ class SessionManager:
         self, session_id: str, reason: str, state: SessionState, error: str | None = None
     ) -> None:
         """Record that a session is over (once: when its ``ended_at`` is first set)."""
+        self._traces.end(session_id, str(state), error)
         try:
             await self._events.emit(
                 "session.ended",
@@ -382,12 +403,17 @@ class SessionManager:
 
     async def _deliver(self, session_id: str, text: str, actor: Actor) -> None:
         running = self._registry.running(session_id)
-        async with running.lock:
-            _require(running, {SessionState.IDLE}, "send input")
-            await self._events.emit(
-                "input.sent", actor=actor, session=session_id, data={"text": text}
-            )
-            await running.driver.submit(text)
+        attributes: dict[str, str | int] = {
+            "warden.actor": actor.subject,
+            "warden.input.chars": len(text),
+        }
+        with self._traces.span(session_id, "input.delivery", attributes):
+            async with running.lock:
+                _require(running, {SessionState.IDLE}, "send input")
+                await self._events.emit(
+                    "input.sent", actor=actor, session=session_id, data={"text": text}
+                )
+                await running.driver.submit(text)
 
     async def resize(self, session_id: str, cols: int, rows: int, actor: Actor) -> None:
         """Resize the session's terminal (every watcher sees the new size)."""
@@ -441,6 +467,7 @@ class SessionManager:
             task.cancel()
         for running in self._registry.drain():
             await self._launcher.detach(running)
+        self._traces.close()
 
     async def readopt(self) -> list[str]:
         """Re-attach to running session containers found by label; end the vanished ones."""
@@ -466,8 +493,23 @@ class SessionManager:
                 await self._fail(record.id, exc)
                 continue
             self._registry.add(record.id, running)
+            # A new trace: the one the session started in ended with the last controller.
+            self._traces.begin(record.id, {**_trace_attributes(record), "warden.readopted": True})
+            self._traces.started(record.id)
             adopted.append(record.id)
         return adopted
+
+
+def _trace_attributes(record: SessionRecord) -> dict[str, str]:
+    return {
+        "warden.policy": record.policy,
+        "warden.tenant": record.tenant,
+        "warden.image": record.image,
+    }
+
+
+def _message(exc: BaseException) -> str:
+    return exc.message if isinstance(exc, WardenError) else f"{type(exc).__name__}: {exc}"
 
 
 def _new_record(

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
     select,
     update,
 )
@@ -227,6 +228,12 @@ class SqlWebhookStore:
         with self._sessions() as db:
             rows = list(db.scalars(query))
             return [_delivery(r, self._history(db, r.id)) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        """How many deliveries there are in each status (for the metrics)."""
+        query = select(DeliveryRow.status, func.count()).group_by(DeliveryRow.status)
+        with self._sessions() as db:
+            return {str(status): int(count) for status, count in db.execute(query).all()}
 
     def delivery(self, delivery_id: str) -> Delivery | None:
         with self._sessions() as db:
