@@ -218,7 +218,7 @@ async def build_services(
     ledger = await asyncio.to_thread(
         open_ledger, settings.resolved_database_url, settings.data_dir / "keys"
     )
-    recorder = EventRecorder(bus, timed_append(LedgerAppender(ledger), metrics, tracer_provider))
+    recorder = EventRecorder(bus, timed_append(LedgerAppender(ledger), metrics, traces))
     resources = contextlib.AsyncExitStack()
     upstream = await resources.enter_async_context(open_upstream(settings))
     gate = PolicyGate(settings.policies_dir)

@@ -27,6 +27,7 @@ from runner.sessions.registry import SessionRegistry
 from runner.store.checkpoints import latest_checkpoint_at
 from runner.store.webhooks import SqlWebhookStore
 from runner.telemetry.metrics import Metrics
+from runner.telemetry.traces import SessionTraces
 
 
 def tracer_provider_from_env(environ: Mapping[str, str]) -> TracerProvider | None:
@@ -43,23 +44,19 @@ def tracer_provider_from_env(environ: Mapping[str, str]) -> TracerProvider | Non
     return provider
 
 
-def timed_append(
-    append: AuditAppend, metrics: Metrics, provider: TracerProvider | None
-) -> AuditAppend:
-    """``append`` that observes its latency and, when tracing, is an ``audit.append`` span."""
-    tracer = provider.get_tracer("warden") if provider is not None else None
+def timed_append(append: AuditAppend, metrics: Metrics, traces: SessionTraces) -> AuditAppend:
+    """``append`` that observes its latency and, when tracing, is an ``audit.append`` span
+    (in its session's trace when it has one, else in the current one)."""
 
     async def timed(
         type: str, actor: Actor, session: str | None, data: Mapping[str, Any]
     ) -> tuple[int, str]:
         began = time.perf_counter()
         try:
-            if tracer is None:
+            if not traces.enabled:
                 return await append(type, actor, session, data)
-            with tracer.start_as_current_span("audit.append") as span:
-                span.set_attribute("warden.event.type", type)
-                if session is not None:
-                    span.set_attribute("warden.session.id", session)
+            attributes = {"warden.event.type": type}
+            with traces.span(session, "audit.append", attributes) as span:
                 placed = await append(type, actor, session, data)
                 span.set_attribute("warden.audit.seq", placed[0])
                 return placed

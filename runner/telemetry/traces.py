@@ -82,17 +82,17 @@ class SessionTraces:
 
     @contextlib.contextmanager
     def span(
-        self, session_id: str, name: str, attributes: Attributes | None = None
-    ) -> Iterator[None]:
-        """A span of the session around the block (an exception marks it failed)."""
+        self, session_id: str | None, name: str, attributes: Attributes | None = None
+    ) -> Iterator[Span]:
+        """A span of the session around the block (an exception marks it failed); with no
+        session, a span of the current trace."""
         if not self.enabled:
-            yield
+            yield trace.INVALID_SPAN
             return
         attrs = _clean({SESSION_ID: session_id, **(attributes or {})})
-        with self._tracer.start_as_current_span(
-            name, context=self._parent(session_id), attributes=attrs
-        ):
-            yield
+        parent = self._parent(session_id) if session_id is not None else None
+        with self._tracer.start_as_current_span(name, context=parent, attributes=attrs) as span:
+            yield span
 
     def record(
         self,

@@ -1,0 +1,302 @@
+"""Session traces and metrics over the in-memory backend: the real services, the real
+gateway on its unix socket and the scripted model; spans caught by an in-memory exporter."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from prometheus_client.parser import text_string_to_metric_families
+
+from runner.auth.authenticator import Authenticator
+from runner.auth.roles import effective_roles
+from runner.core import Actor, SessionState
+from runner.sandbox.memory import MemoryBackend
+from runner.services import Services, build_services
+from runner.sessions.requests import SessionRequest
+from runner.settings import Settings
+from tests.mounts import unmount_under
+from tests.offline_app import offline_app
+from tests.unit.sessions.fake_claude import FakeClaude
+
+ALICE = Actor("alice", "default", frozenset({"operator", "approver", "viewer"}))
+START_STEPS = {
+    "policy.admission",
+    "workspace.take",
+    "workspace.prepare",
+    "gateway.start",
+    "container.create",
+    "container.start",
+    "claude.ready",
+    "input.delivery",
+}
+
+
+def _settings(root: Path) -> Settings:
+    return Settings(
+        data_dir=root / "data",
+        workspace_roots=[root],
+        terminal_cols=80,
+        terminal_rows=24,
+        delivery_seconds=0.9,
+        idle_settle_seconds=0.1,
+        model_upstream="scripted",
+    )
+
+
+def _work(root: Path) -> Path:
+    work = root / "work"
+    work.mkdir(exist_ok=True)
+    (work / "app.py").write_text("print('hi')\n")
+    return work
+
+
+@asynccontextmanager
+async def _traced(
+    root: Path, backend: MemoryBackend
+) -> AsyncIterator[tuple[Services, InMemorySpanExporter]]:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    services = await build_services(_settings(root), backend=backend, tracer_provider=provider)
+    try:
+        await services.start()
+        yield services, exporter
+    finally:
+        await services.close()
+        unmount_under(root)
+
+
+async def _until(check: Callable[[], Awaitable[bool]], seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.02)
+
+
+async def _reach(services: Services, session_id: str, state: SessionState) -> None:
+    async def reached() -> bool:
+        return (await services.manager.get(session_id, ALICE)).state == state
+
+    await _until(reached)
+
+
+async def _model_request(services: Services, session_id: str) -> None:
+    """What Claude Code does in the sandbox: a model request through the session's gateway."""
+    paths = services.manager.paths(session_id)
+    # Through the directory's descriptor: pytest's tmp path is longer than sun_path allows.
+    directory = os.open(paths.socket.parent, os.O_RDONLY)
+    socket_path = f"/proc/self/fd/{directory}/{paths.socket.name}"
+    transport = httpx.AsyncHTTPTransport(uds=socket_path)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+        body = {
+            "model": "claude-test",
+            "max_tokens": 100,
+            "stream": False,
+            "messages": [{"role": "user", "content": "hello"}],
+        }
+        response = await client.post(
+            "/v1/messages", json=body, headers={"x-api-key": paths.token()}
+        )
+        assert response.status_code == 200, response.text
+
+
+async def _story(services: Services, root: Path) -> str:
+    """Create (briefed), a model request, a prompt approved, delete: the session's id."""
+    manager = services.manager
+    record, _ = await manager.create(
+        SessionRequest(work_dir=str(_work(root)), prompt="explain app.py"), ALICE
+    )
+    await _reach(services, record.id, SessionState.IDLE)
+    await _model_request(services, record.id)
+    await manager.send(record.id, "[[bash: ls -la /tmp]]", ALICE)
+    await _reach(services, record.id, SessionState.PERMISSION_PROMPT)
+    assert await manager.approve(record.id, ALICE) == 1
+    await _reach(services, record.id, SessionState.IDLE)
+    return record.id
+
+
+def _by_name(spans: list[ReadableSpan], name: str) -> list[ReadableSpan]:
+    return [s for s in spans if s.name == name]
+
+
+def test_a_session_start_is_one_trace_with_its_steps_under_session_start(tmp_path: Path) -> None:
+    """Root ``session`` → ``session.start`` → each start step; prompts, inputs and the
+    model request hang in the same trace, each with the session id and the model's tokens."""
+
+    async def scenario() -> None:
+        backend = MemoryBackend()
+        FakeClaude(backend)
+        async with _traced(tmp_path, backend) as (services, exporter):
+            sid = await _story(services, tmp_path)
+            await services.manager.delete(sid, ALICE)
+            spans = list(exporter.get_finished_spans())
+
+        (root,) = _by_name(spans, "session")
+        assert root.parent is None and root.attributes is not None
+        assert root.attributes["warden.session.id"] == sid
+        assert root.attributes["warden.policy"] == "default"
+        trace_id = root.context.trace_id
+        (start,) = _by_name(spans, "session.start")
+        assert start.parent is not None and start.parent.span_id == root.context.span_id
+        steps = [s for s in spans if s.parent and s.parent.span_id == start.context.span_id]
+        assert {s.name for s in steps} >= START_STEPS
+        assert all(s.context.trace_id == trace_id for s in steps)
+        assert all(s.attributes and s.attributes["warden.session.id"] == sid for s in steps)
+        # The briefing is inside the start; the later input hangs under the root.
+        inputs = _by_name(spans, "input.delivery")
+        assert [i.parent.span_id for i in inputs if i.parent] == [
+            start.context.span_id,
+            root.context.span_id,
+        ]
+        (model,) = _by_name(spans, "model.request")
+        assert model.context.trace_id == trace_id and model.attributes is not None
+        assert model.attributes["gen_ai.request.model"] == "claude-test"
+        assert int(str(model.attributes["gen_ai.usage.input_tokens"])) > 0
+        assert int(str(model.attributes["gen_ai.usage.output_tokens"])) > 0
+        assert model.attributes["http.response.status_code"] == 200
+        (prompt,) = _by_name(spans, "permission.prompt")
+        assert prompt.context.trace_id == trace_id and prompt.attributes is not None
+        assert prompt.attributes["warden.permission.decision"] == "approve"
+        assert prompt.attributes["warden.permission.actor"] == "alice"
+        assert prompt.end_time is not None and prompt.start_time is not None
+        assert prompt.end_time > prompt.start_time
+        appends = [s for s in _by_name(spans, "audit.append") if s.context.trace_id == trace_id]
+        assert {str(s.attributes["warden.event.type"]) for s in appends if s.attributes} >= {
+            "input.sent",
+            "permission.decided",
+            "session.deleted",
+        }
+
+    asyncio.run(scenario())
+
+
+def test_with_no_provider_nothing_is_traced(tmp_path: Path) -> None:
+    """Tracing off (no ``OTEL_*``): the session traces are disabled and record nothing."""
+
+    async def scenario() -> None:
+        backend = MemoryBackend()
+        FakeClaude(backend)
+        services = await build_services(_settings(tmp_path), backend=backend)
+        try:
+            assert not services.traces.enabled
+            assert services.owned_tracer is None
+        finally:
+            await services.close()
+            unmount_under(tmp_path)
+
+    asyncio.run(scenario())
+
+
+def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def _value(
+    samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str
+) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def test_metrics_count_what_the_session_did(tmp_path: Path) -> None:
+    """``GET /metrics`` parses as Prometheus text and counts the session's creation, its
+    inputs, the approved prompt, the model request's tokens and its audit appends."""
+
+    async def scenario() -> None:
+        backend = MemoryBackend()
+        FakeClaude(backend)
+        async with offline_app(_settings(tmp_path), backend) as (app, services):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://warden") as client:
+                before = _samples((await client.get("/metrics")).text)
+                await _story(services, tmp_path)
+                response = await client.get("/metrics")
+        unmount_under(tmp_path)
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/plain")
+        after = _samples(response.text)
+        assert (
+            _value(before, "warden_sessions_created_total", tenant="default", policy="default") == 0
+        )
+        assert (
+            _value(after, "warden_sessions_created_total", tenant="default", policy="default") == 1
+        )
+        assert _value(after, "warden_sessions", state="idle", policy="default") == 1
+        assert _value(after, "warden_session_ready_seconds_count") == 1
+        assert _value(after, "warden_inputs_total") == 2
+        assert _value(after, "warden_permission_prompts_total", policy="default") == 1
+        approved = [
+            v
+            for (name, labels), v in after.items()
+            if name == "warden_permission_decisions_total"
+            and ("decision", "approve") in labels
+            and ("source", "prompt") in labels
+        ]
+        assert approved == [1]
+        requests = _value(
+            after,
+            "warden_gateway_requests_total",
+            tenant="default",
+            model="claude-test",
+            status="200",
+        )
+        assert requests == 1
+        tokens = _value(
+            after,
+            "warden_gateway_tokens_total",
+            tenant="default",
+            model="claude-test",
+            kind="output",
+        )
+        assert tokens > 0
+        assert _value(after, "warden_events_total", type="session.created") == 1
+        appended = _value(after, "warden_audit_append_seconds_count")
+        assert appended >= sum(v for (name, _), v in after.items() if name == "warden_events_total")
+        assert _value(after, "warden_sandbox_unknown_containers") == 0
+        assert _value(after, "warden_webhook_deliveries", status="dead") == 0
+
+    asyncio.run(scenario())
+
+
+def test_metrics_need_the_metrics_role_not_a_tenant_admin(tmp_path: Path) -> None:
+    """With authentication on, ``/metrics`` refuses a tenant's viewer and admin (403)
+    and answers a token holding the ``metrics`` role."""
+
+    async def scenario() -> None:
+        root = Actor("root", "default", effective_roles(["global_admin"]))
+        async with offline_app(_settings(tmp_path)) as (app, services):
+            services.auth = Authenticator(enforced=True, tokens=services.auth.tokens)
+            secrets = {}
+            for role in ("viewer", "admin", "metrics"):
+                _, secrets[role] = await services.auth.tokens.create(
+                    root, name=f"m-{role}", roles=[role], expires_in_days=1
+                )
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://warden") as client:
+                anonymous = await client.get("/metrics")
+                got = {
+                    role: await client.get(
+                        "/metrics", headers={"Authorization": f"Bearer {secret}"}
+                    )
+                    for role, secret in secrets.items()
+                }
+        assert anonymous.status_code == 401
+        assert got["viewer"].status_code == 403 and got["admin"].status_code == 403
+        assert "metrics" in got["admin"].json()["error"]["message"]
+        assert got["metrics"].status_code == 200
+        assert "warden_events_total" in got["metrics"].text
+
+    asyncio.run(scenario())
