@@ -107,3 +107,36 @@ def serve_receiver(receiver: Receiver, port: int = 0) -> Iterator[Receiver]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def otlp_spans(requests: list[Received]) -> list[dict[str, Any]]:
+    """The spans of OTLP/HTTP protobuf trace exports, flattened: name, ids, attributes."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    spans: list[dict[str, Any]] = []
+    for request in requests:
+        if request.path != "/v1/traces":
+            continue
+        export = ExportTraceServiceRequest.FromString(request.body)
+        for resource in export.resource_spans:
+            service = {a.key: _otlp_value(a.value) for a in resource.resource.attributes}
+            for scope in resource.scope_spans:
+                for span in scope.spans:
+                    spans.append(
+                        {
+                            "name": span.name,
+                            "trace": span.trace_id.hex(),
+                            "id": span.span_id.hex(),
+                            "parent": span.parent_span_id.hex() or None,
+                            "attributes": {a.key: _otlp_value(a.value) for a in span.attributes},
+                            "service": service.get("service.name"),
+                        }
+                    )
+    return spans
+
+
+def _otlp_value(value: Any) -> Any:
+    kind = value.WhichOneof("value")
+    return getattr(value, kind) if kind else None
