@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     database_url: str | None = None
     host: str = "127.0.0.1"
     port: int = 9100
+    #: ``json``: one JSON object a line, with request, trace and span ids (observability.md).
+    log_format: Literal["text", "json"] = "text"
 
     #: Where sessions run: "docker" (the engine at DOCKER_HOST) or "kubernetes" (Pods).
     backend: Literal["docker", "kubernetes"] = "docker"

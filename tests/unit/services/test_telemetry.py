@@ -4,11 +4,15 @@ gateway on its unix socket and the scripted model; spans caught by an in-memory 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import json
+import logging
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -23,6 +27,8 @@ from runner.sandbox.memory import MemoryBackend
 from runner.services import Services, build_services
 from runner.sessions.requests import SessionRequest
 from runner.settings import Settings
+from runner.telemetry import request_id
+from runner.telemetry.logs import JsonFormatter
 from tests.mounts import unmount_under
 from tests.offline_app import offline_app
 from tests.unit.sessions.fake_claude import FakeClaude
@@ -300,3 +306,50 @@ def test_metrics_need_the_metrics_role_not_a_tenant_admin(tmp_path: Path) -> Non
         assert "warden_events_total" in got["metrics"].text
 
     asyncio.run(scenario())
+
+
+def test_every_error_body_and_response_names_the_request_id(tmp_path: Path) -> None:
+    """The ``x-request-id`` header is on every response and in every error body; a plain
+    id from the caller is kept, anything else is replaced."""
+
+    async def scenario() -> None:
+        async with offline_app(_settings(tmp_path)) as (app, _services):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://warden") as client:
+                health = await client.get("/v1/health")
+                missing = await client.get(f"/v1/sessions/{'0' * 8}-0000-4000-8000-{'0' * 12}")
+                kept = await client.get("/v1/sessions/nope", headers={"x-request-id": "abc-123"})
+                forged = await client.get(
+                    "/v1/sessions/nope", headers={"x-request-id": "evil\nline"}
+                )
+        assert len(health.headers["x-request-id"]) == 32
+        assert missing.status_code == 404
+        assert missing.json()["error"]["requestId"] == missing.headers["x-request-id"]
+        assert kept.headers["x-request-id"] == "abc-123"
+        assert kept.json()["error"]["requestId"] == "abc-123"
+        assert forged.headers["x-request-id"] != "evil\nline"
+        assert forged.json()["error"]["requestId"] == forged.headers["x-request-id"]
+
+    asyncio.run(scenario())
+
+
+def test_json_log_lines_carry_the_request_trace_and_span_ids() -> None:
+    """With the JSON format, a line logged inside a request's span names the request id
+    and that span's trace and span ids; one outside names neither."""
+    provider = TracerProvider()
+    formatter = JsonFormatter()
+    record = logging.LogRecord("runner.x", logging.INFO, __file__, 1, "hello %s", ("you",), None)
+    outside = json.loads(formatter.format(record))
+
+    def in_request() -> tuple[dict[str, Any], Any]:
+        request_id.begin("req-1")
+        with provider.get_tracer("t").start_as_current_span("s") as span:
+            return json.loads(formatter.format(record)), span.get_span_context()
+
+    # A context of its own, as each request has: the id does not outlive it.
+    inside, context = contextvars.copy_context().run(in_request)
+    assert request_id.current() is None
+    assert outside["message"] == "hello you" and "traceId" not in outside
+    assert inside["requestId"] == "req-1"
+    assert inside["traceId"] == format(context.trace_id, "032x")
+    assert inside["spanId"] == format(context.span_id, "016x")
