@@ -297,7 +297,9 @@ async def build_services(
     bus.observe(TelemetryObserver(metrics, traces, feed.tenant_of))
     targets = TargetPolicy(settings.outbound_allow_networks)
     outbound = await resources.enter_async_context(_outbound_client())
-    outbox = Outbox(SqlWebhookStore(engine), feed, bus, targets, outbound, _outbox_config(settings))
+    outbox = Outbox(
+        SqlWebhookStore(engine), feed, bus, targets, outbound, _outbox_config(settings), traces
+    )
     webhooks = WebhookService(SqlWebhookStore(engine), recorder, targets, feed, outbox)
     links = ApprovalLinks(
         SqlLinkStore(engine),

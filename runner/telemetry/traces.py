@@ -15,9 +15,12 @@ from dataclasses import dataclass
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Span, Status, StatusCode, Tracer, TracerProvider
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 #: The attribute every span of a session carries.
 SESSION_ID = "warden.session.id"
+
+_PROPAGATOR = TraceContextTextMapPropagator()
 
 AttributeValue = str | int | float | bool
 Attributes = Mapping[str, AttributeValue | None]
@@ -93,6 +96,11 @@ class SessionTraces:
         parent = self._parent(session_id) if session_id is not None else None
         with self._tracer.start_as_current_span(name, context=parent, attributes=attrs) as span:
             yield span
+
+    def inject(self, headers: dict[str, str]) -> None:
+        """Add the current span's ``traceparent`` to outgoing headers (tracing on only)."""
+        if self.enabled:
+            _PROPAGATOR.inject(headers)
 
     def record(
         self,

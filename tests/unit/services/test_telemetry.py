@@ -31,6 +31,7 @@ from runner.telemetry import request_id
 from runner.telemetry.logs import JsonFormatter
 from tests.mounts import unmount_under
 from tests.offline_app import offline_app
+from tests.receivers import Receiver, serve_receiver
 from tests.unit.sessions.fake_claude import FakeClaude
 
 ALICE = Actor("alice", "default", frozenset({"operator", "approver", "viewer"}))
@@ -353,3 +354,50 @@ def test_json_log_lines_carry_the_request_trace_and_span_ids() -> None:
     assert inside["requestId"] == "req-1"
     assert inside["traceId"] == format(context.trace_id, "032x")
     assert inside["spanId"] == format(context.span_id, "016x")
+
+
+def test_webhook_deliveries_carry_the_session_traceparent(tmp_path: Path) -> None:
+    """Tracing on: a webhook delivery of a session's event is a ``webhook.delivery`` span
+    in that session's trace, and the request carries its ``traceparent``."""
+
+    async def scenario() -> None:
+        exporter = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        backend = MemoryBackend()
+        FakeClaude(backend)
+        settings = _settings(tmp_path).model_copy(
+            update={"outbound_allow_networks": ["127.0.0.0/8"]}
+        )
+        with serve_receiver(Receiver()) as receiver:
+            async with offline_app(settings, backend, provider) as (app, services):
+                transport = httpx.ASGITransport(app=app)
+                async with httpx.AsyncClient(transport=transport, base_url="http://w") as client:
+                    body = {"url": receiver.url, "events": ["session.created"]}
+                    assert (await client.post("/v1/webhooks", json=body)).status_code == 201
+                record, _ = await services.manager.create(
+                    SessionRequest(work_dir=str(_work(tmp_path)), prompt="hi"), ALICE
+                )
+                await asyncio.to_thread(receiver.wait_for, 1)
+                await _until(
+                    lambda: _true(
+                        any(s.name == "webhook.delivery" for s in exporter.get_finished_spans())
+                    )
+                )
+            unmount_under(tmp_path)
+        spans = list(exporter.get_finished_spans())
+        (root,) = [s for s in spans if s.name == "session"]
+        (delivery,) = [s for s in spans if s.name == "webhook.delivery"]
+        assert delivery.context.trace_id == root.context.trace_id
+        assert delivery.attributes is not None
+        assert delivery.attributes["warden.session.id"] == record.id
+        traceparent = receiver.requests[0].headers["traceparent"]
+        ids = f"00-{delivery.context.trace_id:032x}-{delivery.context.span_id:016x}-"
+        assert traceparent.startswith(ids)
+        assert int(traceparent[len(ids) :], 16) & 1  # sampled
+
+    asyncio.run(scenario())
+
+
+async def _true(value: bool) -> bool:
+    return value
