@@ -196,8 +196,11 @@ class Outbox:
             return DEAD  # deleted meanwhile: its deliveries went with it
         number = delivery.attempts + 1
         at, started = utcnow(), time.monotonic()
-        attributes: dict[str, str | int] = {"warden.webhook.id": hook.id, "warden.delivery.id": delivery.id,
-                      "warden.delivery.attempt": number}  # fmt: skip
+        attributes: dict[str, str | int] = {
+            "warden.webhook.id": hook.id,
+            "warden.delivery.id": delivery.id,
+            "warden.delivery.attempt": number,
+        }
         # In the session's trace (when the event has a session), and its traceparent
         # goes along, so the receiver's work joins the same trace.
         with self._traces.span(_session_of(delivery), "webhook.delivery", attributes):
