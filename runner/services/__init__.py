@@ -259,6 +259,7 @@ async def build_services(
         setup=workspaces.setup,
         labels=settings.container_labels,
         traces=traces,
+        on_input_retry=metrics.input_retries.inc,
     )
 
     async def last_cursor(session_id: str) -> int:

@@ -7,6 +7,8 @@ box, so a prompt is never submitted twice.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from runner.core import SessionState
 from runner.errors import ConflictError, SandboxError
 from runner.sandbox.backend import SandboxBackend
@@ -21,11 +23,18 @@ class Driver:
     """Sends text and keys to one session and checks they landed."""
 
     def __init__(
-        self, backend: SandboxBackend, live: LiveSession, *, submit_seconds: float = 15.0
+        self,
+        backend: SandboxBackend,
+        live: LiveSession,
+        *,
+        submit_seconds: float = 15.0,
+        on_retry: Callable[[], None] | None = None,
     ) -> None:
         self._backend = backend
         self._live = live
         self._submit_seconds = submit_seconds
+        #: Told each time Enter is pressed again (the metrics count it).
+        self._on_retry = on_retry
 
     async def keys(self, *names: Key) -> None:
         """Press keys (``Key.ENTER``, ``Key.ESCAPE``, ``Key.DOWN`` …)."""
@@ -45,7 +54,9 @@ class Driver:
         probe = _probe(text)
         await self.paste(text)
         await self._live.wait_for(lambda _o, pane: probe in pane, seconds=3.0)
-        for _attempt in range(_SUBMIT_ATTEMPTS):
+        for attempt in range(_SUBMIT_ATTEMPTS):
+            if attempt and self._on_retry is not None:
+                self._on_retry()
             await self.keys(Key.ENTER)
             if await self._live.wait_for(_left_idle, self._submit_seconds / _SUBMIT_ATTEMPTS):
                 return

@@ -50,8 +50,10 @@ class Launcher:
         idle_settle_seconds: float = IDLE_SETTLE_SECONDS,
         labels: dict[str, str] | None = None,
         traces: SessionTraces | None = None,
+        on_input_retry: Callable[[], None] | None = None,
     ) -> None:
         self._backend = backend
+        self._on_input_retry = on_input_retry
         self._traces = traces or SessionTraces()
         #: Brings the agent's files to this host where the sandbox shares none (Pods).
         self.mirror = SandboxMirror(backend)
@@ -182,7 +184,12 @@ class Launcher:
             idle_settle_seconds=self._idle_settle_seconds,
         )
         await live.start()
-        driver = Driver(self._backend, live, submit_seconds=self._delivery_seconds)
+        driver = Driver(
+            self._backend,
+            live,
+            submit_seconds=self._delivery_seconds,
+            on_retry=self._on_input_retry,
+        )
         return Running(live=live, driver=driver, gateway=gateway)
 
     def _spec(

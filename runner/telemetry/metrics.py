@@ -44,6 +44,10 @@ class Metrics:
             buckets=_READY_BUCKETS, registry=r,
         )  # fmt: skip
         self.inputs = Counter("warden_inputs", "Input delivered to sessions.", registry=r)
+        self.input_retries = Counter(
+            "warden_input_retries", "Enter pressed again: a typed prompt was not taken yet.",
+            registry=r,
+        )  # fmt: skip
         self.prompts = Counter(
             "warden_permission_prompts", "Permission prompts opened.", ["policy"], registry=r
         )

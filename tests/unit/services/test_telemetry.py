@@ -401,3 +401,26 @@ def test_webhook_deliveries_carry_the_session_traceparent(tmp_path: Path) -> Non
 
 async def _true(value: bool) -> bool:
     return value
+
+
+def test_an_enter_pressed_again_is_counted(tmp_path: Path) -> None:
+    """A CLI that swallows the first Enter: the prompt is taken on the second, and
+    ``warden_input_retries_total`` says so."""
+
+    async def scenario() -> None:
+        backend = MemoryBackend()
+        claude = FakeClaude(backend, ignore_enters=1)
+        async with offline_app(_settings(tmp_path), backend) as (app, services):
+            record, _ = await services.manager.create(
+                SessionRequest(work_dir=str(_work(tmp_path)), prompt="hello"), ALICE
+            )
+            await _reach(services, record.id, SessionState.IDLE)
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://w") as client:
+                samples = _samples((await client.get("/metrics")).text)
+        unmount_under(tmp_path)
+        assert claude.prompts == ["hello"]
+        assert _value(samples, "warden_input_retries_total") == 1
+        assert _value(samples, "warden_inputs_total") == 1
+
+    asyncio.run(scenario())
