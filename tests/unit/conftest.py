@@ -14,7 +14,6 @@ import pytest
 def _no_warden_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         # WARDEN_TEST_* name the test services (PostgreSQL), not Warden's settings.
-        if name.startswith("WARDEN_") and not name.startswith("WARDEN_TEST_"):
-            monkeypatch.delenv(name)
-        elif name.startswith("OTEL_"):
+        is_setting = name.startswith("WARDEN_") and not name.startswith("WARDEN_TEST_")
+        if is_setting or name.startswith("OTEL_"):
             monkeypatch.delenv(name)
