@@ -31,6 +31,13 @@ def _sum(samples: Samples, name: str, **labels: str) -> float:
     return sum(v for (n, ls), v in samples.items() if n == name and wanted <= set(ls))
 
 
+def _until(check: Any, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.2)
+
+
 def _spans_until(receiver: Receiver, check: Any, seconds: float = 30) -> list[dict[str, Any]]:
     deadline = time.monotonic() + seconds
     while True:
@@ -60,6 +67,8 @@ def test_a_real_session_moves_the_metrics_and_exports_its_trace(
         warden.wait_for(sid, lambda s: s["state"] == "idle" and s["container"], timeout=120)
         assert warden.post(sid, "send", {"text": "[[bash: echo ran > ran.txt]]"}).status_code == 200
         warden.wait_state(sid, "permission_prompt")
+        # Reads show the live screen a moment before the prompt's event is recorded.
+        _until(lambda: _sum(_scrape(warden), "warden_permission_prompts_total") == 1)
         assert warden.post(sid, "approve").status_code == 200
         warden.wait_state(sid, "idle")
         after = _scrape(warden)

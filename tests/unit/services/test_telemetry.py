@@ -20,6 +20,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client.parser import text_string_to_metric_families
 
+from audit.stores.base import EventFilter
 from runner.auth.authenticator import Authenticator
 from runner.auth.roles import effective_roles
 from runner.core import Actor, SessionState
@@ -127,6 +128,12 @@ async def _story(services: Services, root: Path) -> str:
     await _model_request(services, record.id)
     await manager.send(record.id, "[[bash: ls -la /tmp]]", ALICE)
     await _reach(services, record.id, SessionState.PERMISSION_PROMPT)
+
+    async def asked() -> bool:  # reads show the live screen before the event is recorded
+        page = services.ledger.query(EventFilter(type="permission.asked"), limit=10)
+        return bool(page.entries)
+
+    await _until(asked)
     assert await manager.approve(record.id, ALICE) == 1
     await _reach(services, record.id, SessionState.IDLE)
     return record.id
