@@ -115,6 +115,11 @@ class Settings(BaseSettings):
     approval_link_seconds: float = Field(default=900.0, gt=0)
     #: Extra CA certificates (PEM) to trust for SMTP STARTTLS (a private mail relay).
     notify_ca_file: Path | None = None
+    #: Forward every audit event to this syslog collector (``tcp://host:port`` or
+    #: ``tls://host:port``; RFC 5424, octet-counted), at least once (observability.md).
+    siem_syslog_url: str | None = None
+    #: Extra CA certificates (PEM) to trust for a ``tls://`` collector.
+    siem_ca_file: Path | None = None
 
     #: Trusted OIDC issuers (docs/auth.md); any entry turns authentication on.
     auth_issuers: list[IssuerConfig] = Field(default_factory=list)

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import socket
 from dataclasses import dataclass, field
 
 import httpx
@@ -32,6 +33,7 @@ from runner.events.notifier import Notifier
 from runner.events.observer import TelemetryObserver
 from runner.events.outbox import Outbox, OutboxConfig
 from runner.events.registry import WebhookService
+from runner.events.siem import CURSOR, SyslogForwarder, parse_target
 from runner.events.sink import EventRecorder
 from runner.events.targets import TargetPolicy
 from runner.events.tickets import TerminalTickets
@@ -107,6 +109,7 @@ class Services:
     #: The provider built from ``OTEL_*`` (shut down on close); None when tracing is off
     #: or the caller brought its own.
     owned_tracer: TracerProvider | None = None
+    siem: SyslogForwarder | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -125,6 +128,8 @@ class Services:
         self.tasks.append(asyncio.create_task(self.turns.run(), name="transcript-turns"))
         self.tasks.append(asyncio.create_task(self.outbox.run(), name="webhook-outbox"))
         self.tasks.append(asyncio.create_task(self.notifier.run(), name="notifier"))
+        if self.siem is not None:
+            self.tasks.append(asyncio.create_task(self.siem.run(), name="siem-syslog"))
 
     async def close(self) -> None:
         for task in self.tasks:
@@ -361,6 +366,22 @@ async def build_services(
             labels=settings.container_labels,
         ),
         owned_tracer=owned_tracer,
+        siem=_siem(settings, ledger, SqlWebhookStore(engine)),
+    )
+
+
+def _siem(settings: Settings, ledger: Ledger, cursors: SqlWebhookStore) -> SyslogForwarder | None:
+    """The audit stream to the configured syslog collector, if one is configured."""
+    if settings.siem_syslog_url is None:
+        return None
+    ca_file = str(settings.siem_ca_file) if settings.siem_ca_file else None
+    target = parse_target(settings.siem_syslog_url, ca_file)
+    return SyslogForwarder(
+        ledger,
+        lambda: cursors.cursor(CURSOR),
+        lambda seq: cursors.set_cursor(CURSOR, seq),
+        target,
+        hostname=socket.gethostname(),
     )
 
 

@@ -182,6 +182,15 @@ class SqlWebhookStore:
             row = db.get(CursorRow, name)
             return row.seq if row is not None else None
 
+    def set_cursor(self, name: str, seq: int) -> None:
+        """Store how far the reader called ``name`` got (the SIEM stream's position)."""
+        with self._sessions.begin() as db:
+            cursor = db.get(CursorRow, name)
+            if cursor is None:
+                db.add(CursorRow(name=name, seq=seq))
+            else:
+                cursor.seq = seq
+
     def enqueue(self, deliveries: Sequence[Delivery], *, name: str, reached: int | None) -> None:
         with self._sessions.begin() as db:
             ids = [d.id for d in deliveries]
