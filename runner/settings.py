@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import platformdirs
 import yaml
@@ -146,6 +147,16 @@ class Settings(BaseSettings):
             value = [part for part in value.split(":") if part.strip()]
         if isinstance(value, list) and any(not Path(str(p)).is_absolute() for p in value):
             raise ValueError("WARDEN_WORKSPACE_ROOTS must list absolute paths (colon-separated)")
+        return value
+
+    @field_validator("siem_syslog_url")
+    @classmethod
+    def _check_siem_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("tcp", "tls") or not parts.hostname or not parts.port:
+            raise ValueError("WARDEN_SIEM_SYSLOG_URL must be tcp://host:port or tls://host:port")
         return value
 
     @property
