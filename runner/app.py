@@ -20,6 +20,7 @@ from runner.api import (
     events,
     health,
     memory,
+    metrics,
     notifications,
     pipelines,
     policies,
@@ -35,8 +36,11 @@ from runner.api import pages as dashboard_pages
 from runner.api.context import SERVICES
 from runner.api.schemas import ErrorResponse
 from runner.api.security import authenticate
+from runner.request_ids import RequestIds
+from runner.request_spans import RequestSpans
 from runner.services import Services, build_services
 from runner.settings import Settings
+from runner.telemetry import request_id
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +73,11 @@ def status_for(exc: errors.WardenError) -> int:
 def _error(
     status: int, code: str, message: str, details: dict[str, Any] | None = None
 ) -> JSONResponse:
-    body = {"error": {"code": code, "message": message, "details": details or {}}}
+    error: dict[str, Any] = {"code": code, "message": message, "details": details or {}}
+    current = request_id.current()
+    if current is not None:
+        error["requestId"] = current  # what to quote to the operator, who finds it in the log
+    body = {"error": error}
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(body, status_code=status, headers=headers)
 
@@ -183,7 +191,10 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     app.include_router(whoami.router)
     app.include_router(webhooks.router)
     app.include_router(notifications.router)
+    app.include_router(metrics.router)
     _install_dashboard(app)
+    app.add_middleware(RequestSpans)
+    app.add_middleware(RequestIds)  # outermost: every span and log line of it has the id
     return app
 
 

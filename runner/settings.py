@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import platformdirs
 import yaml
@@ -52,6 +53,8 @@ class Settings(BaseSettings):
     database_url: str | None = None
     host: str = "127.0.0.1"
     port: int = 9100
+    #: ``json``: one JSON object a line, with request, trace and span ids (observability.md).
+    log_format: Literal["text", "json"] = "text"
 
     #: Where sessions run: "docker" (the engine at DOCKER_HOST) or "kubernetes" (Pods).
     backend: Literal["docker", "kubernetes"] = "docker"
@@ -113,6 +116,11 @@ class Settings(BaseSettings):
     approval_link_seconds: float = Field(default=900.0, gt=0)
     #: Extra CA certificates (PEM) to trust for SMTP STARTTLS (a private mail relay).
     notify_ca_file: Path | None = None
+    #: Forward every audit event to this syslog collector (``tcp://host:port`` or
+    #: ``tls://host:port``; RFC 5424, octet-counted), at least once (observability.md).
+    siem_syslog_url: str | None = None
+    #: Extra CA certificates (PEM) to trust for a ``tls://`` collector.
+    siem_ca_file: Path | None = None
 
     #: Trusted OIDC issuers (docs/auth.md); any entry turns authentication on.
     auth_issuers: list[IssuerConfig] = Field(default_factory=list)
@@ -139,6 +147,16 @@ class Settings(BaseSettings):
             value = [part for part in value.split(":") if part.strip()]
         if isinstance(value, list) and any(not Path(str(p)).is_absolute() for p in value):
             raise ValueError("WARDEN_WORKSPACE_ROOTS must list absolute paths (colon-separated)")
+        return value
+
+    @field_validator("siem_syslog_url")
+    @classmethod
+    def _check_siem_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("tcp", "tls") or not parts.hostname or not parts.port:
+            raise ValueError("WARDEN_SIEM_SYSLOG_URL must be tcp://host:port or tls://host:port")
         return value
 
     @property

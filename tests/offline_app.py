@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from opentelemetry.sdk.trace import TracerProvider
 
 from runner.app import create_app
 from runner.sandbox.memory import MemoryBackend
@@ -26,7 +27,9 @@ OfflineServices = Services
 
 @asynccontextmanager
 async def offline_app(
-    settings: Settings, backend: MemoryBackend | None = None
+    settings: Settings,
+    backend: MemoryBackend | None = None,
+    tracer_provider: TracerProvider | None = None,
 ) -> AsyncIterator[tuple[Any, Services]]:
     """The app, its lifespan running, over ``settings.data_dir``.
 
@@ -34,7 +37,9 @@ async def offline_app(
     (httpx's ASGI transport runs no lifespan), and the services; replace
     ``services.auth`` to enforce authentication.
     """
-    services = await build_services(settings, backend=backend or MemoryBackend())
+    services = await build_services(
+        settings, backend=backend or MemoryBackend(), tracer_provider=tracer_provider
+    )
     app = create_app(settings, services=services)
     try:
         async with app.router.lifespan_context(app) as state:

@@ -74,6 +74,7 @@ REQUIRED: dict[tuple[str, str], str] = {
     ("DELETE", "/v1/notifications/channels/{channel_id}"): "admin",
     ("GET", "/v1/approval-links/{token}"): "viewer",
     ("POST", "/v1/approval-links/{token}"): "approver",
+    ("GET", "/metrics"): "metrics",
 }
 
 PUBLIC = {("GET", "/v1/health"), ("POST", "/v1/handshake")}

@@ -6,7 +6,9 @@ client, timeouts and signatures are exercised end to end. Each records what it g
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -107,3 +109,102 @@ def serve_receiver(receiver: Receiver, port: int = 0) -> Iterator[Receiver]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def otlp_spans(requests: list[Received]) -> list[dict[str, Any]]:
+    """The spans of OTLP/HTTP protobuf trace exports, flattened: name, ids, attributes."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    spans: list[dict[str, Any]] = []
+    for request in requests:
+        if request.path != "/v1/traces":
+            continue
+        export = ExportTraceServiceRequest.FromString(request.body)
+        for resource in export.resource_spans:
+            service = {a.key: _otlp_value(a.value) for a in resource.resource.attributes}
+            for scope in resource.scope_spans:
+                for span in scope.spans:
+                    spans.append(
+                        {
+                            "name": span.name,
+                            "trace": span.trace_id.hex(),
+                            "id": span.span_id.hex(),
+                            "parent": span.parent_span_id.hex() or None,
+                            "attributes": {a.key: _otlp_value(a.value) for a in span.attributes},
+                            "service": service.get("service.name"),
+                        }
+                    )
+    return spans
+
+
+def _otlp_value(value: Any) -> Any:
+    kind = value.WhichOneof("value")
+    return getattr(value, kind) if kind else None
+
+
+class SyslogReceiver:
+    """A syslog collector on loopback (RFC 6587 octet counting over TCP): records each
+    message; ``stop`` closes it and every connection, ``start`` opens it on the same port."""
+
+    def __init__(self) -> None:
+        self.messages: list[bytes] = []
+        self.port = 0
+        self._lock = threading.Lock()
+        self._server: socket.socket | None = None
+        self._clients: list[socket.socket] = []
+
+    def start(self) -> SyslogReceiver:
+        server = socket.socket()
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", self.port))
+        server.listen()
+        self.port = server.getsockname()[1]
+        self._server = server
+        threading.Thread(target=self._accept, args=(server,), daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+        with self._lock:
+            clients, self._clients = self._clients, []
+        for client in clients:
+            with contextlib.suppress(OSError):
+                client.shutdown(socket.SHUT_RDWR)
+            client.close()
+
+    def seqs(self) -> list[int]:
+        """The ``seq`` of every message received, in arrival order (repeats included)."""
+        with self._lock:
+            return [int(m.split(b' seq="', 1)[1].split(b'"', 1)[0]) for m in self.messages]
+
+    def _accept(self, server: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = server.accept()
+            except OSError:
+                return
+            with self._lock:
+                self._clients.append(client)
+            threading.Thread(target=self._read, args=(client,), daemon=True).start()
+
+    def _read(self, client: socket.socket) -> None:
+        buffer = b""
+        while True:
+            try:
+                chunk = client.recv(65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            buffer += chunk
+            while b" " in buffer:
+                length, _, rest = buffer.partition(b" ")
+                if len(rest) < int(length):
+                    break
+                with self._lock:
+                    self.messages.append(rest[: int(length)])
+                buffer = rest[int(length) :]

@@ -21,6 +21,9 @@ class ErrorBody(Schema):
     code: str
     message: str
     details: dict[str, Any] = Field(default_factory=dict)
+    request_id: str | None = Field(
+        default=None, description="The request's id (also the x-request-id header)."
+    )
 
 
 class ErrorResponse(Schema):

@@ -21,6 +21,7 @@ from runner.auth.roles import (
     APPROVER,
     AUDITOR,
     GRANTABLE_ROLES,
+    METRICS,
     OPERATOR,
     VIEWER,
     has_any_role,
@@ -149,5 +150,6 @@ OperatorDep = Annotated[Actor, require_roles(OPERATOR)]
 ApproverDep = Annotated[Actor, require_roles(APPROVER)]
 AuditorDep = Annotated[Actor, require_roles(AUDITOR)]
 AdminDep = Annotated[Actor, require_roles(ADMIN)]
+MetricsDep = Annotated[Actor, require_roles(METRICS)]
 #: Any authenticated caller (every actor holds at least one role: no role is a 403).
 AnyRoleDep = Annotated[Actor, require_roles(*GRANTABLE_ROLES)]

@@ -16,9 +16,13 @@ APPROVER = "approver"
 AUDITOR = "auditor"
 ADMIN = "admin"
 GLOBAL_ADMIN = "global_admin"
+#: Reads ``/metrics``. Not part of a tenant's admin: the metrics count every tenant's
+#: sessions and tokens (labelled by tenant id), so only a scraper's token or a global
+#: admin may read them.
+METRICS = "metrics"
 
 ROLES = frozenset({VIEWER, OPERATOR, APPROVER, AUDITOR, ADMIN})
-GRANTABLE_ROLES = ROLES | {GLOBAL_ADMIN}
+GRANTABLE_ROLES = ROLES | {GLOBAL_ADMIN, METRICS}
 
 _IMPLIES: dict[str, frozenset[str]] = {
     VIEWER: frozenset({VIEWER}),
@@ -27,6 +31,7 @@ _IMPLIES: dict[str, frozenset[str]] = {
     AUDITOR: frozenset({AUDITOR}),
     ADMIN: ROLES,
     GLOBAL_ADMIN: GRANTABLE_ROLES,
+    METRICS: frozenset({METRICS}),
 }
 
 

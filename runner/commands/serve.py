@@ -15,6 +15,7 @@ from runner.app import create_app
 from runner.auth.config import is_loopback
 from runner.services.upstream import SCRIPTED
 from runner.settings import Settings
+from runner.telemetry import logs
 
 app = typer.Typer()
 log = logging.getLogger("runner.serve")
@@ -30,9 +31,7 @@ def serve(
     """Serve the Warden API (data under WARDEN_DATA_DIR, SQLite unless WARDEN_DATABASE_URL)."""
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = Settings(**overrides)  # type: ignore[arg-type]
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(log_level, settings.log_format)
     # uvicorn's own loggers are shared by every session's gateway server in this
     # process: keep them to warnings; the lines below and the access log say the rest.
     logging.getLogger("uvicorn").setLevel(max(logging.WARNING, logging.root.level))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -73,8 +73,19 @@ class EventBus:
         self._queue_size = queue_size
         self._to_wake: deque[Listener] = deque()
         self._waking = False
+        self._observers: list[Callable[[Event], None]] = []
+
+    def observe(self, observer: Callable[[Event], None]) -> None:
+        """Call ``observer`` with every event as it is published (metrics, spans).
+
+        Synchronous and in ledger order, before any subscriber sees the event; an
+        observer must be quick and must not raise (``TelemetryObserver`` logs instead).
+        """
+        self._observers.append(observer)
 
     def publish(self, event: Event) -> None:
+        for observer in self._observers:
+            observer(event)
         for queue in list(self._queues):
             if queue.full():
                 with contextlib.suppress(asyncio.QueueEmpty):

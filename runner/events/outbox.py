@@ -38,6 +38,7 @@ from runner.events.webhooks import (
     WebhookStore,
     delivery_id,
 )
+from runner.telemetry.traces import SessionTraces
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,7 @@ class Outbox:
         targets: TargetPolicy,
         client: httpx.AsyncClient,
         config: OutboxConfig | None = None,
+        traces: SessionTraces | None = None,
     ) -> None:
         self._store = store
         self._feed = feed
@@ -89,6 +91,7 @@ class Outbox:
         self._targets = targets
         self._client = client
         self.config = config or OutboxConfig()
+        self._traces = traces or SessionTraces()
         self._wake = asyncio.Event()
         self._in_flight: set[str] = set()
         self._workers: dict[str, tuple[asyncio.Queue[Delivery], asyncio.Task[None]]] = {}
@@ -193,7 +196,15 @@ class Outbox:
             return DEAD  # deleted meanwhile: its deliveries went with it
         number = delivery.attempts + 1
         at, started = utcnow(), time.monotonic()
-        code, error = await self._post(hook, delivery, at)
+        attributes: dict[str, str | int] = {
+            "warden.webhook.id": hook.id,
+            "warden.delivery.id": delivery.id,
+            "warden.delivery.attempt": number,
+        }
+        # In the session's trace (when the event has a session), and its traceparent
+        # goes along, so the receiver's work joins the same trace.
+        with self._traces.span(_session_of(delivery), "webhook.delivery", attributes):
+            code, error = await self._post(hook, delivery, at)
         duration = int((time.monotonic() - started) * 1000)
         if code is not None and 200 <= code < 300:
             status, retry_at = DELIVERED, None
@@ -217,12 +228,14 @@ class Outbox:
     async def _post(
         self, hook: Webhook, delivery: Delivery, at: datetime
     ) -> tuple[int | None, str | None]:
+        sent = headers(hook, delivery.id, at, delivery.payload)
+        self._traces.inject(sent)
         try:
             await self._targets.check(hook.url)
             response = await self._client.post(
                 hook.url,
                 content=delivery.payload.encode(),
-                headers=headers(hook, delivery.id, at, delivery.payload),
+                headers=sent,
                 timeout=self.config.timeout_seconds,
             )
         except TargetRefusedError as exc:
@@ -231,6 +244,14 @@ class Outbox:
             return None, f"{type(exc).__name__}: {exc}"[:500]
         error = None if response.is_success else f"HTTP {response.status_code}"
         return response.status_code, error
+
+
+def _session_of(delivery: Delivery) -> str | None:
+    try:
+        session = json.loads(delivery.payload).get("session")
+    except (ValueError, AttributeError):
+        return None
+    return session if isinstance(session, str) else None
 
 
 def _delivery(hook: Webhook, event: PublicEvent, now: datetime) -> Delivery:

@@ -11,9 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 from dataclasses import dataclass, field
 
 import httpx
+from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import Engine, text
 
 from audit.ledger import Ledger
@@ -27,8 +30,10 @@ from runner.events.feed import EventFeed, TenantOf
 from runner.events.ledger import LedgerAppender, last_turn_cursor, open_ledger
 from runner.events.links import ApprovalLinks, load_key
 from runner.events.notifier import Notifier
+from runner.events.observer import TelemetryObserver
 from runner.events.outbox import Outbox, OutboxConfig
 from runner.events.registry import WebhookService
+from runner.events.siem import CURSOR, SyslogForwarder, parse_target
 from runner.events.sink import EventRecorder
 from runner.events.targets import TargetPolicy
 from runner.events.tickets import TerminalTickets
@@ -39,6 +44,7 @@ from runner.sandbox.backend import SandboxBackend
 from runner.services.approval_links import LinkDesk
 from runner.services.egress import EgressSecrets
 from runner.services.gateways import SessionGateways
+from runner.services.telemetry import Gauges, shutdown, timed_append, tracer_provider_from_env
 from runner.services.upstream import open_upstream
 from runner.services.workspaces import Workspaces, build_workspaces
 from runner.sessions.hooklog import HookLog
@@ -60,6 +66,8 @@ from runner.store.sessions import SqlSessionStore
 from runner.store.templates import SqlTemplateStore
 from runner.store.tokens import SqlTokenStore
 from runner.store.webhooks import SqlWebhookStore
+from runner.telemetry.metrics import Metrics
+from runner.telemetry.traces import SessionTraces
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +103,13 @@ class Services:
     link_desk: LinkDesk
     #: Seals the dashboard's session cookies (runner.auth.browser).
     browser: CookieSealer
+    metrics: Metrics
+    traces: SessionTraces
+    gauges: Gauges
+    #: The provider built from ``OTEL_*`` (shut down on close); None when tracing is off
+    #: or the caller brought its own.
+    owned_tracer: TracerProvider | None = None
+    siem: SyslogForwarder | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -113,6 +128,8 @@ class Services:
         self.tasks.append(asyncio.create_task(self.turns.run(), name="transcript-turns"))
         self.tasks.append(asyncio.create_task(self.outbox.run(), name="webhook-outbox"))
         self.tasks.append(asyncio.create_task(self.notifier.run(), name="notifier"))
+        if self.siem is not None:
+            self.tasks.append(asyncio.create_task(self.siem.run(), name="siem-syslog"))
 
     async def close(self) -> None:
         for task in self.tasks:
@@ -126,6 +143,7 @@ class Services:
         await self.backend.close()
         await asyncio.to_thread(self.ledger.close)
         self.engine.dispose()
+        await asyncio.to_thread(shutdown, self.owned_tracer)
 
     async def health(self) -> dict[str, str]:
         checks: dict[str, str] = {}
@@ -181,13 +199,20 @@ async def build_services(
     *,
     backend: SandboxBackend | None = None,
     resolver: Resolver | None = None,
+    tracer_provider: TracerProvider | None = None,
 ) -> Services:
     """Build the stores, ledger, sandbox backend, gateways and session manager.
 
     Args:
         backend: the sandbox backend to use; default the Docker engine of the host.
         resolver: how the egress proxies resolve names; default the system's.
+        tracer_provider: where spans go; default OTLP when ``OTEL_*`` asks, else nowhere.
     """
+    owned_tracer = None
+    if tracer_provider is None:
+        tracer_provider = owned_tracer = tracer_provider_from_env(os.environ)
+    metrics = Metrics()
+    traces = SessionTraces(tracer_provider)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_database_engine(settings.resolved_database_url)
     await asyncio.to_thread(migrate, engine)
@@ -198,7 +223,7 @@ async def build_services(
     ledger = await asyncio.to_thread(
         open_ledger, settings.resolved_database_url, settings.data_dir / "keys"
     )
-    recorder = EventRecorder(bus, LedgerAppender(ledger))
+    recorder = EventRecorder(bus, timed_append(LedgerAppender(ledger), metrics, traces))
     resources = contextlib.AsyncExitStack()
     upstream = await resources.enter_async_context(open_upstream(settings))
     gate = PolicyGate(settings.policies_dir)
@@ -238,6 +263,8 @@ async def build_services(
         idle_settle_seconds=settings.idle_settle_seconds,
         setup=workspaces.setup,
         labels=settings.container_labels,
+        traces=traces,
+        on_input_retry=metrics.input_retries.inc,
     )
 
     async def last_cursor(session_id: str) -> int:
@@ -260,6 +287,7 @@ async def build_services(
         default_image=settings.image,
         workspaces=workspaces.gate,
         turns=turns,
+        traces=traces,
     )
     views = SessionViews(registry, workspaces.setup.patch, mirror=launcher.mirror)
     tokens = ApiTokens(SqlTokenStore(engine), recorder)
@@ -272,9 +300,12 @@ async def build_services(
         store=SqlPipelineStore(engine), manager=manager, views=views, ledger=ledger, events=recorder
     )
     feed = EventFeed(ledger, bus, _tenants(store), queue_size=settings.sse_queue_size)
+    bus.observe(TelemetryObserver(metrics, traces, feed.tenant_of))
     targets = TargetPolicy(settings.outbound_allow_networks)
     outbound = await resources.enter_async_context(_outbound_client())
-    outbox = Outbox(SqlWebhookStore(engine), feed, bus, targets, outbound, _outbox_config(settings))
+    outbox = Outbox(
+        SqlWebhookStore(engine), feed, bus, targets, outbound, _outbox_config(settings), traces
+    )
     webhooks = WebhookService(SqlWebhookStore(engine), recorder, targets, feed, outbox)
     links = ApprovalLinks(
         SqlLinkStore(engine),
@@ -323,6 +354,34 @@ async def build_services(
         browser=CookieSealer(
             await asyncio.to_thread(load_cookie_key, settings.data_dir / "keys" / "dashboard.key")
         ),
+        metrics=metrics,
+        traces=traces,
+        gauges=Gauges(
+            metrics=metrics,
+            registry=registry,
+            store=store,
+            engine=engine,
+            webhooks=SqlWebhookStore(engine),
+            backend=backend,
+            labels=settings.container_labels,
+        ),
+        owned_tracer=owned_tracer,
+        siem=_siem(settings, ledger, SqlWebhookStore(engine)),
+    )
+
+
+def _siem(settings: Settings, ledger: Ledger, cursors: SqlWebhookStore) -> SyslogForwarder | None:
+    """The audit stream to the configured syslog collector, if one is configured."""
+    if settings.siem_syslog_url is None:
+        return None
+    ca_file = str(settings.siem_ca_file) if settings.siem_ca_file else None
+    target = parse_target(settings.siem_syslog_url, ca_file)
+    return SyslogForwarder(
+        ledger,
+        lambda: cursors.cursor(CURSOR),
+        lambda seq: cursors.set_cursor(CURSOR, seq),
+        target,
+        hostname=socket.gethostname(),
     )
 
 

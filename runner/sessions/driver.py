@@ -11,6 +11,7 @@ an Enter can never answer a permission prompt.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from runner.core import SessionState
 from runner.errors import ConflictError, SandboxError
@@ -30,11 +31,18 @@ class Driver:
     """Sends text and keys to one session and checks they landed."""
 
     def __init__(
-        self, backend: SandboxBackend, live: LiveSession, *, submit_seconds: float = 15.0
+        self,
+        backend: SandboxBackend,
+        live: LiveSession,
+        *,
+        submit_seconds: float = 15.0,
+        on_retry: Callable[[], None] | None = None,
     ) -> None:
         self._backend = backend
         self._live = live
         self._submit_seconds = submit_seconds
+        #: Told each time Enter is pressed again (the metrics count it).
+        self._on_retry = on_retry
 
     async def keys(self, *names: Key) -> None:
         """Press keys (``Key.ENTER``, ``Key.ESCAPE``, ``Key.DOWN`` …)."""
@@ -84,9 +92,11 @@ class Driver:
                     "draft": str(self._live.observed.details.get("draft") or "")[:200],
                 },
             )
-        for _attempt in range(_SUBMIT_ATTEMPTS):
+        for attempt in range(_SUBMIT_ATTEMPTS):
             if not holds(self._live.observed, text):
                 return  # it moved on, or the text left the input box: it was taken
+            if attempt and self._on_retry is not None:
+                self._on_retry()
             await self.keys(Key.ENTER)
             if await self._live.wait_for(_left_idle, self._submit_seconds / _SUBMIT_ATTEMPTS):
                 return

@@ -25,6 +25,7 @@ from runner.sessions.runtime import SANDBOX_WORKDIR, Running, SessionPaths
 from runner.sessions.settle import settle_transcript
 from runner.sessions.transcript import transcript_path
 from runner.sessions.workspace_setup import HOST_BIND, WorkspaceSetup
+from runner.telemetry.traces import SessionTraces
 from runner.workspace.source import PathSource, from_json
 
 log = logging.getLogger(__name__)
@@ -48,8 +49,12 @@ class Launcher:
         delivery_seconds: float = 15.0,
         idle_settle_seconds: float = IDLE_SETTLE_SECONDS,
         labels: dict[str, str] | None = None,
+        traces: SessionTraces | None = None,
+        on_input_retry: Callable[[], None] | None = None,
     ) -> None:
         self._backend = backend
+        self._on_input_retry = on_input_retry
+        self._traces = traces or SessionTraces()
         #: Brings the agent's files to this host where the sandbox shares none (Pods).
         self.mirror = SandboxMirror(backend)
         self._setup = setup
@@ -79,7 +84,8 @@ class Launcher:
         token = paths.token()
         # Bounded, cancellable, confined (runner.sessions.workspace_setup); a DELETE now
         # stops it and leaves nothing behind.
-        prepared = await self._setup.prepare(record, paths, profile)
+        with self._traces.span(record.id, "workspace.prepare"):
+            prepared = await self._setup.prepare(record, paths, profile)
         try:
             return await self._start(
                 record, paths, profile, image, token, prepared.workspace, on_state
@@ -101,16 +107,19 @@ class Launcher:
         gateway = self._gateways(
             record=record, socket_path=paths.socket, token=token, workspace=workspace
         )
-        await gateway.start()
+        with self._traces.span(record.id, "gateway.start"):
+            await gateway.start()
         try:
             spec = self._spec(record, paths, workspace, token, profile, image)
-            info = await self._backend.create(spec)
+            with self._traces.span(record.id, "container.create", {"warden.image": spec.image}):
+                info = await self._backend.create(spec)
             # Attached before it starts, the screen sees the terminal's very first byte:
             # nothing is missed, so no redraw is needed.
             running = await self._watch(info.id, paths, gateway, on_state)
             try:
-                await self._backend.start(info.id)
-                await self._backend.resize(info.id, self._cols, self._rows)
+                with self._traces.span(record.id, "container.start"):
+                    await self._backend.start(info.id)
+                    await self._backend.resize(info.id, self._cols, self._rows)
             except BaseException:
                 await running.live.close()
                 raise
@@ -175,7 +184,12 @@ class Launcher:
             idle_settle_seconds=self._idle_settle_seconds,
         )
         await live.start()
-        driver = Driver(self._backend, live, submit_seconds=self._delivery_seconds)
+        driver = Driver(
+            self._backend,
+            live,
+            submit_seconds=self._delivery_seconds,
+            on_retry=self._on_input_retry,
+        )
         return Running(live=live, driver=driver, gateway=gateway)
 
     def _spec(

@@ -37,6 +37,7 @@ from runner.sessions.requests import SessionRequest, check_request, summary
 from runner.sessions.runtime import Running, SessionPaths
 from runner.sessions.turns import TurnRecorder
 from runner.sessions.workspace_gate import AdmittedWorkspace, WorkspaceGate
+from runner.telemetry.traces import SessionTraces
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +60,10 @@ class SessionManager:
         default_image: str,
         workspaces: WorkspaceGate,
         turns: TurnRecorder | None = None,
+        traces: SessionTraces | None = None,
     ) -> None:
         self._registry = registry
+        self._traces = traces or SessionTraces()
         self._workspaces = workspaces
         self._store = registry.store
         self._backend = backend
@@ -115,32 +118,51 @@ class SessionManager:
         admitted = await self._workspaces.admit(request, actor)
         async with self._create_lock:
             record = _new_record(request, actor, admitted, self._default_image, mode)
-            # Judged like a new session even when one is reused: a reused session must
-            # be one this request could have started.
-            profile, image = await self._admit(record, actor)
-            # Reuse only when asked for, and only a session that is what this request
-            # asks for in every respect (policy, workspace, image, model, modes, env) and
-            # is the same person's: anything else would hand the caller a session under
-            # another policy, or someone else's. An unattended (CI) run never shares one;
-            # only a host path can be shared (an upload or a clone is each session's own).
-            reuse = request.reuse and admitted.is_host_path and not request.unattended
-            reusable = await self._find_reusable(record, actor) if reuse else None
-            if reusable is not None:
-                if request.prompt:
-                    await self.send(reusable.id, request.prompt, actor)
-                return reusable, True
-            await self._workspaces.admit_disk(record, profile, actor)
-            await self._workspaces.take(admitted, actor, self._registry.paths(record.id))
-            # Recorded before anything runs: if the ledger cannot write, nothing starts.
-            await self._events.emit(
-                "session.created", actor=actor, session=record.id, data=summary(record)
-            )
-            await asyncio.to_thread(self._store.add, record)
+            self._traces.begin(record.id, _trace_attributes(record))
+            try:
+                # Judged like a new session even when one is reused: a reused session
+                # must be one this request could have started.
+                with self._traces.span(record.id, "policy.admission"):
+                    profile, image = await self._admit(record, actor)
+                # Reuse only when asked for, and only a session that is what this request
+                # asks for in every respect (policy, workspace, image, model, modes, env)
+                # and is the same person's: anything else would hand the caller a session
+                # under another policy, or someone else's. An unattended (CI) run never
+                # shares one; only a host path can be shared (an upload or a clone is
+                # each session's own).
+                reuse = request.reuse and admitted.is_host_path and not request.unattended
+                reusable = await self._find_reusable(record, actor) if reuse else None
+                if reusable is not None:
+                    self._traces.end(record.id, "reused")
+                    if request.prompt:
+                        await self.send(reusable.id, request.prompt, actor)
+                    return reusable, True
+                await self._take_workspace(record, admitted, profile, actor)
+                # Recorded before anything runs: if the ledger cannot write, nothing starts.
+                await self._events.emit(
+                    "session.created", actor=actor, session=record.id, data=summary(record)
+                )
+                await asyncio.to_thread(self._store.add, record)
+            except BaseException as exc:
+                self._traces.end(record.id, "refused", _message(exc))
+                raise
         # Clients see ``starting`` until the first prompt is in: an ``idle`` before it
         # would invite them to send while the briefing is being typed.
         self._registry.briefing.add(record.id)
         self._starting[record.id] = asyncio.create_task(self._launch(record, profile, image))
         return record, False
+
+    async def _take_workspace(
+        self,
+        record: SessionRecord,
+        admitted: AdmittedWorkspace,
+        profile: ContainerProfile,
+        actor: Actor,
+    ) -> None:
+        """Disk and workspace admission of a new session, a span of its start."""
+        with self._traces.span(record.id, "workspace.take"):
+            await self._workspaces.admit_disk(record, profile, actor)
+            await self._workspaces.take(admitted, actor, self._registry.paths(record.id))
 
     async def _admit(
         self, record: SessionRecord, actor: Actor
@@ -202,8 +224,10 @@ class SessionManager:
             if record.prompt:
                 await self._brief(running, record, record.prompt)
             self._registry.briefing.discard(record.id)
+            self._traces.started(record.id)
             await self._state_callback(record)(running.live.observed)
         except Exception as exc:
+            self._traces.started(record.id, _message(exc))
             if isinstance(exc, WardenError):
                 # An expected failure (the runtime refused, Claude Code never got ready):
                 # one line, no traceback; the record and the ledger say why.
@@ -217,10 +241,11 @@ class SessionManager:
             self._starting.pop(record.id, None)
 
     async def _brief(self, running: Running, record: SessionRecord, prompt: str) -> None:
-        ready = await running.live.wait_for(
-            lambda o, _p: o.state not in (SessionState.STARTING, SessionState.UNKNOWN),
-            _READY_SECONDS,
-        )
+        with self._traces.span(record.id, "claude.ready"):
+            ready = await running.live.wait_for(
+                lambda o, _p: o.state not in (SessionState.STARTING, SessionState.UNKNOWN),
+                _READY_SECONDS,
+            )
         if not ready or running.live.observed.state != SessionState.IDLE:
             raise ConflictError(
                 "Claude Code did not become ready for the first prompt",
@@ -254,6 +279,7 @@ class SessionManager:
         self, session_id: str, reason: str, state: SessionState, error: str | None = None
     ) -> None:
         """Record that a session is over (once: when its ``ended_at`` is first set)."""
+        self._traces.end(session_id, str(state), error)
         try:
             await self._events.emit(
                 "session.ended",
@@ -404,28 +430,33 @@ class SessionManager:
         session_id = record.id
         running = self._registry.running(session_id)
         workspace = workspace_of(record, self._registry.paths(session_id))
-        async with running.lock:
-            verdict = await self._check_input(record, text, actor, workspace)
-            _require(running, {SessionState.IDLE}, "send input")
-            await self._events.emit(
-                "input.sent", actor=actor, session=session_id, data={"text": text}
-            )
-            if verdict is not None:
-                # Bash mode runs the command with no hook: this is its only decision.
+        attributes: dict[str, str | int] = {
+            "warden.actor": actor.subject,
+            "warden.input.chars": len(text),
+        }
+        with self._traces.span(session_id, "input.delivery", attributes):
+            async with running.lock:
+                verdict = await self._check_input(record, text, actor, workspace)
+                _require(running, {SessionState.IDLE}, "send input")
                 await self._events.emit(
-                    "tool.decision",
-                    actor=actor,
-                    session=session_id,
-                    data={
-                        "source": "shell_escape",
-                        "tool_name": "Bash",
-                        "tool_input": {"command": parse_input(text).target},
-                        "decision": verdict.decision,
-                        "rule": verdict.rule,
-                        "reason": verdict.reason,
-                    },
+                    "input.sent", actor=actor, session=session_id, data={"text": text}
                 )
-            await running.driver.submit(text)
+                if verdict is not None:
+                    # Bash mode runs the command with no hook: this is its only decision.
+                    await self._events.emit(
+                        "tool.decision",
+                        actor=actor,
+                        session=session_id,
+                        data={
+                            "source": "shell_escape",
+                            "tool_name": "Bash",
+                            "tool_input": {"command": parse_input(text).target},
+                            "decision": verdict.decision,
+                            "rule": verdict.rule,
+                            "reason": verdict.reason,
+                        },
+                    )
+                await running.driver.submit(text)
 
     async def _check_input(
         self, record: SessionRecord, text: str, actor: Actor, workspace: Path | None
@@ -503,6 +534,7 @@ class SessionManager:
             task.cancel()
         for running in self._registry.drain():
             await self._launcher.detach(running)
+        self._traces.close()
 
     async def readopt(self) -> list[str]:
         """Re-attach to running session containers found by label; end the vanished ones."""
@@ -528,8 +560,23 @@ class SessionManager:
                 await self._fail(record.id, exc)
                 continue
             self._registry.add(record.id, running)
+            # A new trace: the one the session started in ended with the last controller.
+            self._traces.begin(record.id, {**_trace_attributes(record), "warden.readopted": True})
+            self._traces.started(record.id)
             adopted.append(record.id)
         return adopted
+
+
+def _trace_attributes(record: SessionRecord) -> dict[str, str]:
+    return {
+        "warden.policy": record.policy,
+        "warden.tenant": record.tenant,
+        "warden.image": record.image,
+    }
+
+
+def _message(exc: BaseException) -> str:
+    return exc.message if isinstance(exc, WardenError) else f"{type(exc).__name__}: {exc}"
 
 
 def _new_record(

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
     select,
     update,
 )
@@ -181,6 +182,15 @@ class SqlWebhookStore:
             row = db.get(CursorRow, name)
             return row.seq if row is not None else None
 
+    def set_cursor(self, name: str, seq: int) -> None:
+        """Store how far the reader called ``name`` got (the SIEM stream's position)."""
+        with self._sessions.begin() as db:
+            cursor = db.get(CursorRow, name)
+            if cursor is None:
+                db.add(CursorRow(name=name, seq=seq))
+            else:
+                cursor.seq = seq
+
     def enqueue(self, deliveries: Sequence[Delivery], *, name: str, reached: int | None) -> None:
         with self._sessions.begin() as db:
             ids = [d.id for d in deliveries]
@@ -227,6 +237,12 @@ class SqlWebhookStore:
         with self._sessions() as db:
             rows = list(db.scalars(query))
             return [_delivery(r, self._history(db, r.id)) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        """How many deliveries there are in each status (for the metrics)."""
+        query = select(DeliveryRow.status, func.count()).group_by(DeliveryRow.status)
+        with self._sessions() as db:
+            return {str(status): int(count) for status, count in db.execute(query).all()}
 
     def delivery(self, delivery_id: str) -> Delivery | None:
         with self._sessions() as db:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -13,11 +14,11 @@ import httpx
 from tests.integration.server import free_port
 
 
-def _serve(tmp_path: Path, *args: str) -> tuple[str, str]:
+def _serve(tmp_path: Path, *args: str, **extra_env: str) -> tuple[str, str]:
     """Start ``warden serve``, make two requests, stop it; returns (its log, its URL)."""
     port = free_port()
     env = {**os.environ, "WARDEN_DATA_DIR": str(tmp_path / "data"),
-           "WARDEN_MODEL_UPSTREAM": "scripted", "WARDEN_PORT": str(port)}  # fmt: skip
+           "WARDEN_MODEL_UPSTREAM": "scripted", "WARDEN_PORT": str(port), **extra_env}  # fmt: skip
     log = tmp_path / "serve.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(
@@ -32,6 +33,8 @@ def _serve(tmp_path: Path, *args: str) -> tuple[str, str]:
             time.sleep(0.2)
         assert httpx.get(f"{url}/v1/health").status_code == 200
         assert httpx.get(f"{url}/v1/sessions", params={"token": "s3cret"}).status_code == 200
+        missing = httpx.get(f"{url}/v1/sessions/nope", headers={"x-request-id": "req-42"})
+        assert missing.status_code == 404 and missing.json()["error"]["requestId"] == "req-42"
     finally:
         process.terminate()
         process.wait(30)
@@ -56,3 +59,18 @@ def test_quiet_serve_has_no_access_log(tmp_path: Path) -> None:
     text, url = _serve(tmp_path, "--quiet")
     assert f"ready: listening on {url}" in text
     assert "runner.access" not in text
+
+
+def test_json_logs_are_one_object_a_line_with_the_request_id(tmp_path: Path) -> None:
+    """``WARDEN_LOG_FORMAT=json``: every line is a JSON object; a request's access line
+    carries the id its response and error body named."""
+    text, _url = _serve(tmp_path, WARDEN_LOG_FORMAT="json")
+    lines = [json.loads(line) for line in text.splitlines() if line.strip()]
+    assert {"ts", "level", "logger", "message"} <= set(lines[0])
+    (access,) = [
+        line
+        for line in lines
+        if line["logger"] == "runner.access" and "/v1/sessions/nope" in line["message"]
+    ]
+    assert access["requestId"] == "req-42"
+    assert any("ready: listening" in line["message"] for line in lines)

@@ -1,6 +1,7 @@
 """Unit tests build their settings explicitly: none of them reads this process's
 ``WARDEN_*`` environment (the integration fixtures set ``WARDEN_IMAGE`` for the servers
-they start, and one pytest process runs both suites)."""
+they start, and one pytest process runs both suites), nor ``OTEL_*`` (a developer's
+collector endpoint would turn tracing on in every test's services)."""
 
 from __future__ import annotations
 
@@ -13,5 +14,6 @@ import pytest
 def _no_warden_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         # WARDEN_TEST_* name the test services (PostgreSQL), not Warden's settings.
-        if name.startswith("WARDEN_") and not name.startswith("WARDEN_TEST_"):
+        is_setting = name.startswith("WARDEN_") and not name.startswith("WARDEN_TEST_")
+        if is_setting or name.startswith("OTEL_"):
             monkeypatch.delenv(name)

@@ -1,0 +1,1 @@
+"""Traces and metrics: the session trace registry and the Prometheus metric catalogue."""
