@@ -8,7 +8,9 @@ one after another, alternating a runc policy (the shipped ``default``) and a run
 (``default`` under gVisor), each polled until idle, then deleted. Bare: the same Claude
 Code binary in tmux on the host against the same scripted model, polled with
 capture-pane until the same classifier says idle. Prints p50/p95 of each and their
-ratios; asserts nothing. Needs Docker and the built sandbox image (``warden image
+ratios, then the controller's own breakdown of each start (``details.startup``: admission,
+workspace, gateway and container, attach, start, Claude Code ready, briefing); asserts
+nothing. Needs Docker and the built sandbox image (``warden image
 build``); the runsc column needs gVisor registered (``scripts/setup --gvisor``).
 """
 
@@ -26,6 +28,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import docker
 import httpx
@@ -108,8 +111,9 @@ def bare_once(binary: Path, base_url: str, root: Path) -> float:
         subprocess.run(["tmux", "-L", sock, "kill-server"], check=False, capture_output=True)
 
 
-def warden_once(client: httpx.Client, work: Path, policy: str) -> float:
-    """Seconds from POST /v1/sessions until the session reports idle."""
+def warden_once(client: httpx.Client, work: Path, policy: str) -> tuple[float, dict[str, Any]]:
+    """Seconds from POST /v1/sessions until the session reports idle, and the controller's
+    own breakdown of that start (``details.startup``)."""
     started = time.monotonic()
     created = client.post("/v1/sessions", json={"workDir": str(work), "policy": policy})
     created.raise_for_status()
@@ -118,12 +122,34 @@ def warden_once(client: httpx.Client, work: Path, policy: str) -> float:
         while True:
             state = client.get(f"/v1/sessions/{sid}").json()["state"]
             if state == "idle":
-                return time.monotonic() - started
+                elapsed = time.monotonic() - started
+                break
             if state == "error" or time.monotonic() - started > 120:
                 raise RuntimeError(f"session {sid} ended in {state}")
             time.sleep(POLL)
+        while time.monotonic() - started < 130:  # stored a moment after reads show idle
+            details = client.get(f"/v1/sessions/{sid}").json().get("details") or {}
+            if "startup" in details:
+                return elapsed, details["startup"]
+            time.sleep(POLL)
+        raise RuntimeError(f"session {sid} has no startup breakdown")
     finally:
         client.delete(f"/v1/sessions/{sid}")
+
+
+def _breakdown(name: str, startups: list[dict[str, Any]]) -> None:
+    """The median of each step, in the order the steps happen."""
+    if not startups:
+        return
+    print(f"breakdown of {name} (p50 per step, from the controller's details.startup)")
+    for step in startups[0]["steps"]:
+        values = [s["steps"].get(step, 0.0) for s in startups]
+        print(f"  {step:32} {statistics.median(values) * 1000:8.1f} ms")
+    for moment in startups[0]["at"]:
+        values = [s["at"].get(moment, 0.0) for s in startups]
+        print(f"  ({moment} at {statistics.median(values) * 1000:.1f} ms)")
+    total = statistics.median([s["total"] for s in startups])
+    print(f"  {'total, in the controller':32} {total * 1000:8.1f} ms")
 
 
 def _serve(data: Path, policies: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -184,6 +210,7 @@ def main() -> None:
     print("load average (1, 5, 15 min) at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     runc: list[float] = []
     runsc: list[float] = []
+    steps: dict[str, list[dict[str, Any]]] = {"runc": [], "runsc": []}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         with ScriptedModelServer() as model:
@@ -195,9 +222,13 @@ def main() -> None:
             with httpx.Client(base_url=url, timeout=60) as client:
                 # Alternating, so a change in the machine's load hits both alike.
                 for _ in range(args.sessions):
-                    runc.append(warden_once(client, root / "work", "default"))
+                    seconds, startup = warden_once(client, root / "work", "default")
+                    runc.append(seconds)
+                    steps["runc"].append(startup)
                     if gvisor:
-                        runsc.append(warden_once(client, root / "work", "gvisor"))
+                        seconds, startup = warden_once(client, root / "work", "gvisor")
+                        runsc.append(seconds)
+                        steps["runsc"].append(startup)
         finally:
             proc.terminate()
             proc.wait(30)
@@ -206,6 +237,7 @@ def main() -> None:
     bare50, bare95 = _summary("bare Claude Code in tmux", bare)
     c50, c95 = _summary("warden session, runc", runc)
     print(f"{'ratio runc / bare':28} p50 {c50 / bare50:6.2f} x   p95 {c95 / bare95:6.2f} x")
+    _breakdown("runc", steps["runc"])
     if not gvisor:
         print("warden session, runsc        not measured: runsc is not registered with Docker")
         print("                             (scripts/setup --gvisor)")
@@ -213,6 +245,7 @@ def main() -> None:
     g50, g95 = _summary("warden session, runsc", runsc)
     print(f"{'ratio runsc / bare':28} p50 {g50 / bare50:6.2f} x   p95 {g95 / bare95:6.2f} x")
     print(f"{'ratio runsc / runc':28} p50 {g50 / c50:6.2f} x   p95 {g95 / c95:6.2f} x")
+    _breakdown("runsc", steps["runsc"])
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from runner.sessions.model import ArtifactRecord, SessionRecord, SessionStore
 from runner.sessions.ports import GatewayFactory, GatewayHandle
 from runner.sessions.runtime import SANDBOX_WORKDIR, Running, SessionPaths
 from runner.sessions.settle import settle_transcript
+from runner.sessions.startup import StartupClock
 from runner.sessions.transcript import transcript_path
 from runner.sessions.workspace_setup import HOST_BIND, WorkspaceSetup
 from runner.workspace.source import PathSource, from_json
@@ -69,20 +70,24 @@ class Launcher:
         image: ImageInfo,
         *,
         on_state: StateCallback,
+        clock: StartupClock | None = None,
     ) -> tuple[Running, str]:
         """Prepare the state dir, start the gateway, create and start the container.
 
         ``profile`` is what the policy admitted: the container's limits and runtime;
         ``image`` the image it judged, which the container is created from by id (a tag
-        moved since then cannot put another image in its place).
+        moved since then cannot put another image in its place). ``clock`` gets a mark
+        at the end of each step.
         """
+        clock = clock or StartupClock()
         token = paths.token()
         # Bounded, cancellable, confined (runner.sessions.workspace_setup); a DELETE now
         # stops it and leaves nothing behind.
         prepared = await self._setup.prepare(record, paths, profile)
+        clock.mark("workspace")
         try:
             return await self._start(
-                record, paths, profile, image, token, prepared.workspace, on_state
+                record, paths, profile, image, token, prepared.workspace, on_state, clock
             )
         except BaseException:
             await self._setup.discard(paths)
@@ -97,20 +102,37 @@ class Launcher:
         token: str,
         workspace: Path,
         on_state: StateCallback,
+        clock: StartupClock,
     ) -> tuple[Running, str]:
         gateway = self._gateways(
             record=record, socket_path=paths.socket, token=token, workspace=workspace
         )
-        await gateway.start()
+        spec = self._spec(record, paths, workspace, token, profile, image)
+        # Independent of each other, so not one after the other: nothing in the container
+        # can reach the gateway before the container is started, below. A container
+        # created beside a failed gateway is removed by its session label.
         try:
-            spec = self._spec(record, paths, workspace, token, profile, image)
-            info = await self._backend.create(spec)
+            served, info = await asyncio.gather(
+                gateway.start(), self._backend.create(spec), return_exceptions=True
+            )
+        except BaseException:  # cancelled (a DELETE while starting): the gateway may be up
+            await gateway.close()
+            raise
+        if isinstance(served, BaseException):
+            raise served
+        try:
+            if isinstance(info, BaseException):
+                raise info
+            clock.mark("gateway and container created")
             # Attached before it starts, the screen sees the terminal's very first byte:
             # nothing is missed, so no redraw is needed.
             running = await self._watch(info.id, paths, gateway, on_state)
+            clock.mark("attached")
             try:
                 await self._backend.start(info.id)
+                clock.mark("container started")
                 await self._backend.resize(info.id, self._cols, self._rows)
+                clock.mark("resized")
             except BaseException:
                 await running.live.close()
                 raise

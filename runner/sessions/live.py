@@ -92,6 +92,8 @@ class LiveSession:
         self._closing = False
         self._taps: set[Tap] = set()
         self.updates = 0
+        #: When (monotonic) the terminal's first byte arrived, for the startup breakdown.
+        self.first_output_at: float | None = None
 
     @property
     def observed(self) -> Observed:
@@ -186,6 +188,8 @@ class LiveSession:
     async def _pump(self, stream: TerminalStream) -> None:
         try:
             async for chunk in stream:
+                if self.first_output_at is None:
+                    self.first_output_at = time.monotonic()
                 self._recorder.output(chunk)
                 for tap in list(self._taps):
                     tap.offer(chunk)

@@ -33,6 +33,7 @@ from runner.sessions.policy_gate import PolicyGate
 from runner.sessions.registry import SessionRegistry
 from runner.sessions.requests import SessionRequest, check_request, summary
 from runner.sessions.runtime import Running, SessionPaths
+from runner.sessions.startup import StartupClock
 from runner.sessions.turns import TurnRecorder
 from runner.sessions.workspace_gate import AdmittedWorkspace, WorkspaceGate
 
@@ -71,6 +72,8 @@ class SessionManager:
         self._turns = turns
         self._starting: dict[str, asyncio.Task[None]] = {}
         self._create_lock = asyncio.Lock()
+        #: Each session's startup breakdown (``details.startup``), once it is ready.
+        self._startups: dict[str, dict[str, object]] = {}
 
     # -- queries -----------------------------------------------------------------
 
@@ -99,6 +102,7 @@ class SessionManager:
         Returns:
             The record and whether an existing idle session was reused.
         """
+        clock = StartupClock()
         check_request(request)
         # A request that names no mode gets the policy's, before anything is judged by it.
         mode = self._gate.workspace_mode(request.policy, request.workspace_mode)
@@ -126,10 +130,11 @@ class SessionManager:
                 "session.created", actor=actor, session=record.id, data=summary(record)
             )
             await asyncio.to_thread(self._store.add, record)
+        clock.mark("admitted")
         # Clients see ``starting`` until the first prompt is in: an ``idle`` before it
         # would invite them to send while the briefing is being typed.
         self._registry.briefing.add(record.id)
-        self._starting[record.id] = asyncio.create_task(self._launch(record, profile, image))
+        self._starting[record.id] = asyncio.create_task(self._launch(record, profile, image, clock))
         return record, False
 
     async def _admit(
@@ -171,15 +176,21 @@ class SessionManager:
         return None
 
     async def _launch(
-        self, record: SessionRecord, profile: ContainerProfile, image: ImageInfo
+        self,
+        record: SessionRecord,
+        profile: ContainerProfile,
+        image: ImageInfo,
+        clock: StartupClock,
     ) -> None:
         try:
+            clock.mark("queued")
             running, container_id = await self._launcher.launch(
                 record,
                 self._registry.paths(record.id),
                 profile,
                 image,
                 on_state=self._state_callback(record),
+                clock=clock,
             )
             self._registry.add(record.id, running)
             await asyncio.to_thread(self._store.update, record.id, container_id=container_id)
@@ -189,10 +200,16 @@ class SessionManager:
                 session=record.id,
                 data={"container": container_id, "image": record.image, **image.audit_fields()},
             )
+            clock.mark("container recorded")
+            await self._ready(running, clock)
             if record.prompt:
                 await self._brief(running, record.id, record.prompt)
+                clock.mark("briefed")
+            self._startups[record.id] = clock.summary()
             self._registry.briefing.discard(record.id)
             await self._state_callback(record)(running.live.observed)
+            clock.mark("reported")
+            log.info("session %s ready in %s", record.id, clock.describe())
         except Exception as exc:
             if isinstance(exc, WardenError):
                 # An expected failure (the runtime refused, Claude Code never got ready):
@@ -206,12 +223,18 @@ class SessionManager:
             self._registry.briefing.discard(record.id)
             self._starting.pop(record.id, None)
 
-    async def _brief(self, running: Running, session_id: str, prompt: str) -> None:
-        ready = await running.live.wait_for(
+    async def _ready(self, running: Running, clock: StartupClock) -> None:
+        """Wait until Claude Code shows its input box (or something else it must not)."""
+        await running.live.wait_for(
             lambda o, _p: o.state not in (SessionState.STARTING, SessionState.UNKNOWN),
             _READY_SECONDS,
         )
-        if not ready or running.live.observed.state != SessionState.IDLE:
+        if running.live.first_output_at is not None:
+            clock.note("first output", running.live.first_output_at)
+        clock.mark("claude ready")
+
+    async def _brief(self, running: Running, session_id: str, prompt: str) -> None:
+        if running.live.observed.state != SessionState.IDLE:
             raise ConflictError(
                 "Claude Code did not become ready for the first prompt",
                 details={"state": running.live.observed.state, "pane": running.live.pane()[-2000:]},
@@ -282,6 +305,8 @@ class SessionManager:
                 return
             now = utcnow()
             details = {**self._launcher.kept_details(record), **observed.details}
+            if session_id in self._startups:
+                details["startup"] = self._startups[session_id]
             changes: dict[str, Any] = {"state": observed.state, "details": details}
             if observed.state == SessionState.EXITED:
                 changes["ended_at"] = now
@@ -340,6 +365,7 @@ class SessionManager:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         running = self._registry.pop(session_id)
+        self._startups.pop(session_id, None)
         self._desk.forget(session_id)
         judged = self._hooks.tool_use_ids(session_id)  # the transcript must show these
         self._hooks.forget(session_id)
