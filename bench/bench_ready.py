@@ -116,7 +116,8 @@ def warden_once(client: httpx.Client, work: Path, policy: str) -> tuple[float, d
     own breakdown of that start (``details.startup``)."""
     started = time.monotonic()
     created = client.post("/v1/sessions", json={"workDir": str(work), "policy": policy})
-    created.raise_for_status()
+    if created.status_code >= 400:
+        raise RuntimeError(f"create refused: {created.status_code} {created.text}")
     sid = created.json()["id"]
     try:
         while True:
@@ -152,10 +153,11 @@ def _breakdown(name: str, startups: list[dict[str, Any]]) -> None:
     print(f"  {'total, in the controller':32} {total * 1000:8.1f} ms")
 
 
-def _serve(data: Path, policies: Path) -> tuple[subprocess.Popen[bytes], str]:
+def _serve(data: Path, policies: Path, roots: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     env = {
         **os.environ,
+        "WARDEN_WORKSPACE_ROOTS": str(roots),
         "WARDEN_DATA_DIR": str(data),
         "WARDEN_POLICIES_DIR": str(policies),
         "WARDEN_MODEL_UPSTREAM": "scripted",
@@ -217,7 +219,7 @@ def main() -> None:
             bare = [bare_once(binary, model.url, root / f"bare{i}") for i in range(args.sessions)]
         (root / "data").mkdir()
         (root / "work").mkdir()
-        proc, url = _serve(root / "data", _policies(root))
+        proc, url = _serve(root / "data", _policies(root), root / "work")
         try:
             with httpx.Client(base_url=url, timeout=60) as client:
                 # Alternating, so a change in the machine's load hits both alike.

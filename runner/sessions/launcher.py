@@ -7,14 +7,16 @@ import contextlib
 import logging
 import os
 import shutil
+import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from runner.core import WorkspaceMode, utcnow
+from runner.core import SessionState, WorkspaceMode, utcnow
 from runner.errors import SandboxError
 from runner.policy import ContainerProfile
-from runner.sandbox.backend import SESSION_LABEL, ImageInfo, SandboxBackend, SandboxSpec
+from runner.sandbox.backend import POOL_LABEL, SESSION_LABEL, ImageInfo, SandboxBackend, SandboxSpec
 from runner.sessions.artifacts import workspace_archive
 from runner.sessions.driver import Driver
 from runner.sessions.live import IDLE_SETTLE_SECONDS, LiveSession, StateCallback
@@ -140,6 +142,79 @@ class Launcher:
             await gateway.close()
             raise
         return running, info.id
+
+    async def start_pooled(
+        self,
+        template: SessionRecord,
+        paths: SessionPaths,
+        profile: ContainerProfile,
+        image: ImageInfo,
+        on_state: StateCallback,
+    ) -> PooledSandbox:
+        """A sandbox for the warm pool: Claude Code started on an empty workspace, no gateway.
+
+        ``template`` stands for the session that will claim it (its id, policy, image);
+        nothing in the sandbox can reach the model or the hook endpoint until a session
+        claims it and its gateway starts (:meth:`claim`), so it can do nothing meanwhile.
+        """
+        workspace = await self._setup.lay_out_empty(paths, profile)
+        try:
+            spec = self._spec(template, paths, workspace, paths.token(), profile, image)
+            spec = replace(spec, labels={**spec.labels, POOL_LABEL: "1"})
+            info = await self._backend.create(spec)
+            live = LiveSession(
+                container_id=info.id,
+                backend=self._backend,
+                cols=self._cols,
+                rows=self._rows,
+                recording=paths.new_recording(),
+                stall_seconds=self._stall_seconds,
+                on_state=on_state,
+                idle_settle_seconds=self._idle_settle_seconds,
+            )
+            await live.start()
+            try:
+                await self._backend.start(info.id)
+                await self._backend.resize(info.id, self._cols, self._rows)
+            except BaseException:
+                await live.close()
+                raise
+        except BaseException:
+            await self._setup.remove(paths)
+            raise
+        return PooledSandbox(template.id, info.id, profile, image, live, time.monotonic())
+
+    async def claim(
+        self,
+        record: SessionRecord,
+        pooled: PooledSandbox,
+        paths: SessionPaths,
+        *,
+        on_state: StateCallback,
+        clock: StartupClock,
+    ) -> Running:
+        """Give a pooled sandbox to ``record``: its workspace copied in, its gateway up."""
+        prepared = await self._setup.fill(record, paths, pooled.profile)
+        clock.mark("workspace")
+        gateway = self._gateways(
+            record=record,
+            socket_path=paths.socket,
+            token=paths.token(),
+            workspace=prepared.workspace,
+        )
+        await gateway.start()
+        clock.mark("gateway")
+        pooled.live.hand_over(on_state)
+        driver = Driver(self._backend, pooled.live, submit_seconds=self._delivery_seconds)
+        return Running(live=pooled.live, driver=driver, gateway=gateway)
+
+    async def remove_pooled(self, pooled: PooledSandbox, paths: SessionPaths) -> None:
+        """A pooled sandbox no session took (too old, or the controller stops): all gone."""
+        try:
+            await pooled.live.close()
+            await self._backend.remove(pooled.container_id)
+        finally:
+            await self._setup.remove(paths)
 
     async def adopt(
         self,
@@ -319,6 +394,23 @@ class Launcher:
             store.add_artifact(
                 ArtifactRecord(record.id, path.name, str(path), path.stat().st_size, utcnow())
             )
+
+
+@dataclass
+class PooledSandbox:
+    """A started sandbox waiting in the warm pool for the session whose id it carries."""
+
+    session_id: str
+    container_id: str
+    profile: ContainerProfile
+    image: ImageInfo
+    live: LiveSession
+    started: float  # monotonic
+
+    @property
+    def is_ready(self) -> bool:
+        """Claude Code shows its idle input box."""
+        return self.live.observed.state == SessionState.IDLE
 
 
 def workspace_of(record: SessionRecord, paths: SessionPaths) -> Path:

@@ -95,6 +95,10 @@ class LiveSession:
         #: When (monotonic) the terminal's first byte arrived, for the startup breakdown.
         self.first_output_at: float | None = None
 
+    def hand_over(self, on_state: StateCallback) -> None:
+        """Report state changes to ``on_state`` from now on (a pooled sandbox, claimed)."""
+        self._on_state = on_state
+
     @property
     def observed(self) -> Observed:
         return self._observed
