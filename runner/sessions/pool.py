@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 #: How often the pool looks for sandboxes past their age and slots to refill.
 _TICK_SECONDS = 5.0
+#: How long Claude Code may take to show its input box in a new pooled sandbox.
+_READY_SECONDS = 120.0
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ class WarmPool:
 
     def available(self, key: PoolKey) -> int:
         """How many ready sandboxes ``key`` has now."""
-        return sum(1 for sandbox in self._ready.get(key, []) if sandbox.is_ready)
+        return len(self._ready.get(key, []))
 
     def claim(self, key: PoolKey) -> PooledSandbox | None:
         """Take a ready sandbox for ``key`` out of the pool (None: start cold).
@@ -131,15 +133,24 @@ class WarmPool:
         try:
             sandbox = await self._starters[key](str(uuid.uuid4()))
         except Exception as exc:
+            self._filling[key] -= 1
             log.warning("warm pool (%s): a sandbox did not start: %s", key.policy, exc)
             await asyncio.sleep(_TICK_SECONDS)  # the next tick tries again
             return
-        finally:
+        try:
+            is_ready = await sandbox.live.wait_for(lambda _o, _p: sandbox.is_ready, _READY_SECONDS)
+        except BaseException:
             self._filling[key] -= 1
-        if self._closed:
+            await self._discard(sandbox)
+            raise
+        self._filling[key] -= 1
+        if self._closed or not is_ready:
+            if not is_ready:
+                log.warning("warm pool (%s): Claude Code never became ready", key.policy)
             await self._discard(sandbox)
             return
         self._ready[key].append(sandbox)
+        log.info("warm pool (%s): sandbox %s ready", key.policy, sandbox.container_id[:12])
 
     async def _tick(self) -> None:
         while True:
