@@ -1,11 +1,13 @@
-"""Time to ready: ``POST /v1/sessions`` → ``idle`` under runc and under gVisor (runsc), next
-to the same Claude Code started bare.
+"""Time to ready: ``POST /v1/sessions`` → ``idle`` cold under runc and under gVisor (runsc),
+and from the warm pool, next to the same Claude Code started bare.
 
     python bench/bench_ready.py [--sessions 10]
 
 Warden: a real ``warden serve`` (scripted model, SQLite in a temp dir), sessions created
 one after another, alternating a runc policy (the shipped ``default``) and a runsc one
-(``default`` under gVisor), each polled until idle, then deleted. Bare: the same Claude
+(``default`` under gVisor), each polled until idle, then deleted; and between them a
+session under ``pooled`` (``default`` with ``container.pool``), claimed from a warm pool
+of one once its sandbox is ready. Bare: the same Claude
 Code binary in tmux on the host against the same scripted model, polled with
 capture-pane until the same classifier says idle. Prints p50/p95 of each and their
 ratios, then the controller's own breakdown of each start (``details.startup``: admission,
@@ -47,6 +49,13 @@ name: gvisor
 description: the shipped default, under gVisor
 extends: default
 container: {runtime: runsc}
+"""
+POOLED_POLICY = """\
+version: 1
+name: pooled
+description: the shipped default, from the warm pool
+extends: default
+container: {pool: true}
 """
 
 
@@ -158,6 +167,8 @@ def _serve(data: Path, policies: Path, roots: Path) -> tuple[subprocess.Popen[by
     env = {
         **os.environ,
         "WARDEN_WORKSPACE_ROOTS": str(roots),
+        "WARDEN_POOL_SIZE": "1",
+        "WARDEN_POOL_KEYS": "pooled",
         "WARDEN_DATA_DIR": str(data),
         "WARDEN_POLICIES_DIR": str(policies),
         "WARDEN_MODEL_UPSTREAM": "scripted",
@@ -199,7 +210,18 @@ def _policies(root: Path) -> Path:
     folder = root / "policies"
     shutil.copytree(shipped_policies_dir(), folder)
     (folder / "gvisor.yaml").write_text(GVISOR_POLICY)
+    (folder / "pooled.yaml").write_text(POOLED_POLICY)
     return folder
+
+
+def _pool_ready(log: Path, count: int, timeout: float = 180) -> None:
+    """Until the controller has logged ``count`` pooled sandboxes ready (so a pooled
+    sample is a claim, and the refill does not load the next cold sample)."""
+    deadline = time.monotonic() + timeout
+    while log.read_text(errors="replace").count("warm pool (pooled): sandbox ") < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the warm pool never became ready")
+        time.sleep(0.2)
 
 
 def main() -> None:
@@ -212,7 +234,8 @@ def main() -> None:
     print("load average (1, 5, 15 min) at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     runc: list[float] = []
     runsc: list[float] = []
-    steps: dict[str, list[dict[str, Any]]] = {"runc": [], "runsc": []}
+    pooled: list[float] = []
+    steps: dict[str, list[dict[str, Any]]] = {"runc": [], "runsc": [], "pooled": []}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         with ScriptedModelServer() as model:
@@ -223,7 +246,12 @@ def main() -> None:
         try:
             with httpx.Client(base_url=url, timeout=60) as client:
                 # Alternating, so a change in the machine's load hits both alike.
-                for _ in range(args.sessions):
+                for i in range(args.sessions):
+                    _pool_ready(root / "data" / "serve.log", i + 1)
+                    seconds, startup = warden_once(client, root / "work", "pooled")
+                    pooled.append(seconds)
+                    steps["pooled"].append(startup)
+                    _pool_ready(root / "data" / "serve.log", i + 2)
                     seconds, startup = warden_once(client, root / "work", "default")
                     runc.append(seconds)
                     steps["runc"].append(startup)
@@ -240,6 +268,10 @@ def main() -> None:
     c50, c95 = _summary("warden session, runc", runc)
     print(f"{'ratio runc / bare':28} p50 {c50 / bare50:6.2f} x   p95 {c95 / bare95:6.2f} x")
     _breakdown("runc", steps["runc"])
+    w50, w95 = _summary("warden session, warm pool", pooled)
+    print(f"{'ratio pooled / bare':28} p50 {w50 / bare50:6.2f} x   p95 {w95 / bare95:6.2f} x")
+    print(f"{'ratio pooled / runc':28} p50 {w50 / c50:6.2f} x   p95 {w95 / c95:6.2f} x")
+    _breakdown("warm pool (claim)", steps["pooled"])
     if not gvisor:
         print("warden session, runsc        not measured: runsc is not registered with Docker")
         print("                             (scripts/setup --gvisor)")
