@@ -3,7 +3,8 @@ and from the warm pool, next to the same Claude Code started bare.
 
     python bench/bench_ready.py [--sessions 10]
 
-Warden: a real ``warden serve`` (scripted model, SQLite in a temp dir), sessions created
+All columns are measured in one loop, one sample of each in turn. Warden: a real
+``warden serve`` (scripted model, SQLite in a temp dir), sessions created
 one after another, alternating a runc policy (the shipped ``default``) and a runsc one
 (``default`` under gVisor), each polled until idle, then deleted; and between them a
 session under ``pooled`` (``default`` with ``container.pool``), claimed from a warm pool
@@ -238,15 +239,16 @@ def main() -> None:
     steps: dict[str, list[dict[str, Any]]] = {"runc": [], "runsc": [], "pooled": []}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        with ScriptedModelServer() as model:
-            bare = [bare_once(binary, model.url, root / f"bare{i}") for i in range(args.sessions)]
+        bare: list[float] = []
         (root / "data").mkdir()
         (root / "work").mkdir()
         proc, url = _serve(root / "data", _policies(root), root / "work")
         try:
-            with httpx.Client(base_url=url, timeout=60) as client:
-                # Alternating, so a change in the machine's load hits both alike.
+            with httpx.Client(base_url=url, timeout=60) as client, ScriptedModelServer() as model:
+                # Alternating, bare included, so a change in the machine's load (it is
+                # shared) hits every column alike.
                 for i in range(args.sessions):
+                    bare.append(bare_once(binary, model.url, root / f"bare{i}"))
                     _pool_ready(root / "data" / "serve.log", i + 1)
                     seconds, startup = warden_once(client, root / "work", "pooled")
                     pooled.append(seconds)
