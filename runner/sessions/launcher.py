@@ -193,17 +193,25 @@ class Launcher:
         on_state: StateCallback,
         clock: StartupClock,
     ) -> Running:
-        """Give a pooled sandbox to ``record``: its workspace copied in, its gateway up."""
-        prepared = await self._setup.fill(record, paths, pooled.profile)
-        clock.mark("workspace")
-        gateway = self._gateways(
-            record=record,
-            socket_path=paths.socket,
-            token=paths.token(),
-            workspace=prepared.workspace,
-        )
-        await gateway.start()
-        clock.mark("gateway")
+        """Give a pooled sandbox to ``record``: its workspace copied in, its gateway up.
+
+        On failure (or a DELETE meanwhile) its screen is closed; the container goes with
+        the session's, by its label.
+        """
+        try:
+            prepared = await self._setup.fill(record, paths, pooled.profile)
+            clock.mark("workspace")
+            gateway = self._gateways(
+                record=record,
+                socket_path=paths.socket,
+                token=paths.token(),
+                workspace=prepared.workspace,
+            )
+            await gateway.start()
+            clock.mark("gateway")
+        except BaseException:
+            await pooled.live.close()
+            raise
         pooled.live.hand_over(on_state)
         driver = Driver(self._backend, pooled.live, submit_seconds=self._delivery_seconds)
         return Running(live=pooled.live, driver=driver, gateway=gateway)
