@@ -28,8 +28,13 @@ class StartupClock:
 
     def note(self, moment: str, at: float) -> None:
         """Remember when (monotonic ``at``) something happened that overlaps the steps,
-        such as the terminal's first byte while the controller records the container."""
-        self._moments[moment] = at
+        such as the terminal's first byte while the controller records the container.
+
+        A moment before the request (a pooled sandbox's first byte) is not one of this
+        start's, and is left out.
+        """
+        if at >= self._started:
+            self._moments[moment] = at
 
     def summary(self) -> dict[str, object]:
         """``steps`` (seconds per step, in the order they ended), ``at`` (seconds from the

@@ -32,8 +32,9 @@ def test_clock_steps_add_up_and_clamp_moments_in_the_past() -> None:
     clock = StartupClock()
     clock.mark("a")
     clock.mark("b", at=0.0)  # long ago: clamped to the previous mark
-    clock.note("moment", at=0.0)
+    clock.note("moment", at=0.0)  # before the clock started: not this start's
     summary = clock.summary()
+    assert summary["at"] == {}
     steps = summary["steps"]
     assert isinstance(steps, dict) and list(steps) == ["a", "b"] and steps["b"] == 0.0
     assert abs(summary["total"] - sum(steps.values())) < 0.001  # type: ignore[operator]
