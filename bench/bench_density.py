@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -97,10 +98,17 @@ def _until_idle(client: httpx.Client, sid: str, started: float, timeout: float =
 
 
 def _one_session(url: str, work: Path) -> tuple[str, float]:
-    """A new session and its seconds from POST to idle (own client: thread-safe)."""
+    """A new session and its seconds from POST to idle (own client: thread-safe).
+
+    Each has a project directory of its own: a request naming the workDir of an idle
+    session would reuse that session instead of starting one.
+    """
+    project = work / uuid.uuid4().hex
+    project.mkdir()
+    (project / "app.py").write_text("print('hello')\n")
     with httpx.Client(base_url=url, timeout=120) as client:
         started = time.monotonic()
-        sid = _create(client, work)
+        sid = _create(client, project)
         return sid, _until_idle(client, sid, started)
 
 
@@ -207,6 +215,14 @@ def _delete_all(url: str, sids: list[str]) -> None:
     sids.clear()
 
 
+def _delete_everything(url: str) -> None:
+    """Every session the controller still runs (also those of an interrupted step)."""
+    with httpx.Client(base_url=url, timeout=60) as client:
+        listed = client.get("/v1/sessions").json()
+    rows = listed if isinstance(listed, list) else listed.get("sessions", [])
+    _delete_all(url, [row["id"] for row in rows if row.get("state") not in ("exited", "error")])
+
+
 def _burst(url: str, work: Path, count: int) -> None:
     started = time.monotonic()
     with ThreadPoolExecutor(count) as threads:
@@ -235,7 +251,6 @@ def main() -> None:
         root = Path(tmp)
         work = root / "work"
         work.mkdir()
-        (work / "app.py").write_text("print('hello')\n")
         proc, url = _serve(root)
         try:
             print(f"idle sessions; controller and sandboxes over {args.idle_seconds:.0f} s")
@@ -266,7 +281,7 @@ def main() -> None:
             if args.burst:
                 _burst(url, work, args.burst)
         finally:
-            _delete_all(url, sids)
+            _delete_everything(url)
             proc.terminate()
             proc.wait(60)
             docker_client.close()
