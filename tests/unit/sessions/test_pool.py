@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from audit.stores.base import EventFilter
-from runner.core import SessionState
+from runner.core import SessionState, WorkspaceMode
 from runner.policy import shipped_policies_dir
-from runner.sandbox.backend import POOL_LABEL
+from runner.sandbox.backend import POOL_LABEL, SandboxSpec
 from runner.sandbox.memory import MemoryBackend
 from runner.services import Services
 from runner.sessions.requests import SessionRequest
@@ -181,3 +181,33 @@ def test_sandbox_past_its_age_is_replaced_and_unclaimed_ones_go_at_close(
         assert not second_dir.exists()
 
     asyncio.run(scenario())
+
+
+def test_unclaimed_sandbox_a_previous_run_left_is_removed_at_start(tmp_path: Path) -> None:
+    """A running pooled sandbox that no session record names (its controller died before
+    a claim) is removed when the next controller starts."""
+
+    async def scenario() -> None:
+        backend = MemoryBackend()
+        FakeClaude(backend)
+        (tmp_path / "left").mkdir()
+        left = await backend.create(_leftover_spec(tmp_path / "left", "orphan-session"))
+        await backend.start(left.id)
+        async with _services(tmp_path, backend, **_pool_settings(tmp_path, pool_size=0)):
+            assert left.id not in backend.sandboxes
+
+    asyncio.run(scenario())
+
+
+def _leftover_spec(root: Path, session_id: str) -> SandboxSpec:
+    return SandboxSpec(
+        session_id=session_id,
+        image=MemoryBackend.image_id("warden-sandbox:latest"),
+        workspace=root,
+        workspace_mode=WorkspaceMode.COPY,
+        home_dir=root,
+        run_dir=root,
+        token="t",
+        claude_session=session_id,
+        labels={POOL_LABEL: "1"},
+    )
