@@ -126,7 +126,7 @@ class Ledger:
         """
         pending = _pending(type, actor, data, tenant, session, event_id, ts)
         record = self._sequencer.append(pending, timeout)
-        return replace(pending.event, seq=record.seq)
+        return pending.event.placed(record.seq)
 
     async def append_async(
         self,
@@ -142,7 +142,7 @@ class Ledger:
         """``append`` for asyncio code (the event loop is not blocked)."""
         pending = _pending(type, actor, data, tenant, session, event_id, ts)
         record = await self._sequencer.append_async(pending)
-        return replace(pending.event, seq=record.seq)
+        return pending.event.placed(record.seq)
 
     def checkpoint_now(self) -> Checkpoint | None:
         """Sign a checkpoint over everything committed (None when nothing is new)."""

@@ -139,6 +139,19 @@ class Settings(BaseSettings):
     #: A policy that sets container.disk needs a kernel-enforced quota; false lets such
     #: sessions start without one on hosts that cannot enforce it (logged, not silent).
     disk_quota_required: bool = True
+    #: The warm pool: this many pre-started sandboxes for each key in ``pool_keys``
+    #: (``policy`` or ``policy@image``, comma-separated in the environment); 0 turns it
+    #: off. A sandbox idle in the pool for ``pool_max_age_seconds`` is replaced.
+    pool_size: int = Field(default=0, ge=0, le=100)
+    pool_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    pool_max_age_seconds: float = Field(default=900.0, gt=0)
+
+    @field_validator("pool_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("workspace_roots", mode="before")
     @classmethod

@@ -165,6 +165,7 @@ def _container(spec: PolicyFile, base: ContainerLimits) -> ContainerLimits:
             if c.idle_timeout is not None
             else base.idle_timeout_seconds
         ),
+        pool=c.pool if c.pool is not None else base.pool,
     )
 
 

@@ -26,6 +26,8 @@ class ContainerLimits:
     runtime: Runtime
     max_duration_seconds: int
     idle_timeout_seconds: int
+    #: None: no policy in the chain decided (no pooling); False forbids it for children.
+    pool: bool | None = None
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,12 @@ class Container(_Section):
     runtime: RuntimeName | None = None
     max_duration: Duration | None = None
     idle_timeout: Duration | None = None
+    pool: bool | None = Field(
+        default=None,
+        description="Whether a session may get a pre-started sandbox from the warm pool"
+        " (WARDEN_POOL_*): started before the session, used by it alone, never reused."
+        " Off unless a policy turns it on.",
+    )
 
 
 class Workspace(_Section):

@@ -42,6 +42,8 @@ class ContainerProfile:
     idle_timeout_seconds: int
     #: The policy lets something out: the sandbox gets the proxy's variables.
     egress: bool = False
+    #: The policy lets this session take a pre-started sandbox from the warm pool.
+    pool: bool = False
 
 
 def check_session(policy: Policy, request: SessionRequest) -> Decision:
@@ -107,6 +109,7 @@ def container_profile(policy: Policy, request: SessionRequest) -> ContainerProfi
         max_duration_seconds=c.max_duration_seconds,
         idle_timeout_seconds=c.idle_timeout_seconds,
         egress=policy.network.enabled,
+        pool=bool(c.pool),
     )
 
 

@@ -64,6 +64,10 @@ def _container(child: Policy, base: Policy) -> list[tuple[str, str]]:
     # registered) was chosen for its isolation, so the child must keep it.
     if b.runtime != "runc" and c.runtime != b.runtime:
         out.append(("container.runtime", f"the base requires {b.runtime}"))
+    # A pooled sandbox has the same limits and isolation as a cold one, so a child may
+    # turn pooling on where its base is silent; a base that says no is not overruled.
+    if c.pool and b.pool is False:
+        out.append(("container.pool", "the base does not allow pooled sandboxes"))
     return out
 
 

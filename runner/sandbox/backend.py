@@ -17,6 +17,8 @@ from runner.core import WorkspaceMode
 
 #: Label carrying the session id on every sandbox container.
 SESSION_LABEL = "warden.session"
+#: On sandboxes started for the warm pool (they keep it once a session claims them).
+POOL_LABEL = "warden.pool"
 
 #: Where things are inside the sandbox.
 SANDBOX_HOME = "/home/warden"

@@ -23,7 +23,7 @@ from audit.ledger import Ledger
 from runner.auth.authenticator import Authenticator, open_authenticator
 from runner.auth.browser import CookieSealer, load_cookie_key
 from runner.auth.tokens import ApiTokens
-from runner.errors import SandboxError
+from runner.errors import SandboxError, WardenError
 from runner.events.bus import EventBus
 from runner.events.channels import ChannelStore, Senders
 from runner.events.feed import EventFeed, TenantOf
@@ -53,6 +53,7 @@ from runner.sessions.manager import SessionManager
 from runner.sessions.memory import MemoryStore
 from runner.sessions.model import SessionStore
 from runner.sessions.policy_gate import PolicyGate
+from runner.sessions.pool import WarmPool
 from runner.sessions.registry import SessionRegistry
 from runner.sessions.templates import TemplateStore
 from runner.sessions.turns import TurnRecorder
@@ -123,6 +124,7 @@ class Services:
         if adopted:
             log.info("re-adopted %d running session(s): %s", len(adopted), ", ".join(adopted))
         await self.pipelines.recover()
+        await self._warm_pool()
         sweeper = asyncio.create_task(self.workspaces.uploads.sweep_forever())
         self.resources.push_async_callback(_cancel, sweeper)
         self.tasks.append(asyncio.create_task(self.turns.run(), name="transcript-turns"))
@@ -130,6 +132,17 @@ class Services:
         self.tasks.append(asyncio.create_task(self.notifier.run(), name="notifier"))
         if self.siem is not None:
             self.tasks.append(asyncio.create_task(self.siem.run(), name="siem-syslog"))
+
+    async def _warm_pool(self) -> None:
+        """Start the warm pool's keys (a key whose policy or image is refused is skipped)."""
+        if not (self.settings.pool_size and self.settings.pool_keys):
+            return
+        for key in self.settings.pool_keys:
+            try:
+                await self.manager.keep_warm(key)
+            except WardenError as exc:
+                log.error("warm pool: key %s not kept: %s", key, exc.message)
+        self.manager.start_pool()
 
     async def close(self) -> None:
         for task in self.tasks:
@@ -277,7 +290,18 @@ async def build_services(
         poll_seconds=settings.transcript_poll_seconds,
         mirror=launcher.mirror,
     )
+    pool = (
+        WarmPool(
+            launcher=launcher,
+            paths=registry.paths,
+            size=settings.pool_size,
+            max_age_seconds=settings.pool_max_age_seconds,
+        )
+        if settings.pool_size and settings.pool_keys
+        else None
+    )
     manager = SessionManager(
+        pool=pool,
         registry=registry,
         backend=backend,
         launcher=launcher,

@@ -7,14 +7,23 @@ import contextlib
 import logging
 import os
 import shutil
+import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from runner.core import WorkspaceMode, utcnow
+from runner.core import SessionState, WorkspaceMode, utcnow
 from runner.errors import SandboxError
 from runner.policy import ContainerProfile
-from runner.sandbox.backend import SESSION_LABEL, ImageInfo, SandboxBackend, SandboxSpec
+from runner.sandbox.backend import (
+    POOL_LABEL,
+    SESSION_LABEL,
+    ImageInfo,
+    SandboxBackend,
+    SandboxInfo,
+    SandboxSpec,
+)
 from runner.sessions.artifacts import workspace_archive
 from runner.sessions.driver import Driver
 from runner.sessions.live import IDLE_SETTLE_SECONDS, LiveSession, StateCallback
@@ -23,6 +32,7 @@ from runner.sessions.model import ArtifactRecord, SessionRecord, SessionStore
 from runner.sessions.ports import GatewayFactory, GatewayHandle
 from runner.sessions.runtime import SANDBOX_WORKDIR, Running, SessionPaths
 from runner.sessions.settle import settle_transcript
+from runner.sessions.startup import StartupClock
 from runner.sessions.transcript import transcript_path
 from runner.sessions.workspace_setup import HOST_BIND, WorkspaceSetup
 from runner.telemetry.traces import SessionTraces
@@ -74,21 +84,25 @@ class Launcher:
         image: ImageInfo,
         *,
         on_state: StateCallback,
+        clock: StartupClock | None = None,
     ) -> tuple[Running, str]:
         """Prepare the state dir, start the gateway, create and start the container.
 
         ``profile`` is what the policy admitted: the container's limits and runtime;
         ``image`` the image it judged, which the container is created from by id (a tag
-        moved since then cannot put another image in its place).
+        moved since then cannot put another image in its place). ``clock`` gets a mark
+        at the end of each step.
         """
+        clock = clock or StartupClock()
         token = paths.token()
         # Bounded, cancellable, confined (runner.sessions.workspace_setup); a DELETE now
         # stops it and leaves nothing behind.
         with self._traces.span(record.id, "workspace.prepare"):
             prepared = await self._setup.prepare(record, paths, profile)
+        clock.mark("workspace")
         try:
             return await self._start(
-                record, paths, profile, image, token, prepared.workspace, on_state
+                record, paths, profile, image, token, prepared.workspace, on_state, clock
             )
         except BaseException:
             await self._setup.discard(paths)
@@ -103,23 +117,45 @@ class Launcher:
         token: str,
         workspace: Path,
         on_state: StateCallback,
+        clock: StartupClock,
     ) -> tuple[Running, str]:
         gateway = self._gateways(
             record=record, socket_path=paths.socket, token=token, workspace=workspace
         )
-        with self._traces.span(record.id, "gateway.start"):
-            await gateway.start()
-        try:
-            spec = self._spec(record, paths, workspace, token, profile, image)
+        spec = self._spec(record, paths, workspace, token, profile, image)
+
+        async def serve() -> None:
+            with self._traces.span(record.id, "gateway.start"):
+                await gateway.start()
+
+        async def create() -> SandboxInfo:
             with self._traces.span(record.id, "container.create", {"warden.image": spec.image}):
-                info = await self._backend.create(spec)
+                return await self._backend.create(spec)
+
+        # Independent of each other, so not one after the other: nothing in the container
+        # can reach the gateway before the container is started, below. A container
+        # created beside a failed gateway is removed by its session label.
+        try:
+            served, info = await asyncio.gather(serve(), create(), return_exceptions=True)
+        except BaseException:  # cancelled (a DELETE while starting): the gateway may be up
+            await gateway.close()
+            raise
+        if isinstance(served, BaseException):
+            raise served
+        try:
+            if isinstance(info, BaseException):
+                raise info
+            clock.mark("gateway and container created")
             # Attached before it starts, the screen sees the terminal's very first byte:
             # nothing is missed, so no redraw is needed.
             running = await self._watch(info.id, paths, gateway, on_state)
+            clock.mark("attached")
             try:
                 with self._traces.span(record.id, "container.start"):
                     await self._backend.start(info.id)
+                    clock.mark("container started")
                     await self._backend.resize(info.id, self._cols, self._rows)
+                clock.mark("resized")
             except BaseException:
                 await running.live.close()
                 raise
@@ -127,6 +163,87 @@ class Launcher:
             await gateway.close()
             raise
         return running, info.id
+
+    async def start_pooled(
+        self,
+        template: SessionRecord,
+        paths: SessionPaths,
+        profile: ContainerProfile,
+        image: ImageInfo,
+        on_state: StateCallback,
+    ) -> PooledSandbox:
+        """A sandbox for the warm pool: Claude Code started on an empty workspace, no gateway.
+
+        ``template`` stands for the session that will claim it (its id, policy, image);
+        nothing in the sandbox can reach the model or the hook endpoint until a session
+        claims it and its gateway starts (:meth:`claim`), so it can do nothing meanwhile.
+        """
+        workspace = await self._setup.lay_out_empty(paths, profile)
+        try:
+            spec = self._spec(template, paths, workspace, paths.token(), profile, image)
+            spec = replace(spec, labels={**spec.labels, POOL_LABEL: "1"})
+            info = await self._backend.create(spec)
+            live = LiveSession(
+                container_id=info.id,
+                backend=self._backend,
+                cols=self._cols,
+                rows=self._rows,
+                recording=paths.new_recording(),
+                stall_seconds=self._stall_seconds,
+                on_state=on_state,
+                idle_settle_seconds=self._idle_settle_seconds,
+            )
+            await live.start()
+            try:
+                await self._backend.start(info.id)
+                await self._backend.resize(info.id, self._cols, self._rows)
+            except BaseException:
+                await live.close()
+                raise
+        except BaseException:
+            await self._setup.remove(paths)
+            raise
+        return PooledSandbox(template.id, info.id, profile, image, live, time.monotonic())
+
+    async def claim(
+        self,
+        record: SessionRecord,
+        pooled: PooledSandbox,
+        paths: SessionPaths,
+        *,
+        on_state: StateCallback,
+        clock: StartupClock,
+    ) -> Running:
+        """Give a pooled sandbox to ``record``: its workspace copied in, its gateway up.
+
+        On failure (or a DELETE meanwhile) its screen is closed; the container goes with
+        the session's, by its label.
+        """
+        try:
+            prepared = await self._setup.fill(record, paths, pooled.profile)
+            clock.mark("workspace")
+            gateway = self._gateways(
+                record=record,
+                socket_path=paths.socket,
+                token=paths.token(),
+                workspace=prepared.workspace,
+            )
+            await gateway.start()
+            clock.mark("gateway")
+        except BaseException:
+            await pooled.live.close()
+            raise
+        pooled.live.hand_over(on_state)
+        driver = Driver(self._backend, pooled.live, submit_seconds=self._delivery_seconds)
+        return Running(live=pooled.live, driver=driver, gateway=gateway)
+
+    async def remove_pooled(self, pooled: PooledSandbox, paths: SessionPaths) -> None:
+        """A pooled sandbox no session took (too old, or the controller stops): all gone."""
+        try:
+            await pooled.live.close()
+            await self._backend.remove(pooled.container_id)
+        finally:
+            await self._setup.remove(paths)
 
     async def adopt(
         self,
@@ -311,6 +428,23 @@ class Launcher:
             store.add_artifact(
                 ArtifactRecord(record.id, path.name, str(path), path.stat().st_size, utcnow())
             )
+
+
+@dataclass
+class PooledSandbox:
+    """A started sandbox waiting in the warm pool for the session whose id it carries."""
+
+    session_id: str
+    container_id: str
+    profile: ContainerProfile
+    image: ImageInfo
+    live: LiveSession
+    started: float  # monotonic
+
+    @property
+    def is_ready(self) -> bool:
+        """Claude Code shows its idle input box."""
+        return self.live.observed.state == SessionState.IDLE
 
 
 def workspace_of(record: SessionRecord, paths: SessionPaths) -> Path:

@@ -92,6 +92,12 @@ class LiveSession:
         self._closing = False
         self._taps: set[Tap] = set()
         self.updates = 0
+        #: When (monotonic) the terminal's first byte arrived, for the startup breakdown.
+        self.first_output_at: float | None = None
+
+    def hand_over(self, on_state: StateCallback) -> None:
+        """Report state changes to ``on_state`` from now on (a pooled sandbox, claimed)."""
+        self._on_state = on_state
 
     @property
     def observed(self) -> Observed:
@@ -186,6 +192,8 @@ class LiveSession:
     async def _pump(self, stream: TerminalStream) -> None:
         try:
             async for chunk in stream:
+                if self.first_output_at is None:
+                    self.first_output_at = time.monotonic()
                 self._recorder.output(chunk)
                 for tap in list(self._taps):
                     tap.offer(chunk)

@@ -14,30 +14,34 @@ from runner.core import (
     FINAL_STATES,
     Actor,
     EventSink,
+    PermissionMode,
     SessionState,
     WorkspaceMode,
     utcnow,
 )
 from runner.errors import ConflictError, InvalidInputError, PolicyDeniedError, WardenError
 from runner.policy import ContainerProfile, Decision
-from runner.sandbox.backend import ImageInfo, SandboxBackend
+from runner.sandbox.backend import POOL_LABEL, ImageInfo, SandboxBackend, SandboxInfo
 from runner.sandbox.runtimes import require_runtime
 from runner.sessions import prompts
 from runner.sessions.approvals import ApprovalDesk
 from runner.sessions.hooklog import HookLog
 from runner.sessions.images import admit_image
 from runner.sessions.input_text import check_text, parse_input
-from runner.sessions.launcher import Launcher, workspace_of
+from runner.sessions.launcher import Launcher, PooledSandbox, workspace_of
 from runner.sessions.live import LiveSession, Observed, StateCallback
 from runner.sessions.mode_pin import ModePin
 from runner.sessions.model import SessionRecord, StateChange
 from runner.sessions.policy_gate import PolicyGate
+from runner.sessions.pool import PoolKey, WarmPool, ignore_state
 from runner.sessions.registry import SessionRegistry
 from runner.sessions.requests import SessionRequest, check_request, summary
 from runner.sessions.runtime import Running, SessionPaths
+from runner.sessions.startup import StartupClock
 from runner.sessions.turns import TurnRecorder
 from runner.sessions.workspace_gate import AdmittedWorkspace, WorkspaceGate
 from runner.telemetry.traces import SessionTraces
+from runner.workspace.source import PathSource
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +65,7 @@ class SessionManager:
         workspaces: WorkspaceGate,
         turns: TurnRecorder | None = None,
         traces: SessionTraces | None = None,
+        pool: WarmPool | None = None,
     ) -> None:
         self._registry = registry
         self._traces = traces or SessionTraces()
@@ -75,8 +80,11 @@ class SessionManager:
         self._modes = ModePin(events)
         self._default_image = default_image
         self._turns = turns
+        self._pool = pool
         self._starting: dict[str, asyncio.Task[None]] = {}
         self._create_lock = asyncio.Lock()
+        #: Each session's startup breakdown (``details.startup``), once it is ready.
+        self._startups: dict[str, dict[str, object]] = {}
 
     # -- queries -----------------------------------------------------------------
 
@@ -105,6 +113,7 @@ class SessionManager:
         Returns:
             The record and whether an existing idle session was reused.
         """
+        clock = StartupClock()
         check_request(request)
         # A request that names no mode gets the policy's, before anything is judged by it.
         mode = self._gate.workspace_mode(request.policy, request.workspace_mode)
@@ -119,6 +128,7 @@ class SessionManager:
         async with self._create_lock:
             record = _new_record(request, actor, admitted, self._default_image, mode)
             self._traces.begin(record.id, _trace_attributes(record))
+            pooled: PooledSandbox | None = None
             try:
                 # Judged like a new session even when one is reused: a reused session
                 # must be one this request could have started.
@@ -137,6 +147,10 @@ class SessionManager:
                     if request.prompt:
                         await self.send(reusable.id, request.prompt, actor)
                     return reusable, True
+                pooled = self._claim_pooled(record, profile, image)
+                if pooled is not None:  # the session takes the id its sandbox was made for
+                    self._traces.rename(record.id, pooled.session_id)
+                    record = replace(record, id=pooled.session_id)
                 await self._take_workspace(record, admitted, profile, actor)
                 # Recorded before anything runs: if the ledger cannot write, nothing starts.
                 await self._events.emit(
@@ -145,11 +159,16 @@ class SessionManager:
                 await asyncio.to_thread(self._store.add, record)
             except BaseException as exc:
                 self._traces.end(record.id, "refused", _message(exc))
+                if pooled is not None:  # claimed, so never back to the pool: removed
+                    await self._launcher.remove_pooled(pooled, self._registry.paths(record.id))
                 raise
+        clock.mark("admitted")
         # Clients see ``starting`` until the first prompt is in: an ``idle`` before it
         # would invite them to send while the briefing is being typed.
         self._registry.briefing.add(record.id)
-        self._starting[record.id] = asyncio.create_task(self._launch(record, profile, image))
+        self._starting[record.id] = asyncio.create_task(
+            self._launch(record, profile, image, clock, pooled)
+        )
         return record, False
 
     async def _take_workspace(
@@ -163,6 +182,66 @@ class SessionManager:
         with self._traces.span(record.id, "workspace.take"):
             await self._workspaces.admit_disk(record, profile, actor)
             await self._workspaces.take(admitted, actor, self._registry.paths(record.id))
+
+    def _claim_pooled(
+        self, record: SessionRecord, profile: ContainerProfile, image: ImageInfo
+    ) -> PooledSandbox | None:
+        """A ready sandbox from the warm pool, if the policy allows one and it fits.
+
+        It fits a request it was made for: the container the policy admitted now (the
+        same limits and runtime: a policy changed since must not be served by an old
+        one), a copied workspace (a bind needs the host path at creation), and none of
+        what is fixed when a container starts (extra environment, a permission mode or
+        model other than the default).
+        """
+        if self._pool is None or not profile.pool:
+            return None
+        if (
+            record.workspace_mode != WorkspaceMode.COPY
+            or record.env
+            or record.model is not None
+            or record.permission_mode != PermissionMode.DEFAULT
+        ):
+            return None
+        pooled = self._pool.claim(PoolKey(record.policy, image.id))
+        if pooled is not None and pooled.profile != profile:
+            # Judged under an older version of the policy: not used, not returned.
+            self._pool.drop(pooled)
+            return None
+        return pooled
+
+    def start_pool(self) -> None:
+        """Fill the warm pool's keys and keep them full (after :meth:`keep_warm`)."""
+        if self._pool is not None:
+            self._pool.start()
+
+    async def keep_warm(self, key: str) -> None:
+        """Have the pool keep sandboxes for ``key`` (``policy`` or ``policy@image``).
+
+        A policy that does not allow pooling (``container.pool``) gets none, logged.
+
+        Raises:
+            WardenError: the policy or image cannot be admitted.
+        """
+        if self._pool is None:
+            return
+        policy, _, image_ref = key.partition("@")
+        request = SessionRequest(work_dir="", policy=policy, image=image_ref or None)
+        template = _new_record(
+            request, Actor.system(), _POOL_WORKSPACE, self._default_image, WorkspaceMode.COPY
+        )
+        profile, image = await admit_image(self._gate, self._backend, template)
+        await require_runtime(self._backend, profile.runtime, policy=policy)
+        if not profile.pool:
+            log.warning("warm pool: policy %s does not allow pooled sandboxes", policy)
+            return
+
+        async def start(session_id: str) -> PooledSandbox:
+            paths = self._registry.paths(session_id)
+            mine = replace(template, id=session_id)
+            return await self._launcher.start_pooled(mine, paths, profile, image, ignore_state)
+
+        self._pool.keep(PoolKey(policy, image.id), start)
 
     async def _admit(
         self, record: SessionRecord, actor: Actor
@@ -203,29 +282,57 @@ class SessionManager:
         return None
 
     async def _launch(
-        self, record: SessionRecord, profile: ContainerProfile, image: ImageInfo
+        self,
+        record: SessionRecord,
+        profile: ContainerProfile,
+        image: ImageInfo,
+        clock: StartupClock,
+        pooled: PooledSandbox | None = None,
     ) -> None:
         try:
-            running, container_id = await self._launcher.launch(
-                record,
-                self._registry.paths(record.id),
-                profile,
-                image,
-                on_state=self._state_callback(record),
-            )
+            clock.mark("queued")
+            if pooled is not None:
+                running = await self._launcher.claim(
+                    record,
+                    pooled,
+                    self._registry.paths(record.id),
+                    on_state=self._state_callback(record),
+                    clock=clock,
+                )
+                container_id = pooled.container_id
+            else:
+                running, container_id = await self._launcher.launch(
+                    record,
+                    self._registry.paths(record.id),
+                    profile,
+                    image,
+                    on_state=self._state_callback(record),
+                    clock=clock,
+                )
             self._registry.add(record.id, running)
             await asyncio.to_thread(self._store.update, record.id, container_id=container_id)
             await self._events.emit(
                 "container.started",
                 actor=Actor.system(),
                 session=record.id,
-                data={"container": container_id, "image": record.image, **image.audit_fields()},
+                data={
+                    "container": container_id,
+                    "image": record.image,
+                    **image.audit_fields(),
+                    "pooled": pooled is not None,
+                },
             )
+            clock.mark("container recorded")
+            await self._ready(running, record.id, clock)
             if record.prompt:
                 await self._brief(running, record, record.prompt)
+                clock.mark("briefed")
+            self._startups[record.id] = clock.summary()
             self._registry.briefing.discard(record.id)
             self._traces.started(record.id)
             await self._state_callback(record)(running.live.observed)
+            clock.mark("reported")
+            log.info("session %s ready in %s", record.id, clock.describe())
         except Exception as exc:
             self._traces.started(record.id, _message(exc))
             if isinstance(exc, WardenError):
@@ -240,13 +347,19 @@ class SessionManager:
             self._registry.briefing.discard(record.id)
             self._starting.pop(record.id, None)
 
-    async def _brief(self, running: Running, record: SessionRecord, prompt: str) -> None:
-        with self._traces.span(record.id, "claude.ready"):
-            ready = await running.live.wait_for(
+    async def _ready(self, running: Running, session_id: str, clock: StartupClock) -> None:
+        """Wait until Claude Code shows its input box (or something else it must not)."""
+        with self._traces.span(session_id, "claude.ready"):
+            await running.live.wait_for(
                 lambda o, _p: o.state not in (SessionState.STARTING, SessionState.UNKNOWN),
                 _READY_SECONDS,
             )
-        if not ready or running.live.observed.state != SessionState.IDLE:
+        if running.live.first_output_at is not None:
+            clock.note("first output", running.live.first_output_at)
+        clock.mark("claude ready")
+
+    async def _brief(self, running: Running, record: SessionRecord, prompt: str) -> None:
+        if running.live.observed.state != SessionState.IDLE:
             raise ConflictError(
                 "Claude Code did not become ready for the first prompt",
                 details={"state": running.live.observed.state, "pane": running.live.pane()[-2000:]},
@@ -318,6 +431,8 @@ class SessionManager:
                 return
             now = utcnow()
             details = {**self._launcher.kept_details(record), **observed.details}
+            if session_id in self._startups:
+                details["startup"] = self._startups[session_id]
             changes: dict[str, Any] = {"state": observed.state, "details": details}
             if observed.state == SessionState.EXITED:
                 changes["ended_at"] = now
@@ -385,6 +500,7 @@ class SessionManager:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         running = self._registry.pop(session_id)
+        self._startups.pop(session_id, None)
         self._desk.forget(session_id)
         self._modes.forget(session_id)
         judged = self._hooks.tool_use_ids(session_id)  # the transcript must show these
@@ -529,7 +645,12 @@ class SessionManager:
         await prompts.escape(running, self._events, session_id, actor, interrupt=interrupt)
 
     async def close(self) -> None:
-        """Stop watching sessions; their containers keep running for re-adoption."""
+        """Stop watching sessions; their containers keep running for re-adoption.
+
+        The warm pool's unclaimed sandboxes are removed: no session owns them.
+        """
+        if self._pool is not None:
+            await self._pool.close()
         for task in list(self._starting.values()):
             task.cancel()
         for running in self._registry.drain():
@@ -564,7 +685,23 @@ class SessionManager:
             self._traces.begin(record.id, {**_trace_attributes(record), "warden.readopted": True})
             self._traces.started(record.id)
             adopted.append(record.id)
+        await self._sweep_pool(containers, {record.id for record in active})
         return adopted
+
+    async def _sweep_pool(self, containers: dict[str, SandboxInfo], active: set[str]) -> None:
+        """Remove pooled sandboxes a previous run left unclaimed (no session has them)."""
+        pooled = {info.session_id for info in await self._backend.list({POOL_LABEL: "1"})}
+        for session_id in pooled - active:
+            info = containers.get(session_id)
+            if info is None or await asyncio.to_thread(self._store.get, session_id) is not None:
+                continue
+            log.info("removing unclaimed pooled sandbox %s", info.id[:12])
+            await self._backend.remove(info.id)
+            await self._launcher.release(self._registry.paths(session_id))
+
+
+#: The workspace a pooled sandbox's template names: none (the claiming session's is copied).
+_POOL_WORKSPACE = AdmittedWorkspace(source=PathSource(""), work_dir="")
 
 
 def _trace_attributes(record: SessionRecord) -> dict[str, str]:

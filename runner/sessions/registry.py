@@ -42,8 +42,9 @@ class SessionRegistry:
         if running is None or record.id in self.briefing:
             return record
         observed = running.live.observed
-        # The workspace's report (its size, skipped entries, quota) outlives screen states.
-        kept = {k: v for k, v in record.details.items() if k == "workspace"}
+        # The workspace's report (its size, skipped entries, quota) and the startup
+        # breakdown outlive screen states.
+        kept = {k: v for k, v in record.details.items() if k in ("workspace", "startup")}
         return replace(record, state=observed.state, details={**kept, **observed.details})
 
     async def find(

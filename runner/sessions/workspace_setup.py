@@ -103,9 +103,25 @@ class WorkspaceSetup:
         profile: ContainerProfile,
         cancel: threading.Event,
     ) -> SessionDir:
+        report = self._layout(paths, profile)
+        return self._fill(record, paths, report, cancel)
+
+    def _layout(self, paths: SessionPaths, profile: ContainerProfile) -> dict[str, Any]:
+        """The session directory, its quota volume and HOME; returns the report so far."""
         owner = sandbox_owner()
         report: dict[str, Any] = {"phase": "preparing", **self._disk(paths, profile, owner)}
         make_session_dir(paths.root, token=paths.token(), owner=owner)
+        return report
+
+    def _fill(
+        self,
+        record: SessionRecord,
+        paths: SessionPaths,
+        report: dict[str, Any],
+        cancel: threading.Event,
+    ) -> SessionDir:
+        """Fetch the source and copy (or bind) the workspace into the laid-out directory."""
+        owner = sandbox_owner()
         rules = self._gate.policy(record.policy).workspace
         limits = Limits(rules.max_bytes, rules.max_files, record.policy)
         source = from_json(record.workspace, record.work_dir)
@@ -132,6 +148,55 @@ class WorkspaceSetup:
             self._copy(origin, workspace, tally, owner)
             self._report(record, {**report, "phase": "ready", **tally.summary()})
         return SessionDir(paths.root, paths.home, paths.run, workspace)
+
+    async def lay_out_empty(self, paths: SessionPaths, profile: ContainerProfile) -> Path:
+        """A pooled sandbox's directory: volume, HOME and an empty workspace to mount.
+
+        Returns the workspace directory; :meth:`fill` copies a session's files into it.
+        """
+        return await asyncio.to_thread(self._lay_out_empty, paths, profile)
+
+    def _lay_out_empty(self, paths: SessionPaths, profile: ContainerProfile) -> Path:
+        try:
+            self._layout(paths, profile)
+            workspace = paths.workspace_copy
+            if not workspace.exists():
+                workspace.mkdir(mode=0o755)
+            owner = sandbox_owner()
+            if owner is not None:
+                os.chown(os.path.realpath(workspace), *owner)
+            return workspace
+        except BaseException:
+            self._discard(paths)
+            raise
+
+    async def fill(
+        self, record: SessionRecord, paths: SessionPaths, profile: ContainerProfile
+    ) -> SessionDir:
+        """A claimed pooled sandbox: its session's workspace, copied into the mounted
+        directory (copy mode only); cancellable like :meth:`prepare`."""
+        report: dict[str, Any] = {"phase": "preparing"}
+        if profile.disk_bytes is not None:
+            enforced = self._volumes.is_mounted(paths.root)
+            report["disk"] = {"bytes": profile.disk_bytes, "enforced": enforced}
+        cancel = threading.Event()
+        loop = asyncio.get_running_loop()
+        job = loop.run_in_executor(None, self._fill, record, paths, report, cancel)
+        try:
+            return await asyncio.shield(job)
+        except asyncio.CancelledError:
+            cancel.set()
+            with contextlib.suppress(Exception):
+                await job
+            raise
+
+    async def remove(self, paths: SessionPaths) -> None:
+        """A pooled sandbox no session took: everything it had on the host goes."""
+        await asyncio.to_thread(self._remove, paths)
+
+    def _remove(self, paths: SessionPaths) -> None:
+        self._discard(paths)
+        shutil.rmtree(paths.root, ignore_errors=True)
 
     def _bind(self, origin: Path, paths: SessionPaths) -> Path:
         """The caller's host directory for a ro/rw mount: bound by descriptor, so the

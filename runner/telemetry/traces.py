@@ -60,6 +60,16 @@ class SessionTraces:
         )
         self._traces[session_id] = _Trace(root, start)
 
+    def rename(self, old: str, new: str) -> None:
+        """The session took another id (a pooled sandbox's): its trace goes with it."""
+        entry = self._traces.pop(old, None)
+        if entry is None:
+            return
+        for span in (entry.root, entry.start):
+            if span is not None:
+                span.set_attribute(SESSION_ID, new)
+        self._traces[new] = entry
+
     def started(self, session_id: str, error: str | None = None) -> None:
         """The start phase is over (the first prompt is in, or the start failed)."""
         entry = self._traces.get(session_id)

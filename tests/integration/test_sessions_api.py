@@ -54,12 +54,14 @@ def run_story(
     project: Path,
     tag: str,
     on_ready: Callable[[dict[str, Any]], None] | None = None,
+    **create: Any,
 ) -> dict[str, Any]:
     """The full story of issue 4 on one session; returns the deleted session.
 
-    ``on_ready`` sees the session once it is idle, before anything else happens.
+    ``on_ready`` sees the session once it is idle, before anything else happens;
+    ``create`` adds fields to the create request (e.g. ``policy``).
     """
-    session = warden.create(project, prompt=f"hello from {tag}")
+    session = warden.create(project, prompt=f"hello from {tag}", **create)
     assert session["state"] == "starting"
     sid = session["id"]
     ready = warden.wait_for(sid, lambda s: s["state"] == "idle" and s["container"], timeout=120)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import uuid
 
 import pytest
 
@@ -88,3 +90,21 @@ def test_chain_format_matches_the_documented_hashes() -> None:
     assert records[1].prev_hash == records[0].chain_hash
     assert records[1].chain_hash == chain_hash(records[0].chain_hash, leaf_hash(b"b"))
     assert [r.seq for r in records] == [0, 1]
+
+
+def test_generated_ids_are_uuid4_and_timestamps_are_ledger_form() -> None:
+    """Fresh ids are version-4 RFC 4122 UUIDs in hex; fresh timestamps are in the ledger form."""
+    for _ in range(200):
+        event = Event(type="t", actor="system")
+        parsed = uuid.UUID(hex=event.id)
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
+        assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z", event.ts)
+
+
+def test_placed_sets_only_the_seq() -> None:
+    """An event placed in the log keeps every field and its bytes, and gains its seq."""
+    event = Event(type="t", actor="system", data={"k": [1, "x"]}, session="s")
+    placed = event.placed(7)
+    assert placed.seq == 7 and event.seq is None
+    assert placed.canonical() == event.canonical()
+    assert (placed.id, placed.ts, placed.data) == (event.id, event.ts, event.data)
