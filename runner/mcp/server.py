@@ -31,7 +31,10 @@ INSTRUCTIONS = (
 
 def build_server(resolve: Resolver) -> MCPServer:
     """The server with every tool, resource and prompt."""
-    server: MCPServer = MCPServer(name="warden", version=__version__, instructions=INSTRUCTIONS)
+    # WARNING: the SDK would otherwise set up INFO logging of every request for the process.
+    server: MCPServer = MCPServer(
+        name="warden", version=__version__, instructions=INSTRUCTIONS, log_level="WARNING"
+    )
 
     async def bind_caller(
         ctx: ServerRequestContext[Any, Any], call_next: CallNext
