@@ -16,8 +16,12 @@ from urllib.parse import quote
 import httpx
 
 from runner import __version__
+from runner.api.memory import MemoryList, MemoryOut
+from runner.api.pipelines import CreatePipeline, PipelineList, PipelineOut
 from runner.api.schemas import (
     ActionResult,
+    BatchCreate,
+    BatchResult,
     CreateSession,
     Health,
     Pane,
@@ -109,6 +113,39 @@ class RemoteWarden:
 
     async def list_templates(self) -> TemplateList:
         return TemplateList.model_validate(await self._call("GET", "/v1/templates"))
+
+    async def create_batch(self, body: BatchCreate) -> BatchResult:
+        payload = body.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        found = await self._call("POST", "/v1/sessions/batch", json=payload)
+        return BatchResult.model_validate(found)
+
+    async def create_pipeline(self, body: CreatePipeline) -> PipelineOut:
+        payload = body.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        return PipelineOut.model_validate(await self._call("POST", "/v1/pipelines", json=payload))
+
+    async def get_pipeline(self, pipeline_id: str) -> PipelineOut:
+        found = await self._call("GET", f"/v1/pipelines/{_segment(pipeline_id)}")
+        return PipelineOut.model_validate(found)
+
+    async def list_pipelines(self) -> PipelineList:
+        return PipelineList.model_validate(await self._call("GET", "/v1/pipelines"))
+
+    async def memory_list(self, prefix: str) -> MemoryList:
+        found = await self._call("GET", "/v1/memory", params={"prefix": prefix})
+        return MemoryList.model_validate(found)
+
+    async def memory_get(self, key: str) -> MemoryOut:
+        return MemoryOut.model_validate(await self._call("GET", f"/v1/memory/{_segment(key)}"))
+
+    async def memory_set(self, key: str, value: Any, if_version: int | None) -> MemoryOut:
+        body: dict[str, Any] = {"value": value}
+        if if_version is not None:
+            body["ifVersion"] = if_version
+        found = await self._call("PUT", f"/v1/memory/{_segment(key)}", json=body)
+        return MemoryOut.model_validate(found)
+
+    async def memory_delete(self, key: str) -> None:
+        await self._call("DELETE", f"/v1/memory/{_segment(key)}")
 
     async def explain_policy(
         self, name: str, tool: str, tool_input: dict[str, Any]

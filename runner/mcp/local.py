@@ -16,13 +16,19 @@ from typing import Any, TypeVar
 from starlette.responses import Response
 
 from runner.api import health as health_routes
+from runner.api import memory as memory_routes
+from runner.api import pipelines as pipeline_routes
 from runner.api import policies as policy_routes
 from runner.api import sessions as session_routes
 from runner.api import templates as template_routes
+from runner.api.memory import MemoryList, MemoryOut, PutMemory
+from runner.api.pipelines import CreatePipeline, PipelineList, PipelineOut
 from runner.api.policies import ExplainRequest
 from runner.api.schemas import (
     ActionResult,
     Answer,
+    BatchCreate,
+    BatchResult,
     CreateSession,
     Health,
     Pane,
@@ -59,6 +65,14 @@ ROLES: dict[str, str] = {
     "explain_policy": VIEWER,
     "policy": VIEWER,
     "wait_for_state": VIEWER,
+    "create_batch": OPERATOR,
+    "create_pipeline": OPERATOR,
+    "get_pipeline": VIEWER,
+    "list_pipelines": VIEWER,
+    "memory_list": VIEWER,
+    "memory_get": VIEWER,
+    "memory_set": OPERATOR,
+    "memory_delete": OPERATOR,
 }
 
 #: How often a wait looks again with no event: the live state can settle (idle is
@@ -195,6 +209,71 @@ class LocalWarden:
         return await self._run(
             "list_templates", None, lambda: template_routes.list_templates(store, self._actor)
         )
+
+    async def create_batch(self, body: BatchCreate) -> BatchResult:
+        services = self._services
+        return await self._run(
+            "create_batch",
+            None,
+            lambda: session_routes.create_batch(
+                body, services.manager, self._actor, services.templates
+            ),
+        )
+
+    async def create_pipeline(self, body: CreatePipeline) -> PipelineOut:
+        services = self._services
+        return await self._run(
+            "create_pipeline",
+            None,
+            lambda: pipeline_routes.create_pipeline(
+                body, services.pipelines, services.templates, self._actor
+            ),
+        )
+
+    async def get_pipeline(self, pipeline_id: str) -> PipelineOut:
+        service = self._services.pipelines
+        return await self._run(
+            "get_pipeline",
+            None,
+            lambda: pipeline_routes.get_pipeline(pipeline_id, service, self._actor),
+        )
+
+    async def list_pipelines(self) -> PipelineList:
+        service = self._services.pipelines
+        return await self._run(
+            "list_pipelines", None, lambda: pipeline_routes.list_pipelines(service, self._actor)
+        )
+
+    async def memory_list(self, prefix: str) -> MemoryList:
+        store = self._services.memory
+        return await self._run(
+            "memory_list", None, lambda: memory_routes.list_memory(store, self._actor, prefix)
+        )
+
+    async def memory_get(self, key: str) -> MemoryOut:
+        store = self._services.memory
+        return await self._run(
+            "memory_get", None, lambda: memory_routes.get_entry(key, store, self._actor)
+        )
+
+    async def memory_set(self, key: str, value: Any, if_version: int | None) -> MemoryOut:
+        services = self._services
+        body = PutMemory(value=value, if_version=if_version)
+        return await self._run(
+            "memory_set",
+            None,
+            lambda: memory_routes.put_entry(
+                key, body, services.memory, services.recorder, self._actor
+            ),
+        )
+
+    async def memory_delete(self, key: str) -> None:
+        services = self._services
+
+        async def delete() -> None:
+            await memory_routes.delete_entry(key, services.memory, services.recorder, self._actor)
+
+        await self._run("memory_delete", None, delete)
 
     async def explain_policy(
         self, name: str, tool: str, tool_input: dict[str, Any]

@@ -10,8 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from runner.api.memory import MemoryList, MemoryOut
+from runner.api.pipelines import CreatePipeline, PipelineList, PipelineOut
 from runner.api.schemas import (
     ActionResult,
+    BatchCreate,
+    BatchResult,
     CreateSession,
     Health,
     Pane,
@@ -63,6 +67,22 @@ class Warden(Protocol):
     async def patch(self, session_id: str) -> str: ...
 
     async def list_templates(self) -> TemplateList: ...
+
+    async def create_batch(self, body: BatchCreate) -> BatchResult: ...
+
+    async def create_pipeline(self, body: CreatePipeline) -> PipelineOut: ...
+
+    async def get_pipeline(self, pipeline_id: str) -> PipelineOut: ...
+
+    async def list_pipelines(self) -> PipelineList: ...
+
+    async def memory_list(self, prefix: str) -> MemoryList: ...
+
+    async def memory_get(self, key: str) -> MemoryOut: ...
+
+    async def memory_set(self, key: str, value: Any, if_version: int | None) -> MemoryOut: ...
+
+    async def memory_delete(self, key: str) -> None: ...
 
     async def explain_policy(
         self, name: str, tool: str, tool_input: dict[str, Any]

@@ -17,8 +17,12 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
 from pydantic import BaseModel, Field, ValidationError
 
+from runner.api.memory import MemoryList, MemoryOut
+from runner.api.pipelines import CreatePipeline, PipelineList, PipelineOut
 from runner.api.schemas import (
     ActionResult,
+    BatchCreate,
+    BatchResult,
     CreateSession,
     Pane,
     SessionList,
@@ -49,6 +53,18 @@ class Patch(BaseModel):
     """The workspace changes as a unified diff (``git apply``-able); empty when none."""
 
     patch: str
+
+
+class Deleted(BaseModel):
+    """What was deleted."""
+
+    deleted: str
+
+
+MemoryKey = Annotated[
+    str,
+    Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$", description="The entry's key."),
+]
 
 
 class Explanation(BaseModel):
@@ -223,3 +239,61 @@ def register_tools(server: MCPServer) -> None:
         """What ``policy`` would decide for one tool call, and the deciding rule."""
         decision = await _call(lambda: caller().explain_policy(policy, tool, tool_input))
         return Explanation(decision=decision)
+
+    @server.tool(annotations=ACT)
+    async def batch_create_sessions(
+        sessions: Annotated[
+            list[CreateSession],
+            Field(min_length=1, max_length=50, description="Bodies as for POST /v1/sessions."),
+        ],
+    ) -> BatchResult:
+        """Start several sessions; each succeeds or fails on its own (see each result)."""
+        return await _call(lambda: caller().create_batch(BatchCreate(sessions=sessions)))
+
+    @server.tool(annotations=ACT)
+    async def create_pipeline(
+        pipeline: Annotated[CreatePipeline, Field(description="As for POST /v1/pipelines.")],
+    ) -> PipelineOut:
+        """Start a pipeline: stages run in dependency order, each an unattended session."""
+        return await _call(lambda: caller().create_pipeline(pipeline))
+
+    @server.tool(annotations=READ)
+    async def get_pipeline(
+        pipeline_id: Annotated[str, Field(min_length=1, max_length=100)],
+    ) -> PipelineOut:
+        """A pipeline and each stage's state, session and result."""
+        return await _call(lambda: caller().get_pipeline(pipeline_id))
+
+    @server.tool(annotations=READ)
+    async def list_pipelines() -> PipelineList:
+        """The tenant's pipelines."""
+        return await _call(lambda: caller().list_pipelines())
+
+    @server.tool(annotations=READ)
+    async def memory_list(
+        prefix: Annotated[str, Field(max_length=200, description="Only keys starting so.")] = "",
+    ) -> MemoryList:
+        """The tenant's shared memory entries (notes agents leave for each other)."""
+        return await _call(lambda: caller().memory_list(prefix))
+
+    @server.tool(annotations=READ)
+    async def memory_get(key: MemoryKey) -> MemoryOut:
+        """One shared memory entry."""
+        return await _call(lambda: caller().memory_get(key))
+
+    @server.tool(annotations=ACT)
+    async def memory_set(
+        key: MemoryKey,
+        value: Annotated[Any, Field(description="Any JSON value (at most 64 KiB encoded).")],
+        if_version: Annotated[
+            int | None, Field(ge=0, description="Write only at this version (0: absent).")
+        ] = None,
+    ) -> MemoryOut:
+        """Write a shared memory entry (with ``if_version``: compare-and-set)."""
+        return await _call(lambda: caller().memory_set(key, value, if_version))
+
+    @server.tool(annotations=DESTROY)
+    async def memory_delete(key: MemoryKey) -> Deleted:
+        """Delete a shared memory entry."""
+        await _call(lambda: caller().memory_delete(key))
+        return Deleted(deleted=key)

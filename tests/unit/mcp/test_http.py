@@ -16,7 +16,8 @@ TOOLS = {
     "create_session", "list_sessions", "get_session", "send_message", "read_transcript",
     "get_pane", "wait_for_state", "approve_permission", "reject_permission",
     "answer_question", "interrupt", "escape", "kill_session", "get_patch", "list_templates",
-    "explain_policy",
+    "explain_policy", "batch_create_sessions", "create_pipeline", "get_pipeline",
+    "list_pipelines", "memory_list", "memory_get", "memory_set", "memory_delete",
 }  # fmt: skip
 
 
@@ -248,5 +249,60 @@ def test_without_auth_only_loopback_hosts_and_origins_are_served(tmp_path: Path)
                 "/mcp", json=body, headers={**headers, "Origin": "http://evil.example"}
             )
             assert foreign.status_code == 403
+
+    asyncio.run(scenario())
+
+
+def test_memory_batches_and_pipelines_over_http(tmp_path: Path) -> None:
+    """Shared memory round-trips with compare-and-set; a batch starts each session or says
+    why not; a pipeline with a cycle is refused; a viewer may read memory, not write it."""
+
+    async def scenario() -> None:
+        async with serve(tmp_path) as served:
+            await enforce(served)
+            operator = await token(served, "operator")
+            viewer = await token(served, "viewer")
+            async with http_client(served.url, operator) as client:
+                put = ok(await client.call_tool("memory_set", {"key": "plan", "value": {"a": 1}}))
+                assert put["version"] == 1 and put["value"] == {"a": 1}
+                stale = error_text(
+                    await client.call_tool(
+                        "memory_set", {"key": "plan", "value": 2, "if_version": 0}
+                    )
+                )
+                assert "conflict" in stale
+                listed = ok(await client.call_tool("memory_list", {"prefix": "pl"}))
+                assert [e["key"] for e in listed["entries"]] == ["plan"]
+                batch = ok(
+                    await client.call_tool(
+                        "batch_create_sessions",
+                        {"sessions": [{"workDir": str(work_dir(tmp_path))}, {"workDir": "/etc"}]},
+                    )
+                )
+                first, second = batch["results"]
+                assert first["session"]["state"] == "starting" and first["error"] is None
+                assert second["session"] is None and second["error"]["code"]
+                cycle = {
+                    "name": "loop",
+                    "workDir": str(work_dir(tmp_path)),
+                    "stages": [
+                        {"name": "a", "prompt": "x", "dependsOn": ["b"]},
+                        {"name": "b", "prompt": "y", "dependsOn": ["a"]},
+                    ],
+                }
+                refused = error_text(await client.call_tool("create_pipeline", {"pipeline": cycle}))
+                assert "invalid_input" in refused and "cycle" in refused
+                assert ok(await client.call_tool("list_pipelines", {}))["pipelines"] == []
+            async with http_client(served.url, viewer) as client:
+                got = ok(await client.call_tool("memory_get", {"key": "plan"}))
+                assert got["value"] == {"a": 1}
+                denied = error_text(await client.call_tool("memory_delete", {"key": "plan"}))
+                assert "needs the operator role" in denied
+            async with http_client(served.url, operator) as client:
+                assert ok(await client.call_tool("memory_delete", {"key": "plan"})) == {
+                    "deleted": "plan"
+                }
+                gone = error_text(await client.call_tool("memory_get", {"key": "plan"}))
+                assert "not_found" in gone
 
     asyncio.run(scenario())

@@ -66,6 +66,12 @@ def test_a_session_story_over_stdio(tmp_path: Path) -> None:
             assert ok(await client.call_tool("kill_session", {"session_id": sid}))["state"] == (
                 "exited"
             )
+            ok(await client.call_tool("memory_set", {"key": "k:1", "value": [1, 2]}))
+            assert ok(await client.call_tool("memory_get", {"key": "k:1"}))["value"] == [1, 2]
+            assert ok(await client.call_tool("memory_delete", {"key": "k:1"}))["deleted"] == "k:1"
+            assert ok(await client.call_tool("list_pipelines", {}))["pipelines"] == []
+            slash = error_text(await client.call_tool("memory_get", {"key": "a/b"}))
+            assert "key" in slash and "pattern" in slash
             gone = error_text(
                 await client.call_tool("send_message", {"session_id": sid, "text": "hi"})
             )
