@@ -53,11 +53,17 @@ def _call(claude: HostClaude, model: ScriptedModelServer, tool: str, args: dict[
 
 
 def test_claude_code_delegates_into_a_sandbox_through_warden_mcp(
-    claude_binary: Path, start_warden: StartWarden, tmp_path: Path
+    claude_binary: Path,
+    start_warden: StartWarden,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The host agent calls mcp__warden__create_session, then wait_for_state and
     read_transcript; the sandboxed session's own reply reaches the host agent."""
     warden = start_warden()
+    # Claude Code gives an MCP server 30 s to start by default; a loaded CI machine can
+    # take longer to import the controller (tmux hands this environment to claude).
+    monkeypatch.setenv("MCP_TIMEOUT", "180000")
     project = tmp_path / "project"
     project.mkdir()
     (project / "app.py").write_text("print('hello')\n")
