@@ -113,6 +113,10 @@ class HostClaude:
                     return
         raise AssertionError(f"dialog {dialog!r} did not close; screen:\n{self.screen()}")
 
+    def press(self, key: str) -> None:
+        """Send one key (tmux key name, e.g. ``Enter``)."""
+        self._tmux("send-keys", "-t", "main", key)
+
     def _tmux(self, *args: str) -> str:
         proc = subprocess.run(
             ["tmux", "-L", self.socket, *args], check=True, capture_output=True, text=True

@@ -39,15 +39,25 @@ def _text(content: Any) -> str:
     return str(content)
 
 
+def _drafted(screen: str) -> bool:
+    """Whether a tool prompt still waits in the input box (the line under the last rule)."""
+    lines = screen.splitlines()
+    rules = [i for i, line in enumerate(lines) if line.startswith("─" * 10)]
+    return len(rules) >= 2 and lines[rules[-2] + 1].startswith("❯ [[tool:")
+
+
 def _call(claude: HostClaude, model: ScriptedModelServer, tool: str, args: dict[str, Any]) -> str:
     """Have the host agent call one Warden tool; the result it got back."""
     before = len(_tool_results(model))
+    asked = len(model.requests)
     prompt = f"[[tool: mcp__warden__{tool} {json.dumps(args)}]]"
     claude.submit(prompt, expect=prompt[:30], timeout=60)
     deadline = time.monotonic() + 240
     while len(results := _tool_results(model)) <= before:
         assert time.monotonic() < deadline, f"no result from {tool}:\n{claude.screen()}"
-        time.sleep(0.3)
+        time.sleep(1)
+        if len(model.requests) == asked and _drafted(claude.screen()):
+            claude.press("Enter")  # the earlier prompt's echo satisfied submit; Enter was lost
     claude.wait_for("? for shortcuts", timeout=60)
     return results[before]
 
