@@ -12,6 +12,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
 
 from runner import __version__, errors
 from runner.api import (
@@ -36,6 +37,8 @@ from runner.api import pages as dashboard_pages
 from runner.api.context import SERVICES
 from runner.api.schemas import ErrorResponse
 from runner.api.security import authenticate
+from runner.mcp.http import PATH as MCP_PATH
+from runner.mcp.http import McpEndpoint
 from runner.request_ids import RequestIds
 from runner.request_spans import RequestSpans
 from runner.services import Services, build_services
@@ -155,13 +158,16 @@ def _openapi_with_error_bodies(app: FastAPI) -> None:
 def create_app(settings: Settings, *, services: Services | None = None) -> FastAPI:
     """The Warden API. ``services`` may be given (tests); otherwise the lifespan builds them."""
 
+    mcp = McpEndpoint()
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Services]]:
         built = services or await build_services(settings)
         try:
             await built.start()
-            # Starlette hands this state to every request (runner.api.context).
-            yield {SERVICES: built}
+            async with mcp.running():
+                # Starlette hands this state to every request (runner.api.context).
+                yield {SERVICES: built}
         finally:
             await built.close()
 
@@ -193,6 +199,9 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     app.include_router(notifications.router)
     app.include_router(metrics.router)
     _install_dashboard(app)
+    # The MCP server over streamable HTTP: it authenticates each request itself, as
+    # /v1 does, and checks each tool's role (runner.mcp.http, runner.mcp.local).
+    app.router.routes.append(Route(MCP_PATH, mcp, methods=["GET", "POST", "DELETE"]))
     app.add_middleware(RequestSpans)
     app.add_middleware(RequestIds)  # outermost: every span and log line of it has the id
     return app

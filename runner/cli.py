@@ -29,6 +29,7 @@ _COMMANDS: tuple[tuple[str, str | None], ...] = (
     ("run", None),
     ("tokens", "tokens"),
     ("events", "events"),
+    ("mcp", None),
 )
 
 

@@ -92,6 +92,13 @@ def _authorization(request: Request) -> str | None:
     return f"Bearer {session.credential}"
 
 
+async def audit_refusal(request: Request, exc: AuthenticationError | AuthorizationError) -> None:
+    """Audit a refused credential as ``authenticate`` does (for endpoints such as ``/mcp``
+    that authenticate outside the routers)."""
+    kind = "auth.failed" if isinstance(exc, AuthenticationError) else "auth.denied"
+    await _audit(request, kind, _attributed(exc), exc)
+
+
 def _attributed(exc: WardenError) -> Actor:
     """Who a refused credential belonged to, when it proved that much (its signature or
     secret held); otherwise anonymous, in the default tenant."""

@@ -113,7 +113,12 @@ def _tool_use(step: ToolStep | None, cwd: str | None) -> ToolUse | None:
 
 def _closing_text(turn: Turn) -> str:
     if turn.tool_results:
-        first = next((line for line in turn.tool_results[0].splitlines() if line.strip()), "")
+        result = turn.tool_results[0]
+        try:  # a JSON result (an MCP tool's) is quoted whole, on one line
+            return f"The tool said: {json.dumps(json.loads(result), ensure_ascii=False)[:1000]}"
+        except ValueError:
+            pass
+        first = next((line for line in result.splitlines() if line.strip()), "")
         return f"The tool said: {first.strip() or '(nothing)'}"
     prompt = " ".join(turn.prompt.split())
     if not prompt:

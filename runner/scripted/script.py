@@ -9,6 +9,8 @@ Directives (in the latest user prompt)::
     [[slow: SECONDS]]                  a text reply streamed over SECONDS
     [[error: STATUS]]                  that HTTP error (``[[error: STATUS | N]]``: only N times)
     [[say: TEXT]]                      exactly TEXT as the reply
+    [[tool: NAME {JSON}]]              a tool_use of any tool NAME (an MCP tool such as
+                                       mcp__warden__create_session) with that JSON input
 
 A YAML script is a list of turns; each turn is a directive string or a list of them
 (or mappings such as ``{bash: ls}``). A prompt without directives plays the next turn.
@@ -16,6 +18,7 @@ A YAML script is a list of turns; each turn is a directive string or a list of t
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -135,7 +138,22 @@ def _step(kind: str, arg: str) -> Step:
         return ErrorStep(int(_number(kind, parts[0])), times=times)
     if kind in ("say", "text"):
         return TextStep(_unescape(arg))
+    if kind == "tool":
+        return _tool(arg)
     raise InvalidInputError(f"unknown scripted-model directive [[{kind}: ...]]")
+
+
+def _tool(arg: str) -> ToolStep:
+    name, _, raw = arg.partition(" ")
+    if not name:
+        raise InvalidInputError("[[tool: NAME {JSON}]] needs a tool name")
+    try:
+        tool_input = json.loads(raw) if raw.strip() else {}
+    except ValueError as exc:
+        raise InvalidInputError(f"[[tool: {name} ...]]: the input is not JSON: {exc}") from exc
+    if not isinstance(tool_input, dict):
+        raise InvalidInputError(f"[[tool: {name} ...]]: the input must be a JSON object")
+    return ToolStep(name, tool_input)
 
 
 def _question(question: str, labels: Sequence[str]) -> dict[str, Any]:

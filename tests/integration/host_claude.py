@@ -44,7 +44,9 @@ class HostClaude:
         *,
         cols: int = 120,
         settings: dict[str, Any] | None = None,
+        args: tuple[str, ...] = (),
     ) -> None:
+        """``args`` are further command-line arguments for ``claude`` (``--mcp-config``…)."""
         self.workdir = root / "work"
         self.home = root / "home"
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -61,7 +63,7 @@ class HostClaude:
             "HOME": str(self.home),
         }
         env_args = [f"{k}={v}" for k, v in env.items()]
-        command = ["env", *env_args, str(binary), "--permission-mode", "default"]
+        command = ["env", *env_args, str(binary), "--permission-mode", "default", *args]
         self._tmux("new-session", "-d", "-s", "main", "-x", str(cols), "-y", "40",
                    "-c", str(self.workdir), *command)  # fmt: skip
 
@@ -110,6 +112,10 @@ class HostClaude:
                 if dialog not in self.screen():
                     return
         raise AssertionError(f"dialog {dialog!r} did not close; screen:\n{self.screen()}")
+
+    def press(self, key: str) -> None:
+        """Send one key (tmux key name, e.g. ``Enter``)."""
+        self._tmux("send-keys", "-t", "main", key)
 
     def _tmux(self, *args: str) -> str:
         proc = subprocess.run(

@@ -200,3 +200,30 @@ def test_unknown_directive_is_a_clear_400(model: ScriptedModelServer) -> None:
     response = httpx.post(f"{model.url}/v1/messages", json={"messages": [user("[[bsh: ls]]")]})
     assert response.status_code == 400
     assert "[[bsh" in response.json()["error"]["message"]
+
+
+def test_tool_directive_calls_any_named_tool_with_json_input(model: ScriptedModelServer) -> None:
+    """[[tool: NAME {JSON}]] streams a tool_use of that tool (an MCP tool here) with that
+    input; a JSON tool result is quoted whole on one line."""
+    prompt = user('[[tool: mcp__warden__get_session {"session_id": "s-1", "n": [1, 2]}]]')
+    first = ask(model.url, [prompt, ENV_BLOCK])
+    (block,) = first["content"]
+    assert block["type"] == "tool_use" and block["name"] == "mcp__warden__get_session"
+    assert block["input"] == {"session_id": "s-1", "n": [1, 2]}
+    call = {"role": "assistant", "content": first["content"]}
+    result = {"role": "user", "content": [
+        {"type": "tool_result", "tool_use_id": block["id"], "content": '{\n  "id": "s-1"\n}'},
+    ]}  # fmt: skip
+    last = ask(model.url, [prompt, ENV_BLOCK, call, result])
+    assert last["content"][0]["text"] == 'The tool said: {"id": "s-1"}'
+
+
+def test_tool_directive_with_bad_json_is_refused() -> None:
+    """A tool directive whose input is not a JSON object names the problem."""
+    from runner.errors import InvalidInputError
+    from runner.scripted.script import parse_directives
+
+    with pytest.raises(InvalidInputError, match="not JSON"):
+        parse_directives("[[tool: mcp__x__y {nope]]")
+    with pytest.raises(InvalidInputError, match="JSON object"):
+        parse_directives("[[tool: mcp__x__y 42]]")
