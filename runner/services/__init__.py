@@ -41,6 +41,7 @@ from runner.services.egress import EgressSecrets
 from runner.services.gateways import SessionGateways
 from runner.services.upstream import open_upstream
 from runner.services.workspaces import Workspaces, build_workspaces
+from runner.sessions.failover import Failover
 from runner.sessions.hooklog import HookLog
 from runner.sessions.launcher import Launcher
 from runner.sessions.manager import SessionManager
@@ -49,10 +50,12 @@ from runner.sessions.model import SessionStore
 from runner.sessions.policy_gate import PolicyGate
 from runner.sessions.registry import SessionRegistry
 from runner.sessions.templates import TemplateStore
+from runner.sessions.tenures import Tenures
 from runner.sessions.turns import TurnRecorder
 from runner.sessions.views import SessionViews
 from runner.settings import Settings
 from runner.store.database import create_database_engine, migrate
+from runner.store.leases import SqlLeaseStore
 from runner.store.memory import SqlMemoryStore
 from runner.store.notify import SqlChannelStore, SqlLinkStore
 from runner.store.pipelines import SqlPipelineStore
@@ -95,9 +98,17 @@ class Services:
     link_desk: LinkDesk
     #: Seals the dashboard's session cookies (runner.auth.browser).
     browser: CookieSealer
+    tenures: Tenures
+    failover: Failover
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
+        # On the replica list before adopting, so other replicas count this one's share.
+        await asyncio.to_thread(
+            self.tenures.leases.heartbeat,
+            self.tenures.replica,
+            self.settings.resolved_replica_url,
+        )
         try:
             adopted = await self.manager.readopt()
         except SandboxError as exc:
@@ -113,6 +124,7 @@ class Services:
         self.tasks.append(asyncio.create_task(self.turns.run(), name="transcript-turns"))
         self.tasks.append(asyncio.create_task(self.outbox.run(), name="webhook-outbox"))
         self.tasks.append(asyncio.create_task(self.notifier.run(), name="notifier"))
+        self.tasks.append(asyncio.create_task(self.failover.run(), name="session-leases"))
 
     async def close(self) -> None:
         for task in self.tasks:
@@ -122,6 +134,10 @@ class Services:
                 await task
         await self.pipelines.close()  # first: its stages delete their sessions
         await self.manager.close()
+        try:  # after detaching: the other replicas take the sessions over at once
+            await self.failover.hand_over()
+        except Exception:
+            log.exception("could not hand the sessions over; they are taken over on expiry")
         await self.resources.aclose()
         await self.backend.close()
         await asyncio.to_thread(self.ledger.close)
@@ -191,12 +207,22 @@ async def build_services(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_database_engine(settings.resolved_database_url)
     await asyncio.to_thread(migrate, engine)
-    store = SqlSessionStore(engine)
+    tenures = Tenures(
+        SqlLeaseStore(engine, duration=settings.lease_seconds),
+        settings.replica_id,
+        duration=settings.lease_seconds,
+    )
+    # Every session write is fenced by this replica's lease on it (runner.sessions.tenures).
+    store = SqlSessionStore(engine, fence=tenures.fence)
     backend = backend or _default_backend(settings)
     bus = EventBus()
     # The ledger opens before anything can act: with no ledger, nothing runs.
+    # On PostgreSQL the ledger is shared: one replica sequences, the others relay to it.
     ledger = await asyncio.to_thread(
-        open_ledger, settings.resolved_database_url, settings.data_dir / "keys"
+        open_ledger,
+        settings.resolved_database_url,
+        settings.data_dir / "keys",
+        shared=engine.dialect.name == "postgresql",
     )
     recorder = EventRecorder(bus, LedgerAppender(ledger))
     resources = contextlib.AsyncExitStack()
@@ -260,6 +286,7 @@ async def build_services(
         default_image=settings.image,
         workspaces=workspaces.gate,
         turns=turns,
+        tenures=tenures,
     )
     views = SessionViews(registry, workspaces.setup.patch, mirror=launcher.mirror)
     tokens = ApiTokens(SqlTokenStore(engine), recorder)
@@ -322,6 +349,13 @@ async def build_services(
         link_desk=LinkDesk(links, manager, recorder),
         browser=CookieSealer(
             await asyncio.to_thread(load_cookie_key, settings.data_dir / "keys" / "dashboard.key")
+        ),
+        tenures=tenures,
+        failover=Failover(
+            tenures,
+            manager,
+            url=settings.resolved_replica_url,
+            renew_seconds=settings.lease_renew_seconds,
         ),
     )
 

@@ -23,6 +23,20 @@ class FencedError(ConflictError):
     code = "fenced"
 
 
+class NotOwnerError(ConflictError):
+    """The session runs on another replica: act there (the API forwards the request)."""
+
+    code = "not_owner"
+
+    def __init__(self, session_id: str, owner: str, url: str | None) -> None:
+        super().__init__(
+            f"session {session_id} is owned by replica {owner}",
+            details={"replica": owner, "url": url},
+        )
+        self.owner = owner
+        self.url = url
+
+
 @dataclass(frozen=True)
 class Lease:
     """One session's owner and the token of its current tenure."""
@@ -57,3 +71,13 @@ class LeaseStore(Protocol):
     def expired(self) -> list[Lease]:
         """Leases whose owner stopped renewing them, oldest first."""
         ...
+
+    def heartbeat(self, replica: str, url: str) -> None:
+        """Say ``replica`` is alive and answers at ``url``."""
+        ...
+
+    def replicas(self) -> dict[str, str]:
+        """Live replicas: id → URL."""
+        ...
+
+    def forget(self, replica: str) -> None: ...

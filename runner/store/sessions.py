@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, fields
+from dataclasses import asdict, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +21,9 @@ from runner.store.models import ArtifactRow, SessionRow, StateChangeRow
 #: lease on it (a single controller, or a session never leased).
 Fence = Callable[[str], "tuple[str, int] | None"]
 
-_RECORD_FIELDS = tuple(f.name for f in fields(SessionRecord))
+#: Read from the lease table, not the session row.
+_LEASE_FIELDS = frozenset({"replica", "lease_expires_at"})
+_RECORD_FIELDS = tuple(f.name for f in fields(SessionRecord) if f.name not in _LEASE_FIELDS)
 _MAPPINGS = frozenset({"details", "env", "usage", "workspace"})
 
 
@@ -46,6 +48,21 @@ def _to_record(row: SessionRow) -> SessionRecord:
     return SessionRecord(**values)
 
 
+def _with_leases(db: Session, records: list[SessionRecord]) -> list[SessionRecord]:
+    """The records with their owner replica and lease expiry, in one query."""
+    if not records:
+        return records
+    query = select(LeaseRow).where(LeaseRow.session_id.in_([r.id for r in records]))
+    leases = {row.session_id: row for row in db.scalars(query)}
+    out = []
+    for record in records:
+        lease = leases.get(record.id)
+        if lease is not None:
+            record = replace(record, replica=lease.owner, lease_expires_at=_aware(lease.expires_at))
+        out.append(record)
+    return out
+
+
 class SqlSessionStore:
     """Sessions, state history and artifacts in SQLite or PostgreSQL."""
 
@@ -55,7 +72,7 @@ class SqlSessionStore:
         self._is_postgres = engine.dialect.name == "postgresql"
 
     def add(self, record: SessionRecord) -> None:
-        values = asdict(record)
+        values = {k: v for k, v in asdict(record).items() if k not in _LEASE_FIELDS}
         values["details"] = dict(record.details)
         values["env"] = dict(record.env)
         values["usage"] = dict(record.usage)
@@ -66,7 +83,9 @@ class SqlSessionStore:
     def get(self, session_id: str) -> SessionRecord | None:
         with self._sessions() as db:
             row = db.get(SessionRow, session_id)
-            return _to_record(row) if row is not None else None
+            if row is None:
+                return None
+            return _with_leases(db, [_to_record(row)])[0]
 
     def find(
         self, *, tenant: str | None = None, states: Sequence[SessionState] | None = None
@@ -77,7 +96,7 @@ class SqlSessionStore:
         if states is not None:
             query = query.where(SessionRow.state.in_(list(states)))
         with self._sessions() as db:
-            return [_to_record(row) for row in db.scalars(query)]
+            return _with_leases(db, [_to_record(row) for row in db.scalars(query)])
 
     def update(self, session_id: str, **changes: Any) -> SessionRecord:
         unknown = set(changes) - set(_RECORD_FIELDS)
