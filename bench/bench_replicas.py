@@ -195,6 +195,15 @@ def _failover_once(url: str, lease: float) -> float:
         )
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        _unmount_under(root)
+
+
+def _unmount_under(root: Path) -> None:
+    """The sessions' quota volumes (loop mounts) under the run's directory."""
+    mounts = Path("/proc/mounts").read_text().splitlines()
+    for point in (line.split()[1] for line in mounts if len(line.split()) > 1):
+        if point.startswith(str(root) + "/"):
+            subprocess.run(["umount", "-l", point], capture_output=True, check=False)
 
 
 def _bench_containers() -> list[str]:
