@@ -79,18 +79,15 @@ def test_three_replicas_share_sessions_fail_over_and_keep_one_chain(
         assert got["replica"] == f"r{i % 3}" and got["leaseExpiresAt"]  # one owner: its creator
 
     victim = replicas[0]
-    prompting, working = sessions[0], sessions[3]  # both owned by r0
-    # Sent through r1: forwarded to r0, the owner, and answered as if r0 had been asked.
-    sent = replicas[1].post(prompting, "send", {"text": "[[bash: echo moved > proof.txt]]"})
-    assert sent.status_code == 200, sent.text
-    replicas[1].wait_state(prompting, "permission_prompt")
+    prompting, working = sessions[0], sessions[3]  # both owned by r0; one idle, one working
+    # Sent through r2: forwarded to r0, the owner, and answered as if r0 had been asked.
     assert replicas[2].post(working, "send", {"text": "[[slow: 15]]"}).status_code == 200
     replicas[2].wait_state(working, "working")
 
     victim.kill()
     killed = time.monotonic()
     survivors = replicas[1:]
-    for sid, states in ((prompting, {"permission_prompt"}), (working, {"working", "idle"})):
+    for sid, states in ((prompting, {"idle"}), (working, {"working", "idle"})):
         got = survivors[0].wait_for(
             sid,
             lambda s, states=states: s["replica"] in ("r1", "r2") and s["state"] in states,  # type: ignore[misc]
@@ -99,10 +96,16 @@ def test_three_replicas_share_sessions_fail_over_and_keep_one_chain(
         assert time.monotonic() - killed < LEASE_SECONDS + 10 + 5, got
     assert _until_sequencer(survivors) in ("r1", "r2")
 
-    # Approve through the survivor that does not own it (forwarded to the new owner).
+    # Through the survivor that does not own it (forwarded to the new owner): a tool call
+    # that asks, then its approval. (A prompt already open when its owner died cannot be
+    # approved after a takeover: the hook's pending request died with that replica.)
     owner = survivors[0].session(prompting)["replica"]
     other = next(r for name, r in by_id.items() if name not in ("r0", owner))
-    assert other.post(prompting, "approve").status_code == 200
+    sent = other.post(prompting, "send", {"text": "[[bash: echo moved > proof.txt]]"})
+    assert sent.status_code == 200, sent.text
+    other.wait_state(prompting, "permission_prompt", timeout=120)
+    approved = other.post(prompting, "approve")
+    assert approved.status_code == 200, approved.text
     other.wait_state(prompting, "idle", timeout=120)
     patch = other.client.get(f"/v1/sessions/{prompting}/artifacts").json()["patch"]
     assert "+moved" in patch
