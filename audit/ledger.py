@@ -12,6 +12,7 @@ must then not perform the action (fail closed).
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -56,13 +57,15 @@ class Ledger:
         *,
         config: SequencerConfig | None = None,
         worm: WormDirectory | None = None,
+        shared: bool = False,
     ) -> None:
         self.store = store
         self.keys = keys
         self.worm = worm
         self._sequencer = Sequencer(
-            store, keys, config=config, worm=worm, is_transient=store.transient_errors
-        )
+            store, keys, config=config, worm=worm, is_transient=store.transient_errors,
+            shared=shared,
+        )  # fmt: skip
         self._tree_lock = threading.Lock()
         self._tree: MerkleTree | None = None
         self._sequencer.start()
@@ -77,6 +80,7 @@ class Ledger:
         install: bool = True,
         worm_dir: Path | None = None,
         config: SequencerConfig | None = None,
+        shared: bool = False,
     ) -> Ledger:
         """Open (creating if needed) the ledger in a SQLite file or PostgreSQL database.
 
@@ -87,6 +91,8 @@ class Ledger:
             install: create the schema if missing; pass False when connecting as the
                 application role (the migration installs it as the owner).
             worm_dir: also write every checkpoint here, write-once.
+            shared: several processes append to this PostgreSQL ledger; one elected
+                sequencer chains every event (``audit.replication``).
         Raises:
             LedgerUnavailableError: the stored log contradicts its last signed checkpoint.
             KeyStoreError: the key directory is unusable.
@@ -95,7 +101,9 @@ class Ledger:
         try:
             keys = KeyRing.open(key_dir)
             worm = WormDirectory(worm_dir) if worm_dir is not None else None
-            return cls(store, keys, config=config, worm=worm)
+            if shared and not hasattr(store, "election"):
+                raise ValueError("only a PostgreSQL ledger can be shared between processes")
+            return cls(store, keys, config=config, worm=worm, shared=shared)
         except BaseException:
             store.close()
             raise
@@ -145,8 +153,26 @@ class Ledger:
         return pending.event.placed(record.seq)
 
     def checkpoint_now(self) -> Checkpoint | None:
-        """Sign a checkpoint over everything committed (None when nothing is new)."""
-        return self._sequencer.checkpoint_now()
+        """Sign a checkpoint over everything committed (None when nothing is new).
+
+        In a process that does not hold the sequencer, wait (a few seconds at most) for
+        the sequencer's checkpoint covering the log as it is now.
+        """
+        if self._sequencer.is_leader:
+            return self._sequencer.checkpoint_now()
+        size, _ = self.store.head()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            signed = self.store.checkpoints()
+            if signed and signed[-1].size >= size:
+                return signed[-1]
+            time.sleep(0.1)
+        return None
+
+    @property
+    def is_sequencer(self) -> bool:
+        """Whether this process chains and signs (the others relay to it)."""
+        return self._sequencer.is_leader
 
     def rotate_key(self) -> str:
         """Switch to a new signing key (old checkpoints keep verifying); returns its id."""

@@ -11,6 +11,10 @@ a batch whose commit was lost with the connection is neither lost nor duplicated
 
 After commits it signs a checkpoint over the Merkle root of the whole log at most once
 per ``checkpoint_interval`` while events flow, and once more on close.
+
+With ``shared=True`` (PostgreSQL, several controller replicas) only the process holding
+the election lock chains and signs; the others relay their batches to it through the
+database (``audit.replication``), and any of them takes over when it dies.
 """
 
 from __future__ import annotations
@@ -20,17 +24,20 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import cast
 
 from audit.chain import GENESIS, Record, leaf_hash
 from audit.checkpoint import Checkpoint, WormDirectory, sign_checkpoint
 from audit.errors import InvalidEventError, LedgerUnavailableError
 from audit.event import now_ts
 from audit.merkle import Frontier
+from audit.replication import Replication
 from audit.resume import resume_state
 from audit.signing import KeyRing
-from audit.stores.base import Pending, Store
+from audit.stores.base import Pending, SharedStore, Store
 from audit.ticket import Ticket
 
 log = logging.getLogger(__name__)
@@ -44,6 +51,8 @@ class SequencerConfig:
     max_wait_ms: float = 0.0
     checkpoint_interval: float = 1.0
     retry_seconds: float = 20.0
+    #: How often a relaying replica tries for the sequencer lock (shared stores).
+    election_interval: float = 0.5
 
 
 class _Control:
@@ -65,6 +74,7 @@ class Sequencer:
         config: SequencerConfig | None = None,
         worm: WormDirectory | None = None,
         is_transient: type[BaseException] | tuple[type[BaseException], ...] = (),
+        shared: bool = False,
     ) -> None:
         self._store = store
         self._keys = keys
@@ -79,6 +89,17 @@ class Sequencer:
         self._last_cp_size = 0
         self._last_cp_time = 0.0
         self._thread = threading.Thread(target=self._run, name="audit-sequencer", daemon=True)
+        self._replication: Replication | None = None
+        if shared:
+            transient = is_transient if isinstance(is_transient, tuple) else (is_transient,)
+            self._replication = Replication(
+                cast(SharedStore, store),
+                self._wake,
+                interval=self._config.election_interval,
+                transient=transient,
+            )
+        #: Whether this process chains events (always, unless another replica does).
+        self.is_leader = self._replication is None
 
     # -- producer side -----------------------------------------------------------------
 
@@ -90,11 +111,23 @@ class Sequencer:
         """
         for kid, raw in self._keys.public.keys.items():
             self._store.add_key(kid, raw)
+        if self._replication is None or self._replication.claim():
+            self._resume()
+        self._thread.start()
+        if self._replication is not None:
+            self._replication.start()
+
+    def _resume(self) -> None:
+        """Become the writer: the frontier and head from the store, as it is now."""
         state = resume_state(self._store, self._keys)
         self._frontier, self._head = state.frontier, state.head
         self._last_cp_size = state.last_checkpoint_size
         self._last_cp_time = time.monotonic()
-        self._thread.start()
+        self.is_leader = True
+
+    def _wake(self, action: str) -> None:
+        """Queue a replication step ("promote", "demote", "drain") for the writer thread."""
+        self._queue.put(_Control(action))
 
     def submit(self, pending: Pending) -> Future[Record]:
         """Queue an event; the future resolves to its stored record."""
@@ -147,6 +180,8 @@ class Sequencer:
         if self._thread.is_alive():
             self._control("stop", force=True)
             self._thread.join()
+        if self._replication is not None:
+            self._replication.stop()  # after the final checkpoint: the next one continues
 
     def _control(self, action: str, *, force: bool = False) -> Checkpoint | None:
         request = _Control(action)
@@ -206,6 +241,10 @@ class Sequencer:
 
     def _handle(self, control: _Control) -> None:
         try:
+            if control.action in ("promote", "demote", "drain"):
+                self._replicate(control.action)
+                control.future.set_result(None)
+                return
             checkpoint = self._checkpoint(force=True)
             if control.action == "rotate":
                 self._keys.rotate()
@@ -216,8 +255,40 @@ class Sequencer:
             return
         control.future.set_result(checkpoint)
 
+    def _replicate(self, action: str) -> None:
+        if action == "demote":
+            self.is_leader = False
+            return
+        if action == "promote":
+            self._promote()
+        elif self.is_leader:
+            self._drain()
+
+    def _promote(self) -> None:
+        """The lock is ours: resume from the stored head, then chain what others queued."""
+        if self._replication is not None:
+            self._replication.promotion.clear()
+        if not self.is_leader:
+            self._resume()
+            log.info("audit: sequencing from seq %d", self._frontier.size)
+        self._drain()
+
+    def _drain(self) -> None:
+        """Chain the events other replicas queued, in batches, until none is left."""
+        shared = cast(SharedStore, self._store)
+        while True:
+            try:
+                records = self._with_retry(lambda: shared.drain(self._config.max_batch))
+            except Exception as exc:  # they stay queued; the next round drains them
+                log.error("audit drain failed: %s", exc)
+                return
+            self._advance(records)
+            self._checkpoint(force=False)
+            if len(records) < self._config.max_batch:
+                return
+
     def _checkpoint_delay(self) -> float | None:
-        if self._frontier.size == self._last_cp_size:
+        if not self.is_leader or self._frontier.size == self._last_cp_size:
             return None  # nothing unsigned: sleep until work arrives
         due = self._last_cp_time + self._config.checkpoint_interval - time.monotonic()
         return max(due, 0.0)
@@ -249,7 +320,7 @@ class Sequencer:
         for item in batch:
             unique.setdefault(item.pending.event.id, item.pending)
         try:
-            records = self._append_with_retry(list(unique.values()))
+            records = self._place(list(unique.values()))
             by_id = dict(zip(unique, records, strict=True))
             self._advance(records)
         except Exception as exc:
@@ -270,12 +341,19 @@ class Sequencer:
             else:
                 item.resolve(record)
 
-    def _append_with_retry(self, pendings: list[Pending]) -> list[Record]:
+    def _place(self, pendings: list[Pending]) -> list[Record]:
+        """Chain the events here (the sequencer) or relay them to the one that does."""
+        if self._replication is not None and not self.is_leader:
+            deadline = time.monotonic() + self._config.retry_seconds
+            return self._replication.relay(pendings, deadline, self._promote)
+        return self._with_retry(lambda: self._store.append(pendings))
+
+    def _with_retry(self, call: Callable[[], list[Record]]) -> list[Record]:
         deadline = time.monotonic() + self._config.retry_seconds
         delay = 0.05
         while True:
             try:
-                return self._store.append(pendings)
+                return call()
             except self._transient as exc:
                 if time.monotonic() + delay > deadline:
                     raise
@@ -306,7 +384,7 @@ class Sequencer:
 
     def _checkpoint(self, *, force: bool) -> Checkpoint | None:
         size = self._frontier.size
-        if size == self._last_cp_size:
+        if not self.is_leader or size == self._last_cp_size:
             return None
         now = time.monotonic()
         if not force and now - self._last_cp_time < self._config.checkpoint_interval:

@@ -8,9 +8,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
@@ -35,6 +36,7 @@ from runner.api import (
 )
 from runner.api import pages as dashboard_pages
 from runner.api.context import SERVICES
+from runner.api.forward import forward, is_forwardable
 from runner.api.schemas import ErrorResponse
 from runner.api.security import authenticate
 from runner.mcp.http import PATH as MCP_PATH
@@ -42,6 +44,7 @@ from runner.mcp.http import McpEndpoint
 from runner.request_ids import RequestIds
 from runner.request_spans import RequestSpans
 from runner.services import Services, build_services
+from runner.sessions.ownership import NotOwnerError
 from runner.settings import Settings
 from runner.telemetry import request_id
 
@@ -85,7 +88,17 @@ def _error(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def _install_error_handlers(app: FastAPI) -> None:
+def _install_error_handlers(app: FastAPI, settings: Settings) -> None:
+    @app.exception_handler(NotOwnerError)
+    async def _not_owner(request: Request, exc: NotOwnerError) -> Response:
+        # Another replica owns the session: it acts, and the caller still gets the answer.
+        if is_forwardable(request, exc):
+            try:
+                return await forward(request, exc, settings.replica_id)
+            except httpx.HTTPError as failed:
+                log.warning("forwarding to replica %s failed: %s", exc.owner, failed)
+        return _error(409, exc.code, exc.message, exc.details)
+
     @app.exception_handler(errors.WardenError)
     async def _warden(_request: Request, exc: errors.WardenError) -> JSONResponse:
         status = status_for(exc)
@@ -179,7 +192,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         # Every route authenticates (public ones are listed in runner.api.security).
         dependencies=[Depends(authenticate)],
     )
-    _install_error_handlers(app)
+    _install_error_handlers(app, settings)
     _openapi_with_error_bodies(app)
     app.include_router(health.router)
     app.include_router(sessions.router)

@@ -7,6 +7,7 @@ reads them from a global.
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -55,6 +56,15 @@ class Settings(BaseSettings):
     port: int = 9100
     #: ``json``: one JSON object a line, with request, trace and span ids (observability.md).
     log_format: Literal["text", "json"] = "text"
+
+    #: This controller among replicas (docs/deployment.md): its id (default hostname
+    #: and pid), how long a session lease lasts unrenewed (a dead replica's sessions are
+    #: taken over after it), how often leases are renewed, and the URL other replicas
+    #: forward actions to (default http://host:port).
+    replica_id: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    lease_seconds: float = Field(default=15.0, ge=1.0)
+    lease_renew_seconds: float = Field(default=5.0, gt=0)
+    replica_url: str | None = None
 
     #: Where sessions run: "docker" (the engine at DOCKER_HOST) or "kubernetes" (Pods).
     backend: Literal["docker", "kubernetes"] = "docker"
@@ -199,6 +209,19 @@ class Settings(BaseSettings):
     def resolved_database_url(self) -> str:
         """The database to use: ``WARDEN_DATABASE_URL`` or a SQLite file in the data dir."""
         return self.database_url or f"sqlite:///{self.data_dir / 'warden.db'}"
+
+    @property
+    def resolved_replica_url(self) -> str:
+        return self.replica_url or f"http://{self.host}:{self.port}"
+
+    @model_validator(mode="after")
+    def _renew_within_lease(self) -> Settings:
+        if self.lease_renew_seconds * 2 > self.lease_seconds:
+            raise ValueError(
+                "lease_renew_seconds must be at most half of lease_seconds, so a lease is"
+                " renewed at least twice before it could expire"
+            )
+        return self
 
     @property
     def cache_dir(self) -> Path:

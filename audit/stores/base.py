@@ -126,6 +126,44 @@ class Store(Protocol):
         ...
 
 
+class Election(Protocol):
+    """The lock that picks one sequencer among processes sharing a store."""
+
+    is_held: bool
+
+    def try_acquire(self) -> bool:
+        """Take the lock if free; True when held now."""
+        ...
+
+    def wait(self, timeout: float) -> bool:
+        """While held, wait for submitted events (True) or ``timeout`` (False).
+
+        Raises:
+            LookupError: the lock was lost.
+        """
+        ...
+
+    def release(self) -> None: ...
+
+
+class SharedStore(Store, Protocol):
+    """A store that several processes append to through one elected sequencer."""
+
+    def submit(self, batch: Sequence[Pending]) -> None:
+        """Queue events for the sequencer (idempotent by event id)."""
+        ...
+
+    def drain(self, limit: int) -> list[Record]:
+        """Append the oldest queued events, at most ``limit``; their stored records."""
+        ...
+
+    def placed(self, event_ids: Sequence[str]) -> dict[str, Record]:
+        """Stored records of those of ``event_ids`` already in the chain."""
+        ...
+
+    def election(self) -> Election: ...
+
+
 def where_clause(flt: EventFilter, after_seq: int | None, *, mark: str) -> tuple[str, list[Any]]:
     """A WHERE clause over the events table; ``mark`` is the driver's placeholder.
 

@@ -64,6 +64,17 @@ CREATE TABLE IF NOT EXISTS {s}.audit_checkpoints (
 CREATE TABLE IF NOT EXISTS {s}.audit_keys (
     key_id text PRIMARY KEY, public_key bytea NOT NULL, added timestamptz NOT NULL DEFAULT now()
 );
+CREATE TABLE IF NOT EXISTS {s}.audit_pending (
+    id bigserial PRIMARY KEY,
+    event_id text NOT NULL UNIQUE,
+    canonical bytea NOT NULL,
+    ts text NOT NULL,
+    actor text NOT NULL,
+    tenant text,
+    session text,
+    type text NOT NULL,
+    submitted timestamptz NOT NULL DEFAULT now()
+);
 """
 
 _TRIGGERS = """
@@ -215,6 +226,46 @@ BEGIN
         false);
 END $$;
 
+-- Replicas that do not hold the sequencer lock queue their events here; the sequencer
+-- drains them into the chain through audit_append, so every event still gets its place
+-- from the one writer, and none twice (UNIQUE event_id here and in audit_events).
+CREATE OR REPLACE FUNCTION {s}.audit_submit(
+    p_ids text[], p_canonical bytea[], p_ts text[], p_actor text[],
+    p_tenant text[], p_session text[], p_type text[])
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = {s}, pg_catalog, pg_temp AS $$
+BEGIN
+    INSERT INTO audit_pending (event_id, canonical, ts, actor, tenant, session, type)
+    SELECT * FROM unnest(p_ids, p_canonical, p_ts, p_actor, p_tenant, p_session, p_type)
+        ORDER BY 1  -- a stable lock order between concurrent submitters
+    ON CONFLICT (event_id) DO NOTHING;
+    PERFORM pg_notify('audit_pending_{s}', '');
+END $$;
+
+-- The oldest pending events (at most p_limit) appended and removed in one transaction:
+-- a drain whose commit is lost leaves them pending, and appending them again is
+-- answered from the stored rows (audit_append is idempotent by event id).
+CREATE OR REPLACE FUNCTION {s}.audit_drain(p_limit integer)
+RETURNS TABLE (seq bigint, canonical bytea, leaf_hash bytea, prev_hash bytea, chain_hash bytea)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = {s}, pg_catalog, pg_temp AS $$
+DECLARE
+    v_rows bigint[]; v_ids text[]; v_canonical bytea[]; v_ts text[]; v_actor text[];
+    v_tenant text[]; v_session text[]; v_type text[];
+BEGIN
+    SELECT array_agg(p.id ORDER BY p.id), array_agg(p.event_id ORDER BY p.id),
+           array_agg(p.canonical ORDER BY p.id), array_agg(p.ts ORDER BY p.id),
+           array_agg(p.actor ORDER BY p.id), array_agg(p.tenant ORDER BY p.id),
+           array_agg(p.session ORDER BY p.id), array_agg(p.type ORDER BY p.id)
+    INTO v_rows, v_ids, v_canonical, v_ts, v_actor, v_tenant, v_session, v_type
+    FROM (SELECT * FROM audit_pending ORDER BY id LIMIT p_limit FOR UPDATE SKIP LOCKED) p;
+    IF v_rows IS NULL THEN
+        RETURN;
+    END IF;
+    RETURN QUERY SELECT * FROM audit_append(
+        v_ids, v_canonical, v_ts, v_actor, v_tenant, v_session, v_type);
+    DELETE FROM audit_pending WHERE id = ANY(v_rows);
+END $$;
+
 CREATE OR REPLACE FUNCTION {s}.audit_add_key(p_key_id text, p_public bytea) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = {s}, pg_catalog, pg_temp AS $$
 BEGIN
@@ -274,13 +325,17 @@ _FUNCTION_SIGNATURES = (
     "audit_append(text[], bytea[], text[], text[], text[], text[], text[])",
     "audit_add_key(text, bytea)",
     "audit_add_checkpoint(bigint, bytea, bytea, text, text, bytea)",
+    "audit_submit(text[], bytea[], text[], text[], text[], text[], text[])",
+    "audit_drain(integer)",
 )
 # Internal helpers: revoked from PUBLIC and granted to nobody; only the functions above call them.
 _INTERNAL_SIGNATURES = (
     "audit_append_retried(text[], bytea[], text[], text[], text[], text[], text[], bigint, bytea)",
     "audit_columns_agree(bytea, text, text, text, text, text, text)",
 )
-_TABLE_NAMES = ("audit_events", "audit_head", "audit_checkpoints", "audit_keys")
+_TABLE_NAMES = (
+    "audit_events", "audit_head", "audit_checkpoints", "audit_keys", "audit_pending",
+)  # fmt: skip
 
 
 def _ident(name: str) -> str:

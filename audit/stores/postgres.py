@@ -15,6 +15,7 @@ import psycopg
 from audit.chain import Record
 from audit.checkpoint import Checkpoint
 from audit.stores.base import EventFilter, Pending, where_clause
+from audit.stores.pg_election import PgElection
 from audit.stores.pg_schema import install_schema
 
 _CHUNK = 5000
@@ -71,16 +72,7 @@ class PostgresStore:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def append(self, batch: Sequence[Pending]) -> list[Record]:
-        events = [pending.event for pending in batch]
-        columns = [
-            [e.id for e in events],
-            [pending.canonical for pending in batch],
-            [e.ts for e in events],
-            [e.actor for e in events],
-            [e.tenant for e in events],
-            [e.session for e in events],
-            [e.type for e in events],
-        ]
+        columns = _columns(batch)
         with self._wlock:
             # One statement in autocommit mode is one transaction: the function's head-row
             # lock, inserts and head update commit together, in a single round trip.
@@ -99,6 +91,44 @@ class PostgresStore:
             Record(int(seq), pending.canonical, bytes(leaf), bytes(prev), bytes(chain))
             for pending, (seq, leaf, prev, chain) in zip(batch, rows, strict=True)
         ]
+
+    # -- replicas: events queued for the sequencer of another process -----------------
+
+    def submit(self, batch: Sequence[Pending]) -> None:
+        """Queue events for whichever replica holds the sequencer (idempotent by id)."""
+        with self._wlock:
+            self._write_conn().cursor(binary=True).execute(
+                "SELECT audit_submit(%b, %b, %b, %b, %b, %b, %b)", _columns(batch)
+            )
+
+    def drain(self, limit: int) -> list[Record]:
+        """Append the oldest pending events (at most ``limit``) to the chain; their records."""
+        with self._wlock:
+            rows = (
+                self._write_conn()
+                .cursor(binary=True)
+                .execute(
+                    "SELECT seq, canonical, leaf_hash, prev_hash, chain_hash FROM audit_drain(%s)",
+                    (limit,),
+                )
+                .fetchall()
+            )
+        return [Record(int(r[0]), bytes(r[1]), bytes(r[2]), bytes(r[3]), bytes(r[4])) for r in rows]
+
+    def placed(self, event_ids: Sequence[str]) -> dict[str, Record]:
+        """The stored records of those of ``event_ids`` that are in the chain."""
+        rows = self._read(
+            f"SELECT event_id, {_COLUMNS} FROM audit_events WHERE event_id = ANY(%s)",  # noqa: S608
+            (list(event_ids),),
+        )
+        return {
+            row[0]: Record(int(row[1]), bytes(row[2]), bytes(row[3]), bytes(row[4]), bytes(row[5]))
+            for row in rows
+        }
+
+    def election(self) -> PgElection:
+        """The advisory lock that picks this schema's one sequencer among replicas."""
+        return PgElection(self._connect, self.schema)
 
     def head(self) -> tuple[int, bytes]:
         size, head = self._read("SELECT size, chain_hash FROM audit_head WHERE id = 1")[0]
@@ -171,3 +201,17 @@ class PostgresStore:
                 if conn is not None:
                     conn.close()
             self._writer = self._reader = None
+
+
+def _columns(batch: Sequence[Pending]) -> list[list[Any]]:
+    """The arrays ``audit_append`` and ``audit_submit`` take, aligned with ``batch``."""
+    events = [pending.event for pending in batch]
+    return [
+        [e.id for e in events],
+        [pending.canonical for pending in batch],
+        [e.ts for e in events],
+        [e.actor for e in events],
+        [e.tenant for e in events],
+        [e.session for e in events],
+        [e.type for e in events],
+    ]

@@ -27,7 +27,13 @@ CAPABILITIES = [
 async def health(services: ServicesDep) -> Health:
     checks = await services.health()
     healthy = all(v == "ok" for v in checks.values())
-    return Health(status="ok" if healthy else "degraded", version=__version__, checks=checks)
+    return Health(
+        status="ok" if healthy else "degraded",
+        version=__version__,
+        checks=checks,
+        replica=services.tenures.replica,
+        sequencer=services.ledger.is_sequencer,
+    )
 
 
 @router.post("/handshake", response_model=HandshakeOut)

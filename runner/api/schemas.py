@@ -135,6 +135,12 @@ class SessionOut(Schema):
     usage: dict[str, Any]
     unattended: bool = False
     reused: bool = False
+    replica: str | None = Field(
+        default=None, description="The controller replica that runs the session (its lease)."
+    )
+    lease_expires_at: datetime | None = Field(
+        default=None, description="When the replica's lease lapses unless it renews it."
+    )
 
 
 class SessionList(Schema):
@@ -242,6 +248,8 @@ class Health(Schema):
     status: Literal["ok", "degraded"]
     version: str
     checks: dict[str, str]
+    replica: str = Field(description="The replica that answered.")
+    sequencer: bool = Field(description="Whether it holds the audit sequencer.")
 
 
 class UploadOut(Schema):

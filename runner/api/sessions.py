@@ -69,6 +69,8 @@ def _out(record: SessionRecord, *, reused: bool = False) -> SessionOut:
         usage=dict(record.usage),
         unattended=record.unattended,
         reused=reused,
+        replica=record.replica,
+        lease_expires_at=record.lease_expires_at,
     )
 
 

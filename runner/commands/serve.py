@@ -15,6 +15,7 @@ from runner.app import create_app
 from runner.auth.config import is_loopback
 from runner.services.upstream import SCRIPTED
 from runner.settings import Settings
+from runner.store.controller_lock import ControllerLockedError, claim_controller
 from runner.telemetry import logs
 
 app = typer.Typer()
@@ -41,11 +42,22 @@ def serve(
     log.info("Warden %s: data dir %s, database %s", __version__, settings.data_dir,
              settings.resolved_database_url.split("@")[-1])  # fmt: skip
     _log_upstream(settings)
+    try:
+        # Held until this process exits: a second controller on one SQLite file would
+        # drive the same sessions and interleave the audit chain.
+        lock = claim_controller(settings.resolved_database_url)
+    except ControllerLockedError as exc:
+        typer.echo(f"refusing to start: {exc.message}", err=True)
+        raise typer.Exit(2) from None
     config = uvicorn.Config(
         AccessLog(create_app(settings)), host=settings.host, port=settings.port,
         log_config=None, access_log=False, lifespan="on",
     )  # fmt: skip
-    _Server(config).run()
+    try:
+        _Server(config).run()
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 def _check_binding(settings: Settings) -> None:

@@ -17,14 +17,18 @@ from runner.core import Actor
 from runner.errors import AuditUnavailableError, InvalidInputError, NotFoundError
 
 
-def open_ledger(database_url: str, key_dir: Path, worm_dir: Path | None = None) -> Ledger:
+def open_ledger(
+    database_url: str, key_dir: Path, worm_dir: Path | None = None, *, shared: bool = False
+) -> Ledger:
     """Open the ledger in Warden's database (its ``audit_*`` tables).
+
+    ``shared``: controller replicas append to it; one elected sequencer chains for all.
 
     Raises:
         AuditUnavailableError: the ledger cannot be opened (then nothing may run).
     """
     try:
-        return Ledger.open(database_url, key_dir, worm_dir=worm_dir)
+        return Ledger.open(database_url, key_dir, worm_dir=worm_dir, shared=shared)
     except audit_errors.AuditError as exc:
         raise AuditUnavailableError(f"the audit ledger cannot be opened: {exc}") from exc
 

@@ -109,6 +109,7 @@ class Gateway:
         # a flood must not fill the ledger (or drown the events that matter).
         self._hook_calls = RateLimit(per_second=20.0, burst=100)
         self._event_calls = RateLimit(per_second=2.0, burst=20)
+        self._inode: int | None = None
 
     @property
     def usage(self) -> Usage:
@@ -137,6 +138,7 @@ class Gateway:
             except BaseException:
                 listener.close()
                 raise
+        self._inode = self.socket_path.stat().st_ino
         # 0666: the sandbox's user is not the controller's, and must connect. This is
         # safe because only this session's container mounts the socket's directory,
         # and every request must still present the session token.
@@ -167,7 +169,10 @@ class Gateway:
         if self._owns_client:
             await self._client.aclose()
         with contextlib.suppress(FileNotFoundError):
-            self.socket_path.unlink()
+            # Only our own socket: after a takeover another replica has bound a new one
+            # at this path, and removing it would cut the session off from its gateway.
+            if self.socket_path.stat().st_ino == self._inode:
+                self.socket_path.unlink()
 
     def app(self) -> Starlette:
         """The ASGI app (also usable without the socket, e.g. in-process tests)."""

@@ -47,6 +47,7 @@ from runner.services.gateways import SessionGateways
 from runner.services.telemetry import Gauges, shutdown, timed_append, tracer_provider_from_env
 from runner.services.upstream import open_upstream
 from runner.services.workspaces import Workspaces, build_workspaces
+from runner.sessions.failover import Failover
 from runner.sessions.hooklog import HookLog
 from runner.sessions.launcher import Launcher
 from runner.sessions.manager import SessionManager
@@ -56,10 +57,12 @@ from runner.sessions.policy_gate import PolicyGate
 from runner.sessions.pool import WarmPool
 from runner.sessions.registry import SessionRegistry
 from runner.sessions.templates import TemplateStore
+from runner.sessions.tenures import Tenures
 from runner.sessions.turns import TurnRecorder
 from runner.sessions.views import SessionViews
 from runner.settings import Settings
 from runner.store.database import create_database_engine, migrate
+from runner.store.leases import SqlLeaseStore
 from runner.store.memory import SqlMemoryStore
 from runner.store.notify import SqlChannelStore, SqlLinkStore
 from runner.store.pipelines import SqlPipelineStore
@@ -107,6 +110,8 @@ class Services:
     metrics: Metrics
     traces: SessionTraces
     gauges: Gauges
+    tenures: Tenures
+    failover: Failover
     #: The provider built from ``OTEL_*`` (shut down on close); None when tracing is off
     #: or the caller brought its own.
     owned_tracer: TracerProvider | None = None
@@ -114,6 +119,12 @@ class Services:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
+        # On the replica list before adopting, so other replicas count this one's share.
+        await asyncio.to_thread(
+            self.tenures.leases.heartbeat,
+            self.tenures.replica,
+            self.settings.resolved_replica_url,
+        )
         try:
             adopted = await self.manager.readopt()
         except SandboxError as exc:
@@ -130,6 +141,7 @@ class Services:
         self.tasks.append(asyncio.create_task(self.turns.run(), name="transcript-turns"))
         self.tasks.append(asyncio.create_task(self.outbox.run(), name="webhook-outbox"))
         self.tasks.append(asyncio.create_task(self.notifier.run(), name="notifier"))
+        self.tasks.append(asyncio.create_task(self.failover.run(), name="session-leases"))
         if self.siem is not None:
             self.tasks.append(asyncio.create_task(self.siem.run(), name="siem-syslog"))
 
@@ -152,6 +164,10 @@ class Services:
                 await task
         await self.pipelines.close()  # first: its stages delete their sessions
         await self.manager.close()
+        try:  # after detaching: the other replicas take the sessions over at once
+            await self.failover.hand_over()
+        except Exception:
+            log.exception("could not hand the sessions over; they are taken over on expiry")
         await self.resources.aclose()
         await self.backend.close()
         await asyncio.to_thread(self.ledger.close)
@@ -229,12 +245,22 @@ async def build_services(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_database_engine(settings.resolved_database_url)
     await asyncio.to_thread(migrate, engine)
-    store = SqlSessionStore(engine)
+    tenures = Tenures(
+        SqlLeaseStore(engine, duration=settings.lease_seconds),
+        settings.replica_id,
+        duration=settings.lease_seconds,
+    )
+    # Every session write is fenced by this replica's lease on it (runner.sessions.tenures).
+    store = SqlSessionStore(engine, fence=tenures.fence)
     backend = backend or _default_backend(settings)
     bus = EventBus()
     # The ledger opens before anything can act: with no ledger, nothing runs.
+    # On PostgreSQL the ledger is shared: one replica sequences, the others relay to it.
     ledger = await asyncio.to_thread(
-        open_ledger, settings.resolved_database_url, settings.data_dir / "keys"
+        open_ledger,
+        settings.resolved_database_url,
+        settings.data_dir / "keys",
+        shared=engine.dialect.name == "postgresql",
     )
     recorder = EventRecorder(bus, timed_append(LedgerAppender(ledger), metrics, traces))
     resources = contextlib.AsyncExitStack()
@@ -312,6 +338,7 @@ async def build_services(
         workspaces=workspaces.gate,
         turns=turns,
         traces=traces,
+        tenures=tenures,
     )
     views = SessionViews(registry, workspaces.setup.patch, mirror=launcher.mirror)
     tokens = ApiTokens(SqlTokenStore(engine), recorder)
@@ -388,6 +415,13 @@ async def build_services(
             webhooks=SqlWebhookStore(engine),
             backend=backend,
             labels=settings.container_labels,
+        ),
+        tenures=tenures,
+        failover=Failover(
+            tenures,
+            manager,
+            url=settings.resolved_replica_url,
+            renew_seconds=settings.lease_renew_seconds,
         ),
         owned_tracer=owned_tracer,
         siem=_siem(settings, ledger, SqlWebhookStore(engine)),

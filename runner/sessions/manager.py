@@ -32,12 +32,14 @@ from runner.sessions.launcher import Launcher, PooledSandbox, workspace_of
 from runner.sessions.live import LiveSession, Observed, StateCallback
 from runner.sessions.mode_pin import ModePin
 from runner.sessions.model import SessionRecord, StateChange
+from runner.sessions.ownership import NotOwnerError
 from runner.sessions.policy_gate import PolicyGate
 from runner.sessions.pool import PoolKey, WarmPool, ignore_state
 from runner.sessions.registry import SessionRegistry
 from runner.sessions.requests import SessionRequest, check_request, summary
 from runner.sessions.runtime import Running, SessionPaths
 from runner.sessions.startup import StartupClock
+from runner.sessions.tenures import Tenures
 from runner.sessions.turns import TurnRecorder
 from runner.sessions.workspace_gate import AdmittedWorkspace, WorkspaceGate
 from runner.telemetry.traces import SessionTraces
@@ -66,6 +68,7 @@ class SessionManager:
         turns: TurnRecorder | None = None,
         traces: SessionTraces | None = None,
         pool: WarmPool | None = None,
+        tenures: Tenures | None = None,
     ) -> None:
         self._registry = registry
         self._traces = traces or SessionTraces()
@@ -81,6 +84,8 @@ class SessionManager:
         self._default_image = default_image
         self._turns = turns
         self._pool = pool
+        #: This replica's leases; None: the only controller (every session is its own).
+        self._tenures = tenures
         self._starting: dict[str, asyncio.Task[None]] = {}
         self._create_lock = asyncio.Lock()
         #: Each session's startup breakdown (``details.startup``), once it is ready.
@@ -100,6 +105,10 @@ class SessionManager:
     def paths(self, session_id: str) -> SessionPaths:
         """Where the session's host directory is (it outlives the session)."""
         return self._registry.paths(session_id)
+
+    def runs_here(self, session_id: str) -> bool:
+        """Whether this controller watches (and, with replicas, owns) the session now."""
+        return self._registry.is_running(session_id)
 
     def live_state(self, session_id: str) -> SessionState:
         """The state the running session's screen shows now (409 if it is not running)."""
@@ -157,6 +166,8 @@ class SessionManager:
                     "session.created", actor=actor, session=record.id, data=summary(record)
                 )
                 await asyncio.to_thread(self._store.add, record)
+                if self._tenures is not None and await self._tenures.claim(record.id) is None:
+                    raise ConflictError(f"session {record.id} was claimed by another replica")
             except BaseException as exc:
                 self._traces.end(record.id, "refused", _message(exc))
                 if pooled is not None:  # claimed, so never back to the pool: removed
@@ -493,6 +504,7 @@ class SessionManager:
     async def delete(self, session_id: str, actor: Actor) -> SessionRecord:
         """Collect artifacts, remove the container (always), and mark the session ended."""
         record = await self.get(session_id, actor)
+        await self._require_owner(session_id)
         await self._events.emit("session.deleted", actor=actor, session=session_id, data={})
         task = self._starting.pop(session_id, None)
         if task is not None:
@@ -533,6 +545,9 @@ class SessionManager:
         )
         if record.ended_at is None:  # an exited or failed session already said it ended
             await self._ended(session_id, "deleted", state)
+        if self._tenures is not None:
+            self._tenures.let_go(session_id)
+            await asyncio.to_thread(self._tenures.leases.drop, session_id)
         return updated
 
     # -- actions -----------------------------------------------------------------
@@ -540,6 +555,7 @@ class SessionManager:
     async def send(self, session_id: str, text: str, actor: Actor) -> None:
         """Deliver a prompt; the session must be idle."""
         record = await self.get(session_id, actor)
+        await self._require_owner(session_id)
         await self._deliver(record, text, actor)
 
     async def _deliver(self, record: SessionRecord, text: str, actor: Actor) -> None:
@@ -593,6 +609,7 @@ class SessionManager:
     async def resize(self, session_id: str, cols: int, rows: int, actor: Actor) -> None:
         """Resize the session's terminal (every watcher sees the new size)."""
         await self.get(session_id, actor)
+        await self._require_owner(session_id)
         running = self._registry.running(session_id)
         await self._events.emit(
             "terminal.resized", actor=actor, session=session_id, data={"cols": cols, "rows": rows}
@@ -619,6 +636,7 @@ class SessionManager:
         """Approve the hook request the prompt on screen is for (``request``: that one),
         only if ``expect`` holds for the prompt, when given."""
         record = await self.get(session_id, actor)
+        await self._require_owner(session_id)
         running = self._registry.running(session_id)
         workspace = workspace_of(record, self._registry.paths(session_id))
         return await self._desk.approve(record, running, actor, workspace, expect, request)
@@ -627,6 +645,7 @@ class SessionManager:
         self, session_id: str, actor: Actor, *, expect: prompts.PromptCheck | None = None
     ) -> int | None:
         record = await self.get(session_id, actor)
+        await self._require_owner(session_id)
         running = self._registry.running(session_id)
         return await self._desk.reject(record, running, actor, expect)
 
@@ -636,11 +655,13 @@ class SessionManager:
         await self.get(session_id, actor)
         if text is not None:
             check_text(text)  # a free-text answer is typed too: text, never keys
+        await self._require_owner(session_id)
         running = self._registry.running(session_id)
         await prompts.answer(running, self._events, session_id, actor, option=option, text=text)
 
     async def escape(self, session_id: str, actor: Actor, *, interrupt: bool) -> None:
         await self.get(session_id, actor)
+        await self._require_owner(session_id)
         running = self._registry.running(session_id)
         await prompts.escape(running, self._events, session_id, actor, interrupt=interrupt)
 
@@ -658,35 +679,92 @@ class SessionManager:
         self._traces.close()
 
     async def readopt(self) -> list[str]:
-        """Re-attach to running session containers found by label; end the vanished ones."""
+        """Re-attach to running session containers found by label; end the vanished ones.
+
+        With replicas, only the sessions whose lease this replica can take: the others
+        run on a live replica (and are taken over here only once their lease expires).
+        """
         adopted: list[str] = []
         containers = {info.session_id: info for info in await self._backend.list({})}
         live_states = [s for s in SessionState if s not in FINAL_STATES]
         active = await asyncio.to_thread(self._store.find, states=live_states)
         for record in active:
-            info = containers.get(record.id)
-            if info is None or info.status != "running":
-                await self._fail(record.id, ConflictError("the container was gone after a restart"))
-                await self._launcher.release(self._registry.paths(record.id))
+            if self._tenures is not None and await self._tenures.claim(record.id) is None:
                 continue
-            try:
-                running = await self._launcher.adopt(
-                    record,
-                    info.id,
-                    self._registry.paths(record.id),
-                    on_state=self._state_callback(record),
-                )
-            except Exception as exc:
-                log.exception("could not re-adopt session %s", record.id)
-                await self._fail(record.id, exc)
-                continue
-            self._registry.add(record.id, running)
-            # A new trace: the one the session started in ended with the last controller.
-            self._traces.begin(record.id, {**_trace_attributes(record), "warden.readopted": True})
-            self._traces.started(record.id)
-            adopted.append(record.id)
-        await self._sweep_pool(containers, {record.id for record in active})
+            if await self._adopt(record, containers.get(record.id)):
+                adopted.append(record.id)
+        if self._tenures is None:
+            # Alone, a pooled sandbox no session has is a previous run's leftover. With
+            # replicas it may be a live replica's pool: each replica removes its own at
+            # close (docs/performance.md).
+            await self._sweep_pool(containers, {record.id for record in active})
         return adopted
+
+    async def take_over(self, session_id: str) -> bool:
+        """Adopt a session whose owner's lease expired or was handed over (failover)."""
+        if self._tenures is None or self._registry.is_running(session_id):
+            return False
+        if await self._tenures.claim(session_id) is None:
+            return False  # another replica was quicker
+        record = await asyncio.to_thread(self._store.get, session_id)
+        if record is None or record.state in FINAL_STATES:
+            self._tenures.let_go(session_id)
+            await asyncio.to_thread(self._tenures.leases.drop, session_id)
+            return False
+        containers = {info.session_id: info for info in await self._backend.list({})}
+        return await self._adopt(record, containers.get(session_id))
+
+    async def relinquish(self, session_id: str) -> None:
+        """Stop acting on a session at once: this replica's lease on it is gone."""
+        if self._tenures is not None:
+            self._tenures.let_go(session_id)
+        running = self._registry.pop(session_id)
+        self._desk.forget(session_id)
+        self._modes.forget(session_id)
+        self._traces.end(session_id, "relinquished")
+        if running is not None:
+            log.warning("session %s: lease lost, no longer acting on it", session_id)
+            await self._launcher.detach(running)
+
+    async def _adopt(self, record: SessionRecord, info: SandboxInfo | None) -> bool:
+        if info is None or info.status != "running":
+            await self._fail(record.id, ConflictError("the container was gone after a restart"))
+            await self._launcher.release(self._registry.paths(record.id))
+            return False
+        try:
+            running = await self._launcher.adopt(
+                record,
+                info.id,
+                self._registry.paths(record.id),
+                on_state=self._state_callback(record),
+            )
+        except Exception as exc:
+            log.exception("could not re-adopt session %s", record.id)
+            await self._fail(record.id, exc)
+            return False
+        self._registry.add(record.id, running)
+        # A new trace: the one the session started in ended with the last controller.
+        self._traces.begin(record.id, {**_trace_attributes(record), "warden.readopted": True})
+        self._traces.started(record.id)
+        return True
+
+    async def _require_owner(self, session_id: str) -> None:
+        """Act only on a session this replica holds the lease of; name its owner otherwise.
+
+        Input and approvals must come from one replica only: two replicas typing into one
+        session would deliver a prompt twice or answer a prompt nobody saw.
+        """
+        if self._tenures is None or self._tenures.holds(session_id):
+            return
+        lease = await asyncio.to_thread(self._tenures.leases.get, session_id)
+        if lease is None or lease.expires_at <= utcnow():
+            return  # no live owner: it runs nowhere (the registry answers 409)
+        if lease.owner == self._tenures.replica:
+            raise ConflictError(
+                f"session {session_id}: this replica's lease is not confirmed; retry shortly"
+            )
+        url = (await asyncio.to_thread(self._tenures.leases.replicas)).get(lease.owner)
+        raise NotOwnerError(session_id, lease.owner, url)
 
     async def _sweep_pool(self, containers: dict[str, SandboxInfo], active: set[str]) -> None:
         """Remove pooled sandboxes a previous run left unclaimed (no session has them)."""

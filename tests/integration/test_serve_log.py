@@ -74,3 +74,34 @@ def test_json_logs_are_one_object_a_line_with_the_request_id(tmp_path: Path) -> 
     ]
     assert access["requestId"] == "req-42"
     assert any("ready: listening" in line["message"] for line in lines)
+
+
+def test_second_serve_on_one_sqlite_database_refuses_to_start(tmp_path: Path) -> None:
+    """A second controller on the same SQLite file exits 2 with a message, no traceback."""
+    port = free_port()
+    env = {**os.environ, "WARDEN_DATA_DIR": str(tmp_path / "data"),
+           "WARDEN_MODEL_UPSTREAM": "scripted", "WARDEN_PORT": str(port)}  # fmt: skip
+    env.pop("WARDEN_DATABASE_URL", None)
+    log = tmp_path / "first.log"
+    with log.open("wb") as sink:
+        first = subprocess.Popen(
+            [sys.executable, "-m", "runner.cli", "serve"],
+            env=env, stdout=sink, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while "ready: listening" not in log.read_text() and time.monotonic() < deadline:
+            assert first.poll() is None, log.read_text()
+            time.sleep(0.2)
+        second = subprocess.run(
+            [sys.executable, "-m", "runner.cli", "serve"],
+            env={**env, "WARDEN_PORT": str(free_port())}, capture_output=True, text=True,
+            timeout=60,
+        )  # fmt: skip
+    finally:
+        first.terminate()
+        first.wait(30)
+    assert second.returncode == 2, second.stderr
+    assert "refusing to start: another Warden controller" in second.stderr
+    assert f"(pid {first.pid})" in second.stderr
+    assert "Traceback" not in second.stderr
