@@ -339,6 +339,7 @@ async def build_services(
         turns=turns,
         traces=traces,
         tenures=tenures,
+        replicated=engine.dialect.name == "postgresql",
     )
     views = SessionViews(registry, workspaces.setup.patch, mirror=launcher.mirror)
     tokens = ApiTokens(SqlTokenStore(engine), recorder)

@@ -69,6 +69,7 @@ class SessionManager:
         traces: SessionTraces | None = None,
         pool: WarmPool | None = None,
         tenures: Tenures | None = None,
+        replicated: bool = False,
     ) -> None:
         self._registry = registry
         self._traces = traces or SessionTraces()
@@ -86,6 +87,8 @@ class SessionManager:
         self._pool = pool
         #: This replica's leases; None: the only controller (every session is its own).
         self._tenures = tenures
+        #: Other controllers may share the database (PostgreSQL) and the engine.
+        self._replicated = replicated
         self._starting: dict[str, asyncio.Task[None]] = {}
         self._create_lock = asyncio.Lock()
         #: Each session's startup breakdown (``details.startup``), once it is ready.
@@ -693,7 +696,7 @@ class SessionManager:
                 continue
             if await self._adopt(record, containers.get(record.id)):
                 adopted.append(record.id)
-        if self._tenures is None:
+        if not self._replicated:
             # Alone, a pooled sandbox no session has is a previous run's leftover. With
             # replicas it may be a live replica's pool: each replica removes its own at
             # close (docs/performance.md).
