@@ -33,6 +33,7 @@ from runner.api import (
     workspaces,
 )
 from runner.api import pages as dashboard_pages
+from runner.api.body_limit import BodyLimit, SizeLimits
 from runner.api.context import SERVICES
 from runner.api.schemas import ErrorResponse
 from runner.api.security import authenticate
@@ -54,6 +55,8 @@ STATUS_BY_ERROR: dict[type[errors.WardenError], int] = {
     errors.AuthorizationError: 403,
     errors.AuditUnavailableError: 503,
     errors.PayloadTooLargeError: 413,
+    errors.HeadersTooLargeError: 431,
+    errors.RateLimitedError: 429,
     errors.UnsupportedMediaTypeError: 415,
     errors.SandboxNotFoundError: 404,
     errors.ImageNotFoundError: 424,
@@ -78,7 +81,9 @@ def _error(
     if current is not None:
         error["requestId"] = current  # what to quote to the operator, who finds it in the log
     body = {"error": error}
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if status == 429 and details and "retryAfter" in details:
+        headers["Retry-After"] = str(details["retryAfter"])
     return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -193,6 +198,13 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     app.include_router(notifications.router)
     app.include_router(metrics.router)
     _install_dashboard(app)
+    # Outermost but for the access log: an oversized request is refused before routing.
+    app.add_middleware(
+        BodyLimit,  # type: ignore[arg-type]
+        limits=SizeLimits(
+            body_bytes=settings.max_body_bytes, header_bytes=settings.max_header_bytes
+        ),
+    )
     app.add_middleware(RequestSpans)
     app.add_middleware(RequestIds)  # outermost: every span and log line of it has the id
     return app

@@ -80,6 +80,26 @@ def _schemas(components: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _limits() -> list[str]:
+    """The limits every request meets, with the defaults of the settings that set them."""
+    d = Settings()
+    return [
+        "## Limits",
+        "",
+        "Every limit is a setting ([configuration.md](configuration.md)); the defaults:",
+        "",
+        f"- **Request bodies**: {d.max_body_bytes} bytes (`WARDEN_MAX_BODY_BYTES`). A declared",
+        "  `Content-Length` over it is refused with 413 before the body is read; a chunked",
+        "  body is counted as it arrives and cut off with 413 at the cap. Uploads",
+        f"  (`POST /v1/workspaces`) have their own cap, {d.upload_max_bytes} bytes",
+        "  (`WARDEN_UPLOAD_MAX_BYTES`), and stream to disk.",
+        f"- **Headers**: {d.max_header_bytes} bytes in all (`WARDEN_MAX_HEADER_BYTES`), 431 above.",
+        "- **Text fields**: `prompt` (sessions, templates) and `text` (send) at most 100,000",
+        "  characters, an answer's `text` 10,000 (422 above).",
+        "",
+    ]
+
+
 def render() -> str:
     spec = create_app(Settings()).openapi()
     lines = [
@@ -89,11 +109,13 @@ def render() -> str:
         'do not edit by hand. Errors are always JSON `{"error": {"code", "message", "details"}}`:',
         "422 for malformed input (with `details.fields`), 404 for unknown or other-tenant ids,",
         "409 when the session's state forbids the action, 403 for policy or role refusals (with",
-        "`details.rule`), 413 for an upload over the size cap, 415 for an upload that is not an",
-        "archive, 503 when the audit ledger cannot record (the action did not happen).",
+        "`details.rule`), 413 for a body or upload over its size cap, 415 for an upload that is",
+        "not an archive, 429 over a rate limit or quota (with `Retry-After`), 431 for headers",
+        "over the cap, 503 when the audit ledger cannot record (the action did not happen).",
         "",
         f"OpenAPI {spec['openapi']}, API version {spec['info']['version']}.",
         "",
+        *_limits(),
         "## Endpoints",
         "",
     ]

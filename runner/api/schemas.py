@@ -78,7 +78,9 @@ class CreateSession(Schema):
         default=None,
         description="Where the workspace comes from: a host path, an upload, or a git repository.",
     )
-    prompt: str | None = Field(default=None, description="First prompt, sent once Claude is ready.")
+    prompt: str | None = Field(
+        default=None, max_length=100_000, description="First prompt, sent once Claude is ready."
+    )
     policy: str = Field(default="default", description="Policy name or path.")
     image: str | None = None
     permission_mode: PermissionMode = PermissionMode.DEFAULT
