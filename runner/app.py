@@ -37,6 +37,7 @@ from runner.api.body_limit import BodyLimit, SizeLimits
 from runner.api.context import SERVICES
 from runner.api.schemas import ErrorResponse
 from runner.api.security import authenticate
+from runner.api.throttle_gate import ThrottleGate
 from runner.request_ids import RequestIds
 from runner.request_spans import RequestSpans
 from runner.services import Services, build_services
@@ -198,7 +199,9 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     app.include_router(notifications.router)
     app.include_router(metrics.router)
     _install_dashboard(app)
-    # Outermost but for the access log: an oversized request is refused before routing.
+    # Refused before routing: a source out of failure budget, then an oversized request
+    # (the last added runs first).
+    app.add_middleware(ThrottleGate)  # type: ignore[arg-type]
     app.add_middleware(
         BodyLimit,  # type: ignore[arg-type]
         limits=SizeLimits(

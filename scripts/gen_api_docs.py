@@ -96,6 +96,17 @@ def _limits() -> list[str]:
         f"- **Headers**: {d.max_header_bytes} bytes in all (`WARDEN_MAX_HEADER_BYTES`), 431 above.",
         "- **Text fields**: `prompt` (sessions, templates) and `text` (send) at most 100,000",
         "  characters, an answer's `text` 10,000 (422 above).",
+        f"- **Failed authentication**: {d.auth_failure_burst} failures per client address and per",
+        f"  token, refilled at {d.auth_failures_per_minute:g} a minute",
+        "  (`WARDEN_AUTH_FAILURE_BURST`, `WARDEN_AUTH_FAILURES_PER_MINUTE`). Past them the",
+        "  source gets 429 with `Retry-After` before its credentials are checked, even a valid",
+        "  token from the same address (a shared NAT address shares the budget: raise it",
+        "  there). The first refusal of a source in a window is audited (`auth.throttled`),",
+        "  the window's total once it ends (`auth.flood`, with `refused`), so a flood of",
+        "  thousands of bad tokens adds a few dozen ledger events, not thousands.",
+        f"- **Changing requests**: {d.mutation_burst} per authenticated caller, refilled at",
+        f"  {d.mutations_per_minute:g} a minute (`WARDEN_MUTATION_BURST`,",
+        "  `WARDEN_MUTATIONS_PER_MINUTE`): 429 with `Retry-After` past them.",
         "",
     ]
 

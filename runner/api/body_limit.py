@@ -9,11 +9,11 @@ sits in memory. Uploads (``POST /v1/workspaces``) stream to disk under their own
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
-from runner.errors import HeadersTooLargeError, PayloadTooLargeError, WardenError
+from runner.api.refusals import send_error
+from runner.errors import HeadersTooLargeError, PayloadTooLargeError
 from runner.workspace.limits import format_size
 
 #: Routes whose bodies are bounded by a cap of their own, not the general one.
@@ -50,7 +50,7 @@ class BodyLimit:
         header_bytes = sum(len(k) + len(v) + 4 for k, v in headers)
         if header_bytes > self._limits.header_bytes:
             limit = self._limits.header_bytes
-            await _refuse(
+            await send_error(
                 send,
                 431,
                 HeadersTooLargeError(
@@ -58,6 +58,7 @@ class BodyLimit:
                     f" ({format_size(limit)}); send fewer or shorter headers",
                     details={"limit": limit},
                 ),
+                close=True,
             )
             return
         if (scope.get("method"), scope.get("path")) in STREAMED_BODIES:
@@ -67,7 +68,7 @@ class BodyLimit:
         declared = _content_length(headers)
         if declared is not None and declared > limit:
             # Refused on the declaration alone: the body is never read.
-            await _refuse(send, 413, body_too_large(limit))
+            await send_error(send, 413, body_too_large(limit), close=True)
             return
         await _Counted(self._app, limit)(scope, receive, send)
 
@@ -93,7 +94,7 @@ class _Counted:
                     self._refused = True
                     if not self._started:
                         self._started = True
-                        await _refuse(send, 413, body_too_large(self._limit))
+                        await send_error(send, 413, body_too_large(self._limit), close=True)
                     # The app sees the client gone and stops; the rest is never read.
                     return {"type": "http.disconnect"}
             return message
@@ -116,22 +117,3 @@ def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
             except ValueError:
                 return None
     return None
-
-
-async def _refuse(send: Any, status: int, exc: WardenError) -> None:
-    body = json.dumps(
-        {"error": {"code": exc.code, "message": exc.message, "details": exc.details}}
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                # The unread rest of the body makes the connection unusable.
-                (b"connection", b"close"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

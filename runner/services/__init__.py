@@ -22,6 +22,8 @@ from sqlalchemy import Engine, text
 from audit.ledger import Ledger
 from runner.auth.authenticator import Authenticator, open_authenticator
 from runner.auth.browser import CookieSealer, load_cookie_key
+from runner.auth.ratelimit import Buckets, FloodLog
+from runner.auth.throttle import Throttle
 from runner.auth.tokens import ApiTokens
 from runner.errors import SandboxError
 from runner.events.bus import EventBus
@@ -103,6 +105,7 @@ class Services:
     link_desk: LinkDesk
     #: Seals the dashboard's session cookies (runner.auth.browser).
     browser: CookieSealer
+    throttle: Throttle
     metrics: Metrics
     traces: SessionTraces
     gauges: Gauges
@@ -130,6 +133,7 @@ class Services:
         self.tasks.append(asyncio.create_task(self.notifier.run(), name="notifier"))
         if self.siem is not None:
             self.tasks.append(asyncio.create_task(self.siem.run(), name="siem-syslog"))
+        self.tasks.append(asyncio.create_task(self.throttle.run(), name="flood-audit"))
 
     async def close(self) -> None:
         for task in self.tasks:
@@ -137,6 +141,9 @@ class Services:
         for task in self.tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        # The open floods' counts, while the ledger is still open.
+        with contextlib.suppress(Exception):
+            await self.throttle.flush(everything=True)
         await self.pipelines.close()  # first: its stages delete their sessions
         await self.manager.close()
         await self.resources.aclose()
@@ -367,6 +374,7 @@ async def build_services(
         ),
         owned_tracer=owned_tracer,
         siem=_siem(settings, ledger, SqlWebhookStore(engine)),
+        throttle=_throttle(settings, recorder),
     )
 
 
@@ -414,3 +422,14 @@ def _tenants(store: SessionStore) -> TenantOf:
         return tenant
 
     return tenant_of
+
+
+def _throttle(settings: Settings, events: EventRecorder) -> Throttle:
+    return Throttle(
+        failures=Buckets(
+            burst=settings.auth_failure_burst, per_minute=settings.auth_failures_per_minute
+        ),
+        mutations=Buckets(burst=settings.mutation_burst, per_minute=settings.mutations_per_minute),
+        floods=FloodLog(window_seconds=settings.auth_flood_window_seconds),
+        events=events,
+    )

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import select
 import socket
+import sqlite3
+import statistics
+import sys
 import time
+from collections import Counter
 from pathlib import Path
+
+import httpx
 
 from tests.integration.server import WardenServer
 
@@ -72,3 +80,79 @@ def test_a_100_mb_body_is_413_and_the_server_does_not_grow(tmp_path: Path) -> No
         assert server.client.get("/v1/health").status_code == 200
     finally:
         server.stop()
+
+
+def _ledger_counts(db: Path) -> dict[str, int]:
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT type, count(*) FROM audit_events GROUP BY type").fetchall()
+    return {kind: count for kind, count in rows}
+
+
+async def _health_p95(client: httpx.AsyncClient, samples: int) -> float:
+    times = []
+    for _ in range(samples):
+        began = time.perf_counter()
+        assert (await client.get("/v1/health")).status_code == 200
+        times.append(time.perf_counter() - began)
+    return statistics.quantiles(times, n=20)[18]
+
+
+#: The attacker runs in its own process, so its event loop does not slow the prober's.
+_FLOOD = """
+import asyncio, collections, json, sys
+import httpx
+
+async def main(url, total, parallel):
+    statuses = collections.Counter()
+    numbers = iter(range(total))
+    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+        async def worker():
+            for i in numbers:
+                reply = await client.get("/v1/sessions", headers={"Authorization": f"Bearer x{i}"})
+                statuses[reply.status_code] += 1
+        await asyncio.gather(*(worker() for _ in range(parallel)))
+    print(json.dumps(statuses))
+
+asyncio.run(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3])))
+"""
+
+
+def test_a_bad_token_flood_is_refused_and_the_ledger_stays_bounded(tmp_path: Path) -> None:
+    """2,000 bad-token requests (20 at a time): all refused, the ledger grows by a bounded
+    number of events, and /v1/health's p95 under the flood stays within 3x of idle."""
+    db = tmp_path / "warden.db"
+    server = WardenServer(
+        tmp_path / "data", f"sqlite:///{db}", extra_env={"WARDEN_AUTH_ENABLED": "true"}
+    ).start()
+
+    async def main() -> tuple[Counter[int], float, float]:
+        async with httpx.AsyncClient(base_url=server.url, timeout=60) as prober:
+            idle = await _health_p95(prober, 100)
+            attacker = await asyncio.create_subprocess_exec(
+                sys.executable, "-c", _FLOOD, server.url, "2000", "20",
+                stdout=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            await asyncio.sleep(0.5)
+            loaded = await _health_p95(prober, 100)
+            out, _ = await attacker.communicate()
+            statuses = Counter({int(k): v for k, v in json.loads(out).items()})
+            return statuses, idle, loaded
+
+    try:
+        before = sum(_ledger_counts(db).values())
+        statuses, idle, loaded = asyncio.run(main())
+        after = _ledger_counts(db)
+        grown = sum(after.values()) - before
+        print(f"flood statuses {dict(statuses)}; ledger grew by {grown} events: {after}")
+        print(f"/v1/health p95 idle {idle * 1000:.1f} ms, under the flood {loaded * 1000:.1f} ms")
+        assert sum(statuses.values()) == 2000
+        assert set(statuses) <= {401, 429} and statuses[429] > 1900
+        assert grown <= 60
+        assert after.get("auth.throttled") == 1
+        assert loaded <= 3 * max(idle, 0.005)
+    finally:
+        server.stop()
+    # At shutdown the open window is summarised with the whole count.
+    final = _ledger_counts(db)
+    print(f"after shutdown: {final}")
+    assert final.get("auth.flood") == 1
