@@ -150,7 +150,7 @@ class Settings(BaseSettings):
     #: and sessions a tenant may start per minute.
     max_sessions: int = Field(default=20, ge=0)
     max_sessions_per_tenant: int = Field(default=10, ge=0)
-    max_sessions_per_user: int = Field(default=5, ge=0)
+    max_sessions_per_user: int = Field(default=10, ge=0)
     session_starts_per_minute: int = Field(default=30, ge=0)
     #: Memory kept free for the host: a session whose memory limit would eat into it is
     #: refused (bytes; 0 turns memory admission off).

@@ -107,6 +107,16 @@ def _limits() -> list[str]:
         f"- **Changing requests**: {d.mutation_burst} per authenticated caller, refilled at",
         f"  {d.mutations_per_minute:g} a minute (`WARDEN_MUTATION_BURST`,",
         "  `WARDEN_MUTATIONS_PER_MINUTE`): 429 with `Retry-After` past them.",
+        f"- **Sessions**: {d.max_sessions} running on the server, {d.max_sessions_per_tenant} per",
+        f"  tenant, {d.max_sessions_per_user} per user, {d.session_starts_per_minute} started per",
+        "  tenant per minute. A start over one gets 429 with `Retry-After` and",
+        "  `details.limit` (`sessions`, `sessions_per_tenant`, `sessions_per_user`,",
+        "  `session_starts_per_minute`); in a batch each item over the limit gets that error,",
+        "  so a batch starts exactly the allowed number. A start whose policy memory limit",
+        f"  would leave the host less than {d.memory_reserve_bytes} bytes available",
+        "  (`WARDEN_MEMORY_RESERVE_BYTES`) gets 429 `host_memory`. Refusals are audited",
+        "  (`session.refused`, with the limit). Requests are not queued: a client retries",
+        "  after `Retry-After`.",
         "",
     ]
 

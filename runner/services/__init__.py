@@ -55,6 +55,7 @@ from runner.sessions.manager import SessionManager
 from runner.sessions.memory import MemoryStore
 from runner.sessions.model import SessionStore
 from runner.sessions.policy_gate import PolicyGate
+from runner.sessions.quotas import QuotaLimits, Quotas, host_available_memory
 from runner.sessions.registry import SessionRegistry
 from runner.sessions.templates import TemplateStore
 from runner.sessions.turns import TurnRecorder
@@ -295,6 +296,13 @@ async def build_services(
         workspaces=workspaces.gate,
         turns=turns,
         traces=traces,
+        quotas=Quotas(
+            _quota_limits(settings),
+            store,
+            # Host memory says nothing about Pods on other nodes: admission there is the
+            # cluster scheduler's.
+            available_memory=host_available_memory if backend.shares_files else None,
+        ),
     )
     views = SessionViews(registry, workspaces.setup.patch, mirror=launcher.mirror)
     tokens = ApiTokens(SqlTokenStore(engine), recorder)
@@ -375,6 +383,16 @@ async def build_services(
         owned_tracer=owned_tracer,
         siem=_siem(settings, ledger, SqlWebhookStore(engine)),
         throttle=_throttle(settings, recorder),
+    )
+
+
+def _quota_limits(settings: Settings) -> QuotaLimits:
+    return QuotaLimits(
+        sessions=settings.max_sessions,
+        per_tenant=settings.max_sessions_per_tenant,
+        per_user=settings.max_sessions_per_user,
+        starts_per_minute=settings.session_starts_per_minute,
+        memory_reserve_bytes=settings.memory_reserve_bytes,
     )
 
 

@@ -18,7 +18,13 @@ from runner.core import (
     WorkspaceMode,
     utcnow,
 )
-from runner.errors import ConflictError, InvalidInputError, PolicyDeniedError, WardenError
+from runner.errors import (
+    ConflictError,
+    InvalidInputError,
+    PolicyDeniedError,
+    RateLimitedError,
+    WardenError,
+)
 from runner.policy import ContainerProfile, Decision
 from runner.sandbox.backend import ImageInfo, SandboxBackend
 from runner.sandbox.runtimes import require_runtime
@@ -32,6 +38,7 @@ from runner.sessions.live import LiveSession, Observed, StateCallback
 from runner.sessions.mode_pin import ModePin
 from runner.sessions.model import SessionRecord, StateChange
 from runner.sessions.policy_gate import PolicyGate
+from runner.sessions.quotas import Quotas
 from runner.sessions.registry import SessionRegistry
 from runner.sessions.requests import SessionRequest, check_request, summary
 from runner.sessions.runtime import Running, SessionPaths
@@ -61,9 +68,11 @@ class SessionManager:
         workspaces: WorkspaceGate,
         turns: TurnRecorder | None = None,
         traces: SessionTraces | None = None,
+        quotas: Quotas | None = None,
     ) -> None:
         self._registry = registry
         self._traces = traces or SessionTraces()
+        self._quotas = quotas
         self._workspaces = workspaces
         self._store = registry.store
         self._backend = backend
@@ -137,12 +146,17 @@ class SessionManager:
                     if request.prompt:
                         await self.send(reusable.id, request.prompt, actor)
                     return reusable, True
+                # Quotas count what starts: a reused session starts nothing.
+                await self._admit_quota(record, actor, None)
+                await self._admit_quota(record, actor, profile.memory_bytes)
                 await self._take_workspace(record, admitted, profile, actor)
                 # Recorded before anything runs: if the ledger cannot write, nothing starts.
                 await self._events.emit(
                     "session.created", actor=actor, session=record.id, data=summary(record)
                 )
                 await asyncio.to_thread(self._store.add, record)
+                if self._quotas is not None:
+                    self._quotas.started(actor)
             except BaseException as exc:
                 self._traces.end(record.id, "refused", _message(exc))
                 raise
@@ -188,6 +202,27 @@ class SessionManager:
         # under another runtime than its policy's (e.g. runc instead of gVisor).
         await require_runtime(self._backend, profile.runtime, policy=record.policy)
         return profile, image
+
+    async def _admit_quota(
+        self, record: SessionRecord, actor: Actor, memory_bytes: int | None
+    ) -> None:
+        """Refuse (429, audited) a start over a session quota, or, once the policy's
+        memory limit is known, one the host has no memory for."""
+        if self._quotas is None:
+            return
+        try:
+            if memory_bytes is None:
+                await asyncio.to_thread(self._quotas.admit, actor)
+            else:
+                self._quotas.admit_memory(memory_bytes)
+        except RateLimitedError as exc:
+            await self._events.emit(
+                "session.refused",
+                actor=actor,
+                session=None,
+                data={**summary(record), "limit": exc.limit, "reason": exc.message},
+            )
+            raise
 
     async def _find_reusable(self, wanted: SessionRecord, actor: Actor) -> SessionRecord | None:
         idle = await asyncio.to_thread(

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.integration.conftest import StartWarden
 from tests.integration.server import WardenServer
 
 MB = 1024**2
@@ -156,3 +157,31 @@ def test_a_bad_token_flood_is_refused_and_the_ledger_stays_bounded(tmp_path: Pat
     final = _ledger_counts(db)
     print(f"after shutdown: {final}")
     assert final.get("auth.flood") == 1
+
+
+def test_real_sessions_over_the_tenant_quota(start_warden: StartWarden, tmp_path: Path) -> None:
+    """Against real Docker: a batch of 4 with 2 allowed per tenant starts exactly 2, the
+    rest and a further start get 429 naming the limit; the 2 reach idle and are deleted."""
+    server = start_warden(extra_env={"WARDEN_MAX_SESSIONS_PER_TENANT": "2"})
+    dirs = []
+    for name in "abcd":
+        (tmp_path / name).mkdir()
+        dirs.append(str(tmp_path / name))
+    body = {"sessions": [{"workDir": d, "prompt": f"quota {d[-1]}"} for d in dirs]}
+    reply = server.client.post("/v1/sessions/batch", json=body)
+    assert reply.status_code == 200, reply.text
+    results = reply.json()["results"]
+    started = [r["session"]["id"] for r in results if r["session"]]
+    assert len(started) == 2
+    assert [r["error"]["details"]["limit"] for r in results if r["error"]] == [
+        "sessions_per_tenant"
+    ] * 2
+    over = server.client.post("/v1/sessions", json={"workDir": dirs[3]})
+    assert over.status_code == 429 and over.headers["retry-after"] == "30"
+    assert over.json()["error"]["details"]["limit"] == "sessions_per_tenant"
+    for sid in started:
+        server.wait_state(sid, "idle", timeout=180)
+        assert server.client.delete(f"/v1/sessions/{sid}").status_code == 200
+    again = server.client.post("/v1/sessions", json={"workDir": dirs[3]})
+    assert again.status_code == 201, again.text
+    server.client.delete(f"/v1/sessions/{again.json()['id']}")
