@@ -11,7 +11,9 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from runner import __version__, errors
 from runner.api import (
@@ -36,7 +38,7 @@ from runner.api import pages as dashboard_pages
 from runner.api.body_limit import BodyLimit, SizeLimits
 from runner.api.context import SERVICES
 from runner.api.schemas import ErrorResponse
-from runner.api.security import authenticate
+from runner.api.security import PUBLIC_PATHS, authenticate
 from runner.api.throttle_gate import ThrottleGate
 from runner.request_ids import RequestIds
 from runner.request_spans import RequestSpans
@@ -88,6 +90,14 @@ def _error(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def _allowed(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, APIRoute) and route.matches(request.scope)[0] != Match.NONE:
+            methods |= route.methods or set()
+    return sorted(methods)
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(errors.WardenError)
     async def _warden(_request: Request, exc: errors.WardenError) -> JSONResponse:
@@ -107,9 +117,15 @@ def _install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return _error(exc.status_code, code, str(exc.detail))
+        response = _error(exc.status_code, code, str(exc.detail))
+        response.headers.update(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names the first matching route's methods; a path served by
+            # several routes (GET and PUT) takes them all.
+            response.headers["Allow"] = ", ".join(_allowed(request))
+        return response
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -131,15 +147,9 @@ def _openapi_with_error_bodies(app: FastAPI) -> None:
         spec = get_openapi(
             title=app.title, version=app.version, description=app.description, routes=app.routes
         )
-        error_ref = {"$ref": "#/components/schemas/ErrorResponse"}
-        for methods in spec.get("paths", {}).values():
-            for op in methods.values():
-                for status in list(op.get("responses", {})):
-                    if status == "422":
-                        op["responses"]["422"] = {
-                            "description": "Invalid input (see error.details.fields)",
-                            "content": {"application/json": {"schema": error_ref}},
-                        }
+        for path, methods in spec.get("paths", {}).items():
+            for method, op in methods.items():
+                _document_errors(path, method, op)
         schemas = spec.setdefault("components", {}).setdefault("schemas", {})
         for name in ("HTTPValidationError", "ValidationError"):
             schemas.pop(name, None)
@@ -156,6 +166,49 @@ def _openapi_with_error_bodies(app: FastAPI) -> None:
         return spec
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+#: What each error status means, as every operation documents it.
+ERROR_STATUSES = {
+    "400": "The body is not JSON",
+    "401": "No valid credentials (a bearer token is needed)",
+    "403": "A policy rule or a missing role refuses this (details.rule or details.required)",
+    "404": "No such resource in your tenant",
+    "409": "The resource's state forbids this now",
+    "413": "The request body is over its size cap (details.limit)",
+    "422": "Invalid input (see error.details.fields)",
+    "429": "Over a rate limit or quota (details.limit; retry after Retry-After seconds)",
+    "431": "The request headers are over the size cap",
+    "503": "The audit ledger cannot record, so the action did not happen",
+}
+_RETRY_AFTER = {
+    "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer", "minimum": 1}}
+}
+
+
+def _document_errors(path: str, method: str, op: dict[str, Any]) -> None:
+    """Every error an operation can answer, with our error body (the contract is the code)."""
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
+    public = path in PUBLIC_PATHS
+    statuses = {"422", "431", "503"}
+    if not public:
+        # 404 too: a body or query may name something unknown (a policy, a template).
+        statuses |= {"401", "403", "404", "429"}
+    if method in ("post", "put", "patch", "delete"):
+        statuses |= {"409", "429"} if not public else {"409"}
+    if "requestBody" in op or method in ("post", "put", "patch"):
+        statuses |= {"400", "413"}
+    responses = op.setdefault("responses", {})
+    for status in sorted(statuses):
+        current = responses.get(status, {})
+        responses[status] = {
+            "description": current.get("description") or ERROR_STATUSES[status],
+            "content": error,
+            **({"headers": _RETRY_AFTER} if status == "429" else {}),
+        }
+    for status, response in responses.items():
+        if status >= "400" and "content" not in response:
+            response["content"] = error
 
 
 def create_app(settings: Settings, *, services: Services | None = None) -> FastAPI:

@@ -118,6 +118,20 @@ def _limits() -> list[str]:
         "  (`session.refused`, with the limit). Requests are not queued: a client retries",
         "  after `Retry-After`.",
         "",
+        "## The contract",
+        "",
+        "Every operation lists each error status it can answer, all with the error body above;",
+        "parameters carry their real types, bounds and patterns (integers up to 2^53 - 1, the",
+        "ledger's exact range; date-times as RFC 3339 text, never a number; booleans as",
+        "`true`/`false`, never 0/1), and bodies that need exactly one of two fields say so with",
+        "`oneOf`. An unknown policy or template, or a `workDir` that is no directory, is a 404.",
+        "`tests/integration/test_api_contract.py`",
+        "runs schemathesis with all its checks against a real server (about 1,800 cases, 0",
+        "failures); it leaves out `POST /v1/webhooks`, `POST /v1/notifications/channels` and",
+        "`POST /v1/pipelines` (rules not yet stated in the schema: a webhook address must be",
+        "public, a channel's config depends on its kind, a stage needs a `workDir` unless its",
+        "pipeline has one), the raw-archive upload, token revocation, and the streams.",
+        "",
     ]
 
 
