@@ -130,7 +130,8 @@ def _limits() -> list[str]:
         "failures); it leaves out `POST /v1/webhooks`, `POST /v1/notifications/channels` and",
         "`POST /v1/pipelines` (rules not yet stated in the schema: a webhook address must be",
         "public, a channel's config depends on its kind, a stage needs a `workDir` unless its",
-        "pipeline has one), the raw-archive upload, token revocation, and the streams.",
+        "pipeline has one), the raw-archive upload, token revocation, the streams, and the",
+        "dashboard's browser routes under `/dashboard` (redirects and HTML, not yet described).",
         "",
     ]
 

@@ -38,8 +38,9 @@ CONFIG = """
 expected-statuses = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422",
                      "428", "429", "431", "5xx"]
 """
-#: Paths left out: streams never end, so a generated case would wait for ever.
-EXCLUDED_PATHS = r"/terminal|/events"
+#: Paths left out: streams never end, so a generated case would wait for ever; the
+#: dashboard's browser routes (redirects, HTML, cookies) are not in the contract yet.
+EXCLUDED_PATHS = r"/terminal|/events|^/dashboard"
 
 
 def _bootstrap(env: dict[str, str]) -> str:
