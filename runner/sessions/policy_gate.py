@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.core import Actor, WorkspaceMode
-from runner.errors import AuthorizationError, NotFoundError, PolicyDeniedError
+from runner.errors import AuthorizationError, InvalidInputError, NotFoundError, PolicyDeniedError
 from runner.policy import (
     ContainerProfile,
     Decision,
