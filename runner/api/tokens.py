@@ -16,7 +16,7 @@ router = APIRouter(prefix="/v1/tokens", tags=["tokens"])
 
 
 #: The roles a token may hold (runner.auth.roles.GRANTABLE_ROLES).
-Role = Literal["viewer", "operator", "approver", "auditor", "admin", "global_admin"]
+Role = Literal["viewer", "operator", "approver", "auditor", "admin", "global_admin", "metrics"]
 
 
 class CreateToken(Schema):
