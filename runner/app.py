@@ -12,8 +12,9 @@ import httpx
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Route
+from starlette.routing import Match, Route
 
 from runner import __version__, errors
 from runner.api import (
@@ -35,10 +36,12 @@ from runner.api import (
     workspaces,
 )
 from runner.api import pages as dashboard_pages
+from runner.api.body_limit import BodyLimit, SizeLimits
 from runner.api.context import SERVICES
 from runner.api.forward import forward, is_forwardable
 from runner.api.schemas import ErrorResponse
-from runner.api.security import authenticate
+from runner.api.security import PUBLIC_PATHS, authenticate
+from runner.api.throttle_gate import ThrottleGate
 from runner.mcp.http import PATH as MCP_PATH
 from runner.mcp.http import McpEndpoint
 from runner.request_ids import RequestIds
@@ -60,6 +63,8 @@ STATUS_BY_ERROR: dict[type[errors.WardenError], int] = {
     errors.AuthorizationError: 403,
     errors.AuditUnavailableError: 503,
     errors.PayloadTooLargeError: 413,
+    errors.HeadersTooLargeError: 431,
+    errors.RateLimitedError: 429,
     errors.UnsupportedMediaTypeError: 415,
     errors.SandboxNotFoundError: 404,
     errors.ImageNotFoundError: 424,
@@ -84,8 +89,18 @@ def _error(
     if current is not None:
         error["requestId"] = current  # what to quote to the operator, who finds it in the log
     body = {"error": error}
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if status == 429 and details and "retryAfter" in details:
+        headers["Retry-After"] = str(details["retryAfter"])
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _allowed(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, APIRoute) and route.matches(request.scope)[0] != Match.NONE:
+            methods |= route.methods or set()
+    return sorted(methods)
 
 
 def _install_error_handlers(app: FastAPI, settings: Settings) -> None:
@@ -117,9 +132,15 @@ def _install_error_handlers(app: FastAPI, settings: Settings) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return _error(exc.status_code, code, str(exc.detail))
+        response = _error(exc.status_code, code, str(exc.detail))
+        response.headers.update(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names the first matching route's methods; a path served by
+            # several routes (GET and PUT) takes them all.
+            response.headers["Allow"] = ", ".join(_allowed(request))
+        return response
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -141,15 +162,9 @@ def _openapi_with_error_bodies(app: FastAPI) -> None:
         spec = get_openapi(
             title=app.title, version=app.version, description=app.description, routes=app.routes
         )
-        error_ref = {"$ref": "#/components/schemas/ErrorResponse"}
-        for methods in spec.get("paths", {}).values():
-            for op in methods.values():
-                for status in list(op.get("responses", {})):
-                    if status == "422":
-                        op["responses"]["422"] = {
-                            "description": "Invalid input (see error.details.fields)",
-                            "content": {"application/json": {"schema": error_ref}},
-                        }
+        for path, methods in spec.get("paths", {}).items():
+            for method, op in methods.items():
+                _document_errors(path, method, op)
         schemas = spec.setdefault("components", {}).setdefault("schemas", {})
         for name in ("HTTPValidationError", "ValidationError"):
             schemas.pop(name, None)
@@ -166,6 +181,49 @@ def _openapi_with_error_bodies(app: FastAPI) -> None:
         return spec
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+#: What each error status means, as every operation documents it.
+ERROR_STATUSES = {
+    "400": "The body is not JSON",
+    "401": "No valid credentials (a bearer token is needed)",
+    "403": "A policy rule or a missing role refuses this (details.rule or details.required)",
+    "404": "No such resource in your tenant",
+    "409": "The resource's state forbids this now",
+    "413": "The request body is over its size cap (details.limit)",
+    "422": "Invalid input (see error.details.fields)",
+    "429": "Over a rate limit or quota (details.limit; retry after Retry-After seconds)",
+    "431": "The request headers are over the size cap",
+    "503": "The audit ledger cannot record, so the action did not happen",
+}
+_RETRY_AFTER = {
+    "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer", "minimum": 1}}
+}
+
+
+def _document_errors(path: str, method: str, op: dict[str, Any]) -> None:
+    """Every error an operation can answer, with our error body (the contract is the code)."""
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
+    public = path in PUBLIC_PATHS
+    statuses = {"422", "431", "503"}
+    if not public:
+        # 404 too: a body or query may name something unknown (a policy, a template).
+        statuses |= {"401", "403", "404", "429"}
+    if method in ("post", "put", "patch", "delete"):
+        statuses |= {"409", "429"} if not public else {"409"}
+    if "requestBody" in op or method in ("post", "put", "patch"):
+        statuses |= {"400", "413"}
+    responses = op.setdefault("responses", {})
+    for status in sorted(statuses):
+        current = responses.get(status, {})
+        responses[status] = {
+            "description": current.get("description") or ERROR_STATUSES[status],
+            "content": error,
+            **({"headers": _RETRY_AFTER} if status == "429" else {}),
+        }
+    for status, response in responses.items():
+        if status >= "400" and "content" not in response:
+            response["content"] = error
 
 
 def create_app(settings: Settings, *, services: Services | None = None) -> FastAPI:
@@ -215,6 +273,15 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     # The MCP server over streamable HTTP: it authenticates each request itself, as
     # /v1 does, and checks each tool's role (runner.mcp.http, runner.mcp.local).
     app.router.routes.append(Route(MCP_PATH, mcp, methods=["GET", "POST", "DELETE"]))
+    # Refused before routing: a source out of failure budget, then an oversized request
+    # (the last added runs first).
+    app.add_middleware(ThrottleGate)  # type: ignore[arg-type]
+    app.add_middleware(
+        BodyLimit,  # type: ignore[arg-type]
+        limits=SizeLimits(
+            body_bytes=settings.max_body_bytes, header_bytes=settings.max_header_bytes
+        ),
+    )
     app.add_middleware(RequestSpans)
     app.add_middleware(RequestIds)  # outermost: every span and log line of it has the id
     return app

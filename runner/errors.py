@@ -10,7 +10,9 @@ Nothing below ``runner.api`` raises ``HTTPException``; it raises one of these::
     ├── AuthenticationError          401  no valid credentials
     ├── AuthorizationError           403  valid credentials, missing role
     ├── AuditUnavailableError        503  the ledger cannot record, so the action did not happen
-    ├── PayloadTooLargeError         413  an upload is over the server's size cap
+    ├── PayloadTooLargeError         413  a request body or an upload is over its size cap
+    ├── HeadersTooLargeError         431  the request headers are over the server's cap
+    ├── RateLimitedError             429  too many requests or sessions (a quota; Retry-After)
     ├── UnsupportedMediaTypeError    415  an upload in a format the endpoint does not take
     └── SandboxError                 502  the container runtime failed
         ├── SandboxNotFoundError     404  the container is gone
@@ -20,6 +22,7 @@ Nothing below ``runner.api`` raises ``HTTPException``; it raises one of these::
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 
@@ -68,6 +71,26 @@ class AuditUnavailableError(WardenError):
 
 class PayloadTooLargeError(WardenError):
     code = "payload_too_large"
+
+
+class HeadersTooLargeError(WardenError):
+    code = "headers_too_large"
+
+
+class RateLimitedError(WardenError):
+    """Over a rate limit or quota: ``retry_after`` seconds until trying again may succeed."""
+
+    code = "rate_limited"
+
+    def __init__(
+        self, message: str, *, limit: str, retry_after: float, details: dict[str, Any] | None = None
+    ) -> None:
+        seconds = max(1, math.ceil(retry_after))
+        super().__init__(
+            message, details={"limit": limit, "retryAfter": seconds, **(details or {})}
+        )
+        self.limit = limit
+        self.retry_after = seconds
 
 
 class UnsupportedMediaTypeError(WardenError):

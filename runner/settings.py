@@ -143,6 +143,28 @@ class Settings(BaseSettings):
     #: Largest archive ``POST /v1/workspaces`` accepts, and how long it waits to be used.
     upload_max_bytes: int = Field(default=1024**3, gt=0)
     upload_ttl_seconds: int = Field(default=3600, gt=0)
+    #: Largest request body (other than an upload) and request header block, in bytes:
+    #: larger requests get 413 / 431 before the body is read in full.
+    max_body_bytes: int = Field(default=1024**2, gt=0)
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024)
+    #: Authentication failures allowed per client address and per token: a burst, then
+    #: a steady rate per minute (token buckets); past them 429, audited once per window.
+    auth_failure_burst: int = Field(default=20, ge=1)
+    auth_failures_per_minute: float = Field(default=10.0, gt=0)
+    #: The window in which refused authentication floods are counted into one event.
+    auth_flood_window_seconds: float = Field(default=60.0, gt=0)
+    #: Mutating requests (POST, PUT, PATCH, DELETE) allowed per caller: burst, per minute.
+    mutation_burst: int = Field(default=60, ge=1)
+    mutations_per_minute: float = Field(default=600.0, gt=0)
+    #: Session quotas: running sessions in all, per tenant and per user (0: no limit),
+    #: and sessions a tenant may start per minute.
+    max_sessions: int = Field(default=20, ge=0)
+    max_sessions_per_tenant: int = Field(default=10, ge=0)
+    max_sessions_per_user: int = Field(default=10, ge=0)
+    session_starts_per_minute: int = Field(default=30, ge=0)
+    #: Memory kept free for the host: a session whose memory limit would eat into it is
+    #: refused (bytes; 0 turns memory admission off).
+    memory_reserve_bytes: int = Field(default=512 * 1024**2, ge=0)
     #: Tokens for private git hosts ({"git.example.com": "token" or "user:token"}).
     git_tokens: dict[str, SecretStr] = Field(default_factory=dict)
     git_timeout_seconds: float = Field(default=300.0, gt=0)

@@ -80,6 +80,62 @@ def _schemas(components: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _limits() -> list[str]:
+    """The limits every request meets, with the defaults of the settings that set them."""
+    d = Settings()
+    return [
+        "## Limits",
+        "",
+        "Every limit is a setting ([configuration.md](configuration.md)); the defaults:",
+        "",
+        f"- **Request bodies**: {d.max_body_bytes} bytes (`WARDEN_MAX_BODY_BYTES`). A declared",
+        "  `Content-Length` over it is refused with 413 before the body is read; a chunked",
+        "  body is counted as it arrives and cut off with 413 at the cap. Uploads",
+        f"  (`POST /v1/workspaces`) have their own cap, {d.upload_max_bytes} bytes",
+        "  (`WARDEN_UPLOAD_MAX_BYTES`), and stream to disk.",
+        f"- **Headers**: {d.max_header_bytes} bytes in all (`WARDEN_MAX_HEADER_BYTES`), 431 above.",
+        "- **Text fields**: `prompt` (sessions, templates) and `text` (send) at most 100,000",
+        "  characters, an answer's `text` 10,000 (422 above).",
+        f"- **Failed authentication**: {d.auth_failure_burst} failures per client address and per",
+        f"  token, refilled at {d.auth_failures_per_minute:g} a minute",
+        "  (`WARDEN_AUTH_FAILURE_BURST`, `WARDEN_AUTH_FAILURES_PER_MINUTE`). Past them the",
+        "  source gets 429 with `Retry-After` before its credentials are checked, even a valid",
+        "  token from the same address (a shared NAT address shares the budget: raise it",
+        "  there). The first refusal of a source in a window is audited (`auth.throttled`),",
+        "  the window's total once it ends (`auth.flood`, with `refused`), so a flood of",
+        "  thousands of bad tokens adds a few dozen ledger events, not thousands.",
+        f"- **Changing requests**: {d.mutation_burst} per authenticated caller, refilled at",
+        f"  {d.mutations_per_minute:g} a minute (`WARDEN_MUTATION_BURST`,",
+        "  `WARDEN_MUTATIONS_PER_MINUTE`): 429 with `Retry-After` past them.",
+        f"- **Sessions**: {d.max_sessions} running on the server, {d.max_sessions_per_tenant} per",
+        f"  tenant, {d.max_sessions_per_user} per user, {d.session_starts_per_minute} started per",
+        "  tenant per minute. A start over one gets 429 with `Retry-After` and",
+        "  `details.limit` (`sessions`, `sessions_per_tenant`, `sessions_per_user`,",
+        "  `session_starts_per_minute`); in a batch each item over the limit gets that error,",
+        "  so a batch starts exactly the allowed number. A start whose policy memory limit",
+        f"  would leave the host less than {d.memory_reserve_bytes} bytes available",
+        "  (`WARDEN_MEMORY_RESERVE_BYTES`) gets 429 `host_memory`. Refusals are audited",
+        "  (`session.refused`, with the limit). Requests are not queued: a client retries",
+        "  after `Retry-After`.",
+        "",
+        "## The contract",
+        "",
+        "Every operation lists each error status it can answer, all with the error body above;",
+        "parameters carry their real types, bounds and patterns (integers up to 2^53 - 1, the",
+        "ledger's exact range; date-times as RFC 3339 text, never a number; booleans as",
+        "`true`/`false`, never 0/1), and bodies that need exactly one of two fields say so with",
+        "`oneOf`. An unknown policy or template, or a `workDir` that is no directory, is a 404.",
+        "`tests/integration/test_api_contract.py`",
+        "runs schemathesis with all its checks against a real server (about 1,800 cases, 0",
+        "failures); it leaves out `POST /v1/webhooks`, `POST /v1/notifications/channels` and",
+        "`POST /v1/pipelines` (rules not yet stated in the schema: a webhook address must be",
+        "public, a channel's config depends on its kind, a stage needs a `workDir` unless its",
+        "pipeline has one), the raw-archive upload, token revocation, the streams, and the",
+        "dashboard's browser routes under `/dashboard` (redirects and HTML, not yet described).",
+        "",
+    ]
+
+
 def render() -> str:
     spec = create_app(Settings()).openapi()
     lines = [
@@ -89,11 +145,13 @@ def render() -> str:
         'do not edit by hand. Errors are always JSON `{"error": {"code", "message", "details"}}`:',
         "422 for malformed input (with `details.fields`), 404 for unknown or other-tenant ids,",
         "409 when the session's state forbids the action, 403 for policy or role refusals (with",
-        "`details.rule`), 413 for an upload over the size cap, 415 for an upload that is not an",
-        "archive, 503 when the audit ledger cannot record (the action did not happen).",
+        "`details.rule`), 413 for a body or upload over its size cap, 415 for an upload that is",
+        "not an archive, 429 over a rate limit or quota (with `Retry-After`), 431 for headers",
+        "over the cap, 503 when the audit ledger cannot record (the action did not happen).",
         "",
         f"OpenAPI {spec['openapi']}, API version {spec['info']['version']}.",
         "",
+        *_limits(),
         "## Endpoints",
         "",
     ]

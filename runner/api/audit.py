@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
+from fastapi import Path as PathParam
 from pydantic import Field
 
 from audit.errors import AuditError
 from audit.stores.base import EventFilter
 from audit.verify_export import verify_export
 from runner.api.deps import AuditorDep, EventsDep, LedgerDep, SettingsDep
-from runner.api.schemas import Schema
+from runner.api.schemas import MAX_INT, IsoDateTime, Schema, Seq
 from runner.core import Actor
 from runner.errors import NotFoundError
 from runner.events.ledger import translate
@@ -46,11 +47,11 @@ class AuditPage(Schema):
 
 
 class ExportRequest(Schema):
-    from_seq: int | None = Field(default=None, ge=0)
-    to_seq: int | None = Field(default=None, ge=0)
-    since: datetime | None = None
-    until: datetime | None = None
-    session: str | None = None
+    from_seq: Seq | None = None
+    to_seq: Seq | None = None
+    since: IsoDateTime | None = None
+    until: IsoDateTime | None = None
+    session: str | None = Field(default=None, min_length=1, max_length=64)
 
 
 class ExportResult(Schema):
@@ -82,9 +83,11 @@ async def list_events(
     session: str | None = None,
     subject: Annotated[str | None, Query(alias="actor")] = None,
     type: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    after: Annotated[int | None, Query(ge=0, description="Cursor: events after this seq.")] = None,
+    since: Annotated[IsoDateTime | None, Query()] = None,
+    until: Annotated[IsoDateTime | None, Query()] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_INT, description="Cursor: events after this seq.")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AuditPage:
     """Events in seq order, filtered; follow ``nextCursor`` with ``after``."""
@@ -122,7 +125,9 @@ async def checkpoints(ledger: LedgerDep, actor: AuditorDep) -> dict[str, Any]:
 
 
 @router.get("/{seq}/proof")
-async def proof(seq: int, ledger: LedgerDep, actor: AuditorDep) -> dict[str, Any]:
+async def proof(
+    seq: Annotated[int, PathParam(ge=0, le=MAX_INT)], ledger: LedgerDep, actor: AuditorDep
+) -> dict[str, Any]:
     """RFC 6962 inclusion proof of event ``seq`` against the latest checkpoint covering it."""
     page = await _run(
         ledger.query, EventFilter(from_seq=seq, to_seq=seq, tenant=_tenant(actor)), limit=1

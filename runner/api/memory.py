@@ -8,21 +8,26 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import Field
 
 from runner.api.deps import EventsDep, MemoryDep, OperatorDep, ViewerDep
-from runner.api.schemas import Schema
+from runner.api.schemas import Schema, Seq
 from runner.errors import NotFoundError
-from runner.sessions.memory import MemoryEntry, check_key, check_value
+from runner.sessions.memory import KEY_PATTERN, MemoryEntry, check_key, check_value
 
 router = APIRouter(prefix="/v1/memory", tags=["memory"])
 
 
+#: A key as the path carries it.
+MemoryKey = Annotated[str, Path(pattern=KEY_PATTERN)]
+
+
 class PutMemory(Schema):
     value: Any = Field(description="Any JSON value (at most 64 KiB encoded).")
-    if_version: int | None = Field(
-        default=None, ge=0, description="Write only if the entry is at this version (0: absent)."
+    if_version: Seq | None = Field(
+        default=None,
+        description="Write only if the entry is at this version (0: absent).",
     )
 
 
@@ -60,7 +65,7 @@ async def list_memory(
 
 
 @router.get("/{key}", response_model=MemoryOut)
-async def get_entry(key: str, store: MemoryDep, actor: ViewerDep) -> MemoryOut:
+async def get_entry(key: MemoryKey, store: MemoryDep, actor: ViewerDep) -> MemoryOut:
     entry = await asyncio.to_thread(store.get, actor.tenant, check_key(key))
     if entry is None:
         raise NotFoundError(f"no memory entry {key!r}")
@@ -69,7 +74,7 @@ async def get_entry(key: str, store: MemoryDep, actor: ViewerDep) -> MemoryOut:
 
 @router.put("/{key}", response_model=MemoryOut)
 async def put_entry(
-    key: str, body: PutMemory, store: MemoryDep, events: EventsDep, actor: OperatorDep
+    key: MemoryKey, body: PutMemory, store: MemoryDep, events: EventsDep, actor: OperatorDep
 ) -> MemoryOut:
     """Write an entry; with ``ifVersion``, 409 unless it is still at that version."""
     value = check_value(body.value)
@@ -92,7 +97,7 @@ async def put_entry(
 
 @router.delete("/{key}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_entry(
-    key: str, store: MemoryDep, events: EventsDep, actor: OperatorDep
+    key: MemoryKey, store: MemoryDep, events: EventsDep, actor: OperatorDep
 ) -> Response:
     key = check_key(key)
     await events.emit("memory.delete", actor=actor, session=None, data={"key": key})

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, status
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from runner.api.deps import OperatorDep, PipelinesDep, TemplatesDep, ViewerDep
 from runner.api.schemas import Schema
@@ -38,7 +38,7 @@ class StageIn(Schema):
     timeout: int | str = Field(
         default=DEFAULT_STAGE_TIMEOUT, description='Seconds, or "90s", "30m", "2h".'
     )
-    fail_on_deny: bool = True
+    fail_on_deny: StrictBool = True
 
 
 class CreatePipeline(Schema):

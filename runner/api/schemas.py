@@ -2,19 +2,121 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    StrictBool,
+    StringConstraints,
+    WithJsonSchema,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
 from runner.core import PermissionMode, SessionState, WorkspaceMode
+from runner.sessions.requests import ENV_NAME_PATTERN
+
+#: The largest integer the API takes: the ledger canonicalises JSON as RFC 8785, whose
+#: numbers are IEEE doubles, exact only up to 2**53 (and any JSON client's too).
+MAX_INT = 2**53 - 1
+
+
+def _iso_only(value: Any) -> Any:
+    # Pydantic would read 0.5 or "0.5" as a Unix time; the contract says RFC 3339.
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not re.match(r"^\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("expected an RFC 3339 date-time, e.g. 2026-01-31T12:00:00Z")
+    return value
+
+
+#: A date-time given as RFC 3339 text (never a number).
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_only)]
 
 
 class Schema(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        # Python's engine: the env-name pattern needs a lookahead.
+        regex_engine="python-re",
+    )
+
+
+def _json_integer(value: Any) -> Any:
+    # JSON Schema counts 3.0 as an integer and true as no number; so does this.
+    if isinstance(value, bool):
+        raise ValueError("expected an integer")
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+#: An integer as JSON Schema means it (3.0 counts, true does not).
+JsonInt = Annotated[int, BeforeValidator(_json_integer)]
+
+
+#: A 1-based option number; a sequence number or version (bounds before the JSON
+#: integer check, so the schema states them).
+Option = Annotated[int, Field(ge=1, le=100), BeforeValidator(_json_integer)]
+Seq = Annotated[int, Field(ge=0, le=MAX_INT), BeforeValidator(_json_integer)]
+#: Environment variables for the sandbox: names it does not own, string values.
+Env = Annotated[
+    dict[Annotated[str, StringConstraints(pattern=ENV_NAME_PATTERN)], str],
+    WithJsonSchema(
+        {
+            "type": "object",
+            "patternProperties": {ENV_NAME_PATTERN: {"type": "string"}},
+            "additionalProperties": False,
+        }
+    ),
+]
+
+
+def exactly_one(*fields: str) -> Any:
+    """``json_schema_extra`` for a body that needs exactly one of ``fields`` (by alias):
+    ``oneOf`` over their presence, and each of them not nullable (omit it instead)."""
+
+    def extra(schema: dict[str, Any]) -> None:
+        for name in fields:
+            prop = schema["properties"][name]
+            options = prop.pop("anyOf", None)
+            if options is not None:
+                kept = [o for o in options if o.get("type") != "null"]
+                prop.update(kept[0] if len(kept) == 1 else {"oneOf": kept})
+            prop.pop("default", None)
+        # Each branch complete in itself (tools that pick a branch see every rule).
+        schema["oneOf"] = [
+            {
+                "type": "object",
+                "properties": {
+                    key: value
+                    for key, value in schema["properties"].items()
+                    if key == name or key not in fields
+                },
+                "required": sorted({name, *schema.get("required", [])}),
+                "additionalProperties": False,
+            }
+            for name in fields
+        ]
+
+    return extra
+
+
+def no_explicit_null(value: Any) -> Any:
+    """A before-validator: omit an optional field rather than send it as null."""
+    if value is None:
+        raise ValueError("omit this field rather than sending null")
+    return value
 
 
 class ErrorBody(Schema):
@@ -32,8 +134,10 @@ class ErrorResponse(Schema):
 
 class PathWorkspace(Schema):
     path: str = Field(
+        pattern="^/[^\x00]*$",
+        max_length=4096,
         description="Absolute path of a directory on the controller host, under the"
-        " server's workspace roots (WARDEN_WORKSPACE_ROOTS)."
+        " server's workspace roots (WARDEN_WORKSPACE_ROOTS).",
     )
 
 
@@ -43,8 +147,10 @@ class ArchiveWorkspace(Schema):
 
 class GitRef(Schema):
     url: str = Field(
+        pattern=r"^((https?|git)://[^/?#@\s]+|file:///)",
+        max_length=2000,
         description="https://, http://, git:// (hosts in the policy's workspace.git_hosts)"
-        " or file:// (under the workspace roots)."
+        " or file:// (under the workspace roots).",
     )
     ref: str | None = Field(default=None, description="Branch, tag or commit (default HEAD).")
 
@@ -70,24 +176,30 @@ WorkspaceSpec = Annotated[PathWorkspace | ArchiveWorkspace | GitWorkspace, _OneO
 
 
 class CreateSession(Schema):
-    work_dir: str | None = Field(
+    model_config = ConfigDict(json_schema_extra=exactly_one("workDir", "workspace"))
+
+    work_dir: Annotated[str | None, BeforeValidator(no_explicit_null)] = Field(
         default=None,
+        pattern="^/[^\x00]*$",
+        max_length=4096,
         description="Shorthand for workspace {path}: a directory on the controller host.",
     )
-    workspace: WorkspaceSpec | None = Field(
+    workspace: Annotated[WorkspaceSpec | None, BeforeValidator(no_explicit_null)] = Field(
         default=None,
         description="Where the workspace comes from: a host path, an upload, or a git repository.",
     )
-    prompt: str | None = Field(default=None, description="First prompt, sent once Claude is ready.")
+    prompt: str | None = Field(
+        default=None, max_length=100_000, description="First prompt, sent once Claude is ready."
+    )
     policy: str = Field(default="default", description="Policy name or path.")
     image: str | None = None
     permission_mode: PermissionMode = PermissionMode.DEFAULT
     model: str | None = None
-    env: dict[str, str] = Field(default_factory=dict)
+    env: Env = Field(default_factory=dict)
     workspace_mode: WorkspaceMode | None = Field(
         default=None, description="Omitted: the policy's workspace.mode."
     )
-    unattended: bool = Field(
+    unattended: StrictBool = Field(
         default=False,
         description="No person watches (CI): prompts get the policy's CI fallback at once.",
     )
@@ -152,8 +264,14 @@ class SendInput(Schema):
 
 
 class Answer(Schema):
-    option: int | None = Field(default=None, ge=1, description="1-based option number.")
-    text: str | None = Field(default=None, min_length=1, max_length=10_000)
+    model_config = ConfigDict(json_schema_extra=exactly_one("option", "text"))
+
+    option: Annotated[Option | None, BeforeValidator(no_explicit_null)] = Field(
+        default=None, description="1-based option number."
+    )
+    text: Annotated[str | None, BeforeValidator(no_explicit_null)] = Field(
+        default=None, min_length=1, max_length=10_000
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Answer:
@@ -262,7 +380,11 @@ class UploadOut(Schema):
 
 
 class CreateWebhook(Schema):
-    url: str = Field(description="Where to POST events (http or https; public addresses only).")
+    url: str = Field(
+        pattern=r"^https?://[^/?#\s]+",
+        max_length=2000,
+        description="Where to POST events (http or https; public addresses only).",
+    )
     events: list[str] = Field(
         default_factory=lambda: ["*"], description='Type patterns, e.g. ["*"] or ["session.*"].'
     )
@@ -275,7 +397,7 @@ class CreateWebhook(Schema):
 class UpdateWebhook(Schema):
     url: str | None = None
     events: list[str] | None = None
-    enabled: bool | None = None
+    enabled: StrictBool | None = None
 
 
 class WebhookOut(Schema):
@@ -337,7 +459,7 @@ class CreateChannel(Schema):
         default_factory=lambda: list(get_args(Topic)),
         description="What to tell this channel about.",
     )
-    approval_links: bool = Field(
+    approval_links: StrictBool = Field(
         default=False, description="Put approve/reject links in permission-prompt messages."
     )
 

@@ -58,9 +58,16 @@ async def authenticate(request: Request) -> Actor:
     path = route.path if isinstance(route, APIRoute) else request.url.path
     if path in PUBLIC_PATHS:
         return ANONYMOUS
+    throttle = get_services(request).throttle
+    client = request.client.host if request.client else "-"
+    authorization = request.headers.get("authorization")
+    # Before the credentials are looked at: a source out of failure budget is not
+    # validated at all, so guessing is slowed and a flood costs no audit or crypto.
+    await throttle.check_failures(client, authorization)
     try:
         actor = await auth.authenticate(_authorization(request))
     except AuthenticationError as exc:
+        throttle.failed(client, authorization)
         await _audit(request, "auth.failed", _attributed(exc), exc)
         raise
     except AuthorizationError as exc:
@@ -73,6 +80,7 @@ async def authenticate(request: Request) -> Actor:
         )
         await _audit(request, "auth.denied", actor, denied)
         raise denied
+    await throttle.check_mutation(actor, request.method, client)
     return actor
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import FileResponse, PlainTextResponse
@@ -27,6 +27,7 @@ from runner.api.schemas import (
     BatchResult,
     CreateSession,
     ErrorBody,
+    ErrorResponse,
     GitWorkspace,
     Pane,
     PathWorkspace,
@@ -100,7 +101,16 @@ def _request(body: CreateSession) -> SessionRequest:
     )
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=SessionOut)
+_START_ERRORS: dict[int | str, dict[str, Any]] = {
+    200: {"model": SessionOut, "description": "An idle session of the same workDir, reused"},
+    424: {"model": ErrorResponse, "description": "The image or the policy's runtime is missing"},
+    502: {"model": ErrorResponse, "description": "The container runtime failed"},
+}
+
+
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, response_model=SessionOut, responses=_START_ERRORS
+)
 async def create_session(
     body: CreateSession,
     manager: ManagerDep,

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from typing import Annotated
 
 from fastapi import APIRouter, Response, status
+from fastapi import Path as PathParam
 from pydantic import Field
 
 from runner.api.deps import EventsDep, OperatorDep, TemplatesDep, ViewerDep
-from runner.api.schemas import CreateSession, Schema
+from runner.api.schemas import CreateSession, Env, Schema
 from runner.core import Actor, EventSink, PermissionMode, WorkspaceMode, utcnow
-from runner.errors import ConflictError, InvalidInputError, NotFoundError
+from runner.errors import ConflictError, NotFoundError
 from runner.sessions.templates import (
+    NAME_PATTERN,
     SessionTemplate,
     TemplateStore,
     check_template_name,
@@ -30,11 +33,13 @@ class TemplateFields(Schema):
     model: str | None = None
     permission_mode: PermissionMode | None = None
     workspace_mode: WorkspaceMode | None = None
-    env: dict[str, str] = Field(default_factory=dict)
+    env: Env = Field(default_factory=dict)
 
 
 class CreateTemplate(TemplateFields):
-    name: str = Field(description="a-z, 0-9, '.', '_', '-'; unique in the tenant.")
+    name: str = Field(
+        pattern=NAME_PATTERN, description="a-z, 0-9, '.', '_', '-'; unique in the tenant."
+    )
 
 
 class TemplateOut(TemplateFields):
@@ -90,7 +95,7 @@ async def templated(body: CreateSession, store: TemplateStore, actor: Actor) -> 
         return body
     template = await asyncio.to_thread(store.get, actor.tenant, body.template)
     if template is None:
-        raise InvalidInputError(
+        raise NotFoundError(
             f"no template {body.template!r} in tenant {actor.tenant}",
             details={"template": body.template},
         )
@@ -143,9 +148,13 @@ async def get_template(name: str, store: TemplatesDep, actor: ViewerDep) -> Temp
     return _out(template)
 
 
-@router.put("/{name}", response_model=TemplateOut)
+@router.put(
+    "/{name}",
+    response_model=TemplateOut,
+    responses={201: {"model": TemplateOut, "description": "Created"}},
+)
 async def put_template(
-    name: str,
+    name: Annotated[str, PathParam(pattern=NAME_PATTERN)],
     body: TemplateFields,
     response: Response,
     store: TemplatesDep,

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from fastapi import APIRouter, status
 from pydantic import Field
 
 from runner.api.deps import AdminDep, TokensDep
 from runner.api.schemas import Schema
-from runner.auth.tokens import MAX_LIFETIME_DAYS, ApiToken
+from runner.auth.tokens import MAX_LIFETIME_DAYS, NAME_PATTERN, ApiToken
 
 router = APIRouter(prefix="/v1/tokens", tags=["tokens"])
 
 
+#: The roles a token may hold (runner.auth.roles.GRANTABLE_ROLES).
+Role = Literal["viewer", "operator", "approver", "auditor", "admin", "global_admin", "metrics"]
+
+
 class CreateToken(Schema):
-    name: str = Field(description="What the token is for, e.g. ci-deploy.")
-    roles: list[str] = Field(min_length=1, description="Roles the token holds.")
+    name: str = Field(pattern=NAME_PATTERN, description="What the token is for, e.g. ci-deploy.")
+    roles: list[Role] = Field(min_length=1, description="Roles the token holds.")
     expires_in_days: int = Field(default=30, ge=1, le=MAX_LIFETIME_DAYS)
     tenant: str | None = Field(default=None, description="Default: the creator's tenant.")
 

@@ -21,7 +21,9 @@ from runner.errors import (
 )
 
 MAX_LIFETIME_DAYS = 366
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+#: A token name (the API states it as a pattern).
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+_NAME = re.compile(NAME_PATTERN[1:-1])
 #: ``last_used_at`` is written at most this often per token (not on every request).
 _TOUCH_EVERY = timedelta(seconds=60)
 #: Compared against when the id is unknown, so a miss costs what a hit costs.

@@ -52,6 +52,8 @@ def serve(
     config = uvicorn.Config(
         AccessLog(create_app(settings)), host=settings.host, port=settings.port,
         log_config=None, access_log=False, lifespan="on",
+        # Room above our own header cap, so runner.api.body_limit answers with a clear 431.
+        h11_max_incomplete_event_size=settings.max_header_bytes + 4096,
     )  # fmt: skip
     try:
         _Server(config).run()

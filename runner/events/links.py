@@ -99,7 +99,9 @@ class ApprovalLinks:
         """
         link_id, _, signature = token.partition(".")
         # Constant time: the signature must not be found byte by byte.
-        if not signature or not hmac.compare_digest(signature, self._sign(link_id)):
+        # Compared as bytes: compare_digest refuses non-ASCII text (a 500, not a 404).
+        given = signature.encode("utf-8", "surrogatepass")
+        if not signature or not hmac.compare_digest(given, self._sign(link_id).encode()):
             raise NotFoundError("this approval link is not valid")
         link = self._store.get(link_id)
         if link is None:

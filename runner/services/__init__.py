@@ -22,6 +22,8 @@ from sqlalchemy import Engine, text
 from audit.ledger import Ledger
 from runner.auth.authenticator import Authenticator, open_authenticator
 from runner.auth.browser import CookieSealer, load_cookie_key
+from runner.auth.ratelimit import Buckets, FloodLog
+from runner.auth.throttle import Throttle
 from runner.auth.tokens import ApiTokens
 from runner.errors import SandboxError, WardenError
 from runner.events.bus import EventBus
@@ -55,6 +57,7 @@ from runner.sessions.memory import MemoryStore
 from runner.sessions.model import SessionStore
 from runner.sessions.policy_gate import PolicyGate
 from runner.sessions.pool import WarmPool
+from runner.sessions.quotas import QuotaLimits, Quotas, host_available_memory
 from runner.sessions.registry import SessionRegistry
 from runner.sessions.templates import TemplateStore
 from runner.sessions.tenures import Tenures
@@ -107,6 +110,7 @@ class Services:
     link_desk: LinkDesk
     #: Seals the dashboard's session cookies (runner.auth.browser).
     browser: CookieSealer
+    throttle: Throttle
     metrics: Metrics
     traces: SessionTraces
     gauges: Gauges
@@ -144,6 +148,7 @@ class Services:
         self.tasks.append(asyncio.create_task(self.failover.run(), name="session-leases"))
         if self.siem is not None:
             self.tasks.append(asyncio.create_task(self.siem.run(), name="siem-syslog"))
+        self.tasks.append(asyncio.create_task(self.throttle.run(), name="flood-audit"))
 
     async def _warm_pool(self) -> None:
         """Start the warm pool's keys (a key whose policy or image is refused is skipped)."""
@@ -162,6 +167,9 @@ class Services:
         for task in self.tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        # The open floods' counts, while the ledger is still open.
+        with contextlib.suppress(Exception):
+            await self.throttle.flush(everything=True)
         await self.pipelines.close()  # first: its stages delete their sessions
         await self.manager.close()
         try:  # after detaching: the other replicas take the sessions over at once
@@ -340,6 +348,13 @@ async def build_services(
         traces=traces,
         tenures=tenures,
         replicated=engine.dialect.name == "postgresql",
+        quotas=Quotas(
+            _quota_limits(settings),
+            store,
+            # Host memory says nothing about Pods on other nodes: admission there is the
+            # cluster scheduler's.
+            available_memory=host_available_memory if backend.shares_files else None,
+        ),
     )
     views = SessionViews(registry, workspaces.setup.patch, mirror=launcher.mirror)
     tokens = ApiTokens(SqlTokenStore(engine), recorder)
@@ -426,6 +441,17 @@ async def build_services(
         ),
         owned_tracer=owned_tracer,
         siem=_siem(settings, ledger, SqlWebhookStore(engine)),
+        throttle=_throttle(settings, recorder),
+    )
+
+
+def _quota_limits(settings: Settings) -> QuotaLimits:
+    return QuotaLimits(
+        sessions=settings.max_sessions,
+        per_tenant=settings.max_sessions_per_tenant,
+        per_user=settings.max_sessions_per_user,
+        starts_per_minute=settings.session_starts_per_minute,
+        memory_reserve_bytes=settings.memory_reserve_bytes,
     )
 
 
@@ -473,3 +499,14 @@ def _tenants(store: SessionStore) -> TenantOf:
         return tenant
 
     return tenant_of
+
+
+def _throttle(settings: Settings, events: EventRecorder) -> Throttle:
+    return Throttle(
+        failures=Buckets(
+            burst=settings.auth_failure_burst, per_minute=settings.auth_failures_per_minute
+        ),
+        mutations=Buckets(burst=settings.mutation_burst, per_minute=settings.mutations_per_minute),
+        floods=FloodLog(window_seconds=settings.auth_flood_window_seconds),
+        events=events,
+    )

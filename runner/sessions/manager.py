@@ -19,7 +19,13 @@ from runner.core import (
     WorkspaceMode,
     utcnow,
 )
-from runner.errors import ConflictError, InvalidInputError, PolicyDeniedError, WardenError
+from runner.errors import (
+    ConflictError,
+    InvalidInputError,
+    PolicyDeniedError,
+    RateLimitedError,
+    WardenError,
+)
 from runner.policy import ContainerProfile, Decision
 from runner.sandbox.backend import POOL_LABEL, ImageInfo, SandboxBackend, SandboxInfo
 from runner.sandbox.runtimes import require_runtime
@@ -35,6 +41,7 @@ from runner.sessions.model import SessionRecord, StateChange
 from runner.sessions.ownership import NotOwnerError
 from runner.sessions.policy_gate import PolicyGate
 from runner.sessions.pool import PoolKey, WarmPool, ignore_state
+from runner.sessions.quotas import Quotas
 from runner.sessions.registry import SessionRegistry
 from runner.sessions.requests import SessionRequest, check_request, summary
 from runner.sessions.runtime import Running, SessionPaths
@@ -70,9 +77,11 @@ class SessionManager:
         pool: WarmPool | None = None,
         tenures: Tenures | None = None,
         replicated: bool = False,
+        quotas: Quotas | None = None,
     ) -> None:
         self._registry = registry
         self._traces = traces or SessionTraces()
+        self._quotas = quotas
         self._workspaces = workspaces
         self._store = registry.store
         self._backend = backend
@@ -159,6 +168,9 @@ class SessionManager:
                     if request.prompt:
                         await self.send(reusable.id, request.prompt, actor)
                     return reusable, True
+                # Quotas count what starts: a reused session starts nothing.
+                await self._admit_quota(record, actor, None)
+                await self._admit_quota(record, actor, profile.memory_bytes)
                 pooled = self._claim_pooled(record, profile, image)
                 if pooled is not None:  # the session takes the id its sandbox was made for
                     self._traces.rename(record.id, pooled.session_id)
@@ -171,6 +183,8 @@ class SessionManager:
                 await asyncio.to_thread(self._store.add, record)
                 if self._tenures is not None and await self._tenures.claim(record.id) is None:
                     raise ConflictError(f"session {record.id} was claimed by another replica")
+                if self._quotas is not None:
+                    self._quotas.started(actor)
             except BaseException as exc:
                 self._traces.end(record.id, "refused", _message(exc))
                 if pooled is not None:  # claimed, so never back to the pool: removed
@@ -281,6 +295,27 @@ class SessionManager:
         # under another runtime than its policy's (e.g. runc instead of gVisor).
         await require_runtime(self._backend, profile.runtime, policy=record.policy)
         return profile, image
+
+    async def _admit_quota(
+        self, record: SessionRecord, actor: Actor, memory_bytes: int | None
+    ) -> None:
+        """Refuse (429, audited) a start over a session quota, or, once the policy's
+        memory limit is known, one the host has no memory for."""
+        if self._quotas is None:
+            return
+        try:
+            if memory_bytes is None:
+                await asyncio.to_thread(self._quotas.admit, actor)
+            else:
+                self._quotas.admit_memory(memory_bytes)
+        except RateLimitedError as exc:
+            await self._events.emit(
+                "session.refused",
+                actor=actor,
+                session=None,
+                data={**summary(record), "limit": exc.limit, "reason": exc.message},
+            )
+            raise
 
     async def _find_reusable(self, wanted: SessionRecord, actor: Actor) -> SessionRecord | None:
         idle = await asyncio.to_thread(

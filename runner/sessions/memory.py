@@ -14,7 +14,9 @@ from typing import Any, Protocol
 
 from runner.errors import InvalidInputError
 
-_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,199}")
+#: A memory key (the API states it as the path parameter's pattern).
+KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$"
+_KEY = re.compile(KEY_PATTERN[1:-1])
 #: A memory entry is a note between agents, not a file store.
 MAX_VALUE_BYTES = 64 * 1024
 

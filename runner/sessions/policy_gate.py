@@ -56,12 +56,12 @@ class PolicyGate:
         the controller read an arbitrary file as a policy.
 
         Raises:
-            InvalidInputError: no policy has that name.
+            NotFoundError: no policy has that name (404, like any unknown name).
         """
         if name not in self._cache:
             known = self.names()
             if name not in known:
-                raise InvalidInputError(
+                raise NotFoundError(
                     f"unknown policy {name!r}; known policies: {', '.join(known)}",
                     details={"policy": name, "known": known},
                 )
@@ -97,7 +97,7 @@ class PolicyGate:
         """The mode a session gets: the one asked for, else the policy's ``workspace.mode``.
 
         Raises:
-            InvalidInputError: no policy has that name.
+            NotFoundError: no policy has that name.
         """
         return WorkspaceMode(requested or self.policy(policy_name).workspace.mode)
 

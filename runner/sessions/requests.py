@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.core import PermissionMode, WorkspaceMode
-from runner.errors import InvalidInputError
+from runner.errors import InvalidInputError, NotFoundError
 from runner.sessions.model import SessionRecord
 from runner.workspace.source import WorkspaceSource
 
@@ -18,6 +18,14 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 # at another endpoint or key, or change which binary runs.
 _RESERVED_ENV_PREFIXES = ("ANTHROPIC_", "CLAUDE_", "WARDEN_")
 _RESERVED_ENV = frozenset({"HOME", "PATH", "USER", "SHELL", "DISABLE_AUTOUPDATER", "LD_PRELOAD"})
+#: The same rule as one pattern, for the API's schema (``check_request`` stays the judge).
+ENV_NAME_PATTERN = (
+    "^(?!(?:"
+    + "|".join(_RESERVED_ENV_PREFIXES)
+    + ")|(?:"
+    + "|".join(sorted(_RESERVED_ENV))
+    + ")$)[A-Za-z_][A-Za-z0-9_]{0,127}$"
+)
 
 
 @dataclass(frozen=True)
@@ -50,7 +58,7 @@ def check_request(request: SessionRequest) -> None:
         if not path.is_absolute():
             raise InvalidInputError("workDir must be an absolute path on the controller host")
         if not path.is_dir():
-            raise InvalidInputError(f"workDir {request.work_dir} is not a directory")
+            raise NotFoundError(f"workDir {request.work_dir} is not a directory")
     for name in request.env:
         if (
             not _ENV_NAME.fullmatch(name)

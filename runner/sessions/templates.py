@@ -11,7 +11,9 @@ from typing import Any, Protocol
 from runner.core import PermissionMode, WorkspaceMode
 from runner.errors import InvalidInputError
 
-_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+#: A template name (part of URLs; the API states it as a pattern).
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
+_NAME = re.compile(NAME_PATTERN[1:-1])
 
 #: The session fields a template can fill in (request field name → template attribute).
 TEMPLATE_FIELDS = (

@@ -84,7 +84,7 @@ class WorkspaceGate:
             PolicyDeniedError, InvalidInputError, NotFoundError: see the module docstring.
         """
         source = request.workspace or PathSource(request.work_dir)
-        # An unknown policy is the request's own 422 (not a workspace refusal).
+        # An unknown policy is the request's own 404 (not a workspace refusal).
         policy = self._gate.policy(request.policy)
         try:
             return await self._admit(source, policy, request, actor)

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner.errors import InvalidInputError, PolicyDeniedError
+from runner.errors import InvalidInputError, NotFoundError, PolicyDeniedError
 
 #: Rule ids in refusals (a 403 names the rule, as policy refusals do).
 RULE_SERVER_ROOTS = "server.workspace_roots"
@@ -124,12 +124,13 @@ def _resolved_dir(raw: str) -> Path:
         raise InvalidInputError(
             f"workspace path {raw!r} must be an absolute path on the controller host"
         )
+    # No such directory is a 404, like any name that points at nothing.
     try:
         resolved = path.resolve(strict=True)
     except (OSError, RuntimeError):
-        raise InvalidInputError(f"workDir {raw} is not a directory") from None
+        raise NotFoundError(f"workDir {raw} is not a directory") from None
     if not resolved.is_dir():
-        raise InvalidInputError(f"workDir {raw} is not a directory")
+        raise NotFoundError(f"workDir {raw} is not a directory")
     return resolved
 
 

@@ -168,7 +168,7 @@ def test_bad_input_gets_clear_4xx(server: WardenServer, tmp_path: Path) -> None:
     fields = {f["field"] for f in malformed.json()["error"]["details"]["fields"]}
     assert {"body.workDir", "body.permissionMode"} <= fields
     nodir = server.client.post("/v1/sessions", json={"workDir": str(tmp_path / "nope")})
-    assert nodir.status_code == 422
+    assert nodir.status_code == 404
     assert "not a directory" in nodir.json()["error"]["message"]
     badenv = server.client.post(
         "/v1/sessions", json={"workDir": str(tmp_path), "env": {"ANTHROPIC_BASE_URL": "http://x"}}

@@ -29,7 +29,7 @@ from runner.events.bus import Event
 from runner.settings import Settings
 from runner.store.sessions import SqlSessionStore
 from runner.store.tokens import SqlTokenStore
-from tests.offline_app import client_for, offline_app
+from tests.offline_app import OfflineServices, client_for, offline_app
 from tests.oidc_provider import OidcProvider
 
 AUDIENCE = "warden-api"
@@ -93,6 +93,7 @@ class Harness:
     sessions: SqlSessionStore
     tokens: SqlTokenStore
     queue: asyncio.Queue[Event]
+    services: OfflineServices
     seen: list[Event] = field(default_factory=list)
 
     def bearer(self, token: str) -> dict[str, str]:
@@ -110,11 +111,16 @@ class Harness:
 
 @asynccontextmanager
 async def running_app(
-    provider: OidcProvider, tmp_path: Path, *, config: IssuerConfig | None = None
+    provider: OidcProvider,
+    tmp_path: Path,
+    *,
+    config: IssuerConfig | None = None,
+    **overrides: Any,
 ) -> AsyncIterator[Harness]:
-    """The Warden API with authentication enforced, trusting ``provider``."""
+    """The Warden API with authentication enforced, trusting ``provider``; ``overrides``
+    are further settings."""
     config = config or issuer_config(provider)
-    settings = Settings(data_dir=tmp_path / "data", auth_issuers=[config])
+    settings = Settings(data_dir=tmp_path / "data", auth_issuers=[config], **overrides)
     clock = Clock()
     async with (
         offline_app(settings) as (app, services),
@@ -127,4 +133,4 @@ async def running_app(
             enforced=True, tokens=ApiTokens(tokens, services.recorder), oidc=oidc
         )
         async with client_for(app) as client:
-            yield Harness(client, provider, clock, services.store, tokens, queue)
+            yield Harness(client, provider, clock, services.store, tokens, queue, services)

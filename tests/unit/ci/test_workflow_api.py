@@ -14,7 +14,7 @@ from audit.stores.base import EventFilter
 from runner.api.schemas import CreateSession
 from runner.api.templates import templated
 from runner.core import Actor, utcnow
-from runner.errors import InvalidInputError
+from runner.errors import NotFoundError
 from runner.sessions.templates import SessionTemplate
 from runner.settings import Settings
 from runner.store.database import create_database_engine, migrate
@@ -79,7 +79,7 @@ def test_session_fields_come_from_the_template_unless_given(tmp_path: Path) -> N
             refused = await client.post(
                 "/v1/sessions", json={"workDir": str(tmp_path), "template": "missing"}
             )
-            assert refused.status_code == 422 and "missing" in refused.json()["error"]["message"]
+            assert refused.status_code == 404 and "missing" in refused.json()["error"]["message"]
         now = utcnow()
         await asyncio.to_thread(
             store.put,
@@ -95,7 +95,7 @@ def test_session_fields_come_from_the_template_unless_given(tmp_path: Path) -> N
         other_tenant = Actor("bob", "globex")
         try:
             await templated(request, store, other_tenant)
-        except InvalidInputError as exc:
+        except NotFoundError as exc:
             assert "globex" in exc.message
         else:
             raise AssertionError("another tenant's template was used")

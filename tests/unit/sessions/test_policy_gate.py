@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from runner.core import Actor, utcnow
-from runner.errors import AuthorizationError, InvalidInputError, NotFoundError, PolicyDeniedError
+from runner.errors import AuthorizationError, NotFoundError, PolicyDeniedError
 from runner.gateway.hooks import HookDecision, hook_output
 from runner.sessions.model import SessionRecord
 from runner.sessions.policy_gate import PolicyGate
@@ -28,7 +28,7 @@ def test_only_known_policy_names_are_accepted() -> None:
     gate = PolicyGate()
     assert {"default", "ci", "strict", "permissive-dev"} <= set(gate.names())
     for name in ("../../etc/passwd", "/etc/hosts", "nope"):
-        with pytest.raises(InvalidInputError):
+        with pytest.raises(NotFoundError):
             gate.policy(name)
     with pytest.raises(NotFoundError):
         gate.document("nope")
@@ -63,7 +63,7 @@ def test_a_request_without_a_workspace_mode_gets_the_policys() -> None:
     assert gate.workspace_mode("ci", None) == "copy"
     assert gate.workspace_mode("default", "rw") == "rw"
     assert gate.admit(_record("strict", mode=gate.workspace_mode("strict", None))).pids > 0
-    with pytest.raises(InvalidInputError):
+    with pytest.raises(NotFoundError):
         gate.workspace_mode("nope", None)
 
 

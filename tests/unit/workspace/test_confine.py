@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.errors import InvalidInputError, PolicyDeniedError
+from runner.errors import InvalidInputError, NotFoundError, PolicyDeniedError
 from runner.workspace.confine import Confinement, Protected
 
 
@@ -114,11 +114,10 @@ def test_malformed_paths_are_the_callers_422(tree: tuple[Path, Path]) -> None:
     root, data = tree
     (root / "file.txt").write_text("x")
     confinement = _confinement(root, data)
-    for raw, message in (
-        ("project", "absolute path"),
-        (str(root / "missing"), "not a directory"),
-        (str(root / "file.txt"), "not a directory"),
-        ("", "non-empty"),
-    ):
+    for raw, message in (("project", "absolute path"), ("", "non-empty")):
         with pytest.raises(InvalidInputError, match=message):
+            confinement.check(raw)
+    # What names no directory is a 404.
+    for raw in (str(root / "missing"), str(root / "file.txt")):
+        with pytest.raises(NotFoundError, match="not a directory"):
             confinement.check(raw)
