@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,18 @@ from runner.cli import app as cli
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104 (the address the test expects to be refused)
 
 
+@pytest.fixture
+def root_logging() -> Iterator[None]:
+    """``serve`` configures the root logger for its process (a handler on the stream it
+    was given, here the runner's, closed afterwards): put back what the tests had."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.mark.usefixtures("root_logging")
 def test_non_loopback_bind_without_auth_refuses_to_start(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
