@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     kubernetes_pod_template: Path | None = None
 
     image: str = "warden-sandbox:latest"
+    #: A create request that does not say ``reuse`` gets an idle session of the same
+    #: caller matching it in every respect (Aegis's default); off: each request starts one.
+    reuse_sessions: bool = False
     claude_sdk_version: str = CLAUDE_SDK_VERSION
 
     # "scripted" runs the project's scripted model in-process (tests, offline demo).

@@ -207,11 +207,12 @@ class CreateSession(Schema):
         default=None,
         description="A saved template (/v1/templates): fills the fields this request leaves unset.",
     )
-    reuse: bool = Field(
-        default=False,
+    reuse: bool | None = Field(
+        default=None,
         description="Return (200, reused: true) an idle session of yours that matches this"
         " request in every field (policy, workspace and mode, image, model, permission mode,"
-        " env), instead of starting one. The request is policy-checked either way.",
+        " env), instead of starting one. The request is policy-checked either way. Unset:"
+        " the server's WARDEN_REUSE_SESSIONS (default false).",
     )
 
     @model_validator(mode="after")

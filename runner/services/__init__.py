@@ -348,6 +348,7 @@ async def build_services(
         traces=traces,
         tenures=tenures,
         replicated=engine.dialect.name == "postgresql",
+        reuse_default=settings.reuse_sessions,
         quotas=Quotas(
             _quota_limits(settings),
             store,

@@ -77,6 +77,7 @@ class SessionManager:
         pool: WarmPool | None = None,
         tenures: Tenures | None = None,
         replicated: bool = False,
+        reuse_default: bool = False,
         quotas: Quotas | None = None,
     ) -> None:
         self._registry = registry
@@ -98,6 +99,8 @@ class SessionManager:
         self._tenures = tenures
         #: Other controllers may share the database (PostgreSQL) and the engine.
         self._replicated = replicated
+        #: Whether a request that does not say gets an idle matching session (Aegis's way).
+        self._reuse_default = reuse_default
         self._starting: dict[str, asyncio.Task[None]] = {}
         self._create_lock = asyncio.Lock()
         #: Each session's startup breakdown (``details.startup``), once it is ready.
@@ -161,7 +164,8 @@ class SessionManager:
                 # under another policy, or someone else's. An unattended (CI) run never
                 # shares one; only a host path can be shared (an upload or a clone is
                 # each session's own).
-                reuse = request.reuse and admitted.is_host_path and not request.unattended
+                asked = self._reuse_default if request.reuse is None else request.reuse
+                reuse = asked and admitted.is_host_path and not request.unattended
                 reusable = await self._find_reusable(record, actor) if reuse else None
                 if reusable is not None:
                     self._traces.end(record.id, "reused")

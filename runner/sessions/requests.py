@@ -43,8 +43,9 @@ class SessionRequest:
     unattended: bool = False
     #: Where the workspace comes from; None: ``work_dir``, a host path.
     workspace: WorkspaceSource | None = None
-    #: Return an idle session that matches this request in every respect, if there is one.
-    reuse: bool = False
+    #: Return an idle session that matches this request in every respect, if there is one
+    #: (None: the manager's default, WARDEN_REUSE_SESSIONS).
+    reuse: bool | None = None
 
 
 def check_request(request: SessionRequest) -> None:

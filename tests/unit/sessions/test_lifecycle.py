@@ -358,3 +358,46 @@ def test_the_container_runs_the_image_id_that_was_admitted(tmp_path: Path) -> No
             assert data["imageId"] == MemoryBackend.image_id("warden-sandbox:python")
 
     _run(scenario())
+
+
+def test_reuse_by_default_is_a_setting_and_a_request_may_refuse_it(tmp_path: Path) -> None:
+    """With ``reuse_sessions`` on, a request that does not say gets the idle session it
+    matches; ``reuse=False`` still starts one; a request differing in a field starts one."""
+
+    async def scenario() -> None:
+        backend = MemoryBackend()
+        FakeClaude(backend)
+        async with _services(tmp_path, backend, reuse_sessions=True) as services:
+            manager = services.manager
+            work = str(_work(tmp_path))
+            first, reused = await manager.create(SessionRequest(work_dir=work), ALICE)
+            assert not reused
+            await _reach(services, first.id, SessionState.IDLE)
+            again, reused = await manager.create(SessionRequest(work_dir=work), ALICE)
+            assert reused and again.id == first.id
+            fresh, reused = await manager.create(SessionRequest(work_dir=work, reuse=False), ALICE)
+            assert not reused and fresh.id != first.id
+            other, reused = await manager.create(
+                SessionRequest(work_dir=work, env={"TZ": "UTC"}), ALICE
+            )
+            assert not reused and other.id not in (first.id, fresh.id)
+
+    _run(scenario())
+
+
+def test_without_the_setting_a_request_that_does_not_say_starts_a_session(
+    tmp_path: Path,
+) -> None:
+    """Reuse is opt-in by default: the same request twice starts two sessions."""
+
+    async def scenario() -> None:
+        backend = MemoryBackend()
+        FakeClaude(backend)
+        async with _services(tmp_path, backend) as services:
+            work = str(_work(tmp_path))
+            first, _ = await services.manager.create(SessionRequest(work_dir=work), ALICE)
+            await _reach(services, first.id, SessionState.IDLE)
+            second, reused = await services.manager.create(SessionRequest(work_dir=work), ALICE)
+            assert not reused and second.id != first.id
+
+    _run(scenario())
