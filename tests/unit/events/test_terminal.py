@@ -13,6 +13,7 @@ import pytest
 import websockets
 from websockets.exceptions import InvalidStatus
 
+from audit.stores.base import EventFilter
 from runner.auth.authenticator import Authenticator
 from runner.auth.roles import effective_roles
 from runner.core import Actor, SessionState
@@ -38,6 +39,50 @@ async def _token(served: Served, role: str) -> str:
 async def _enforce(served: Served) -> None:
     services = served.services
     services.auth = Authenticator(enforced=True, tokens=services.auth.tokens)
+
+
+async def _reply(socket: websockets.ClientConnection) -> dict[str, object]:
+    """The next JSON reply, past the screen bytes that arrive in between."""
+    while isinstance(frame := await asyncio.wait_for(socket.recv(), 5), bytes):
+        pass
+    reply: dict[str, object] = json.loads(frame)
+    return reply
+
+
+def test_typing_in_the_terminal_is_text_judged_as_send_judges_it(tmp_path: Path) -> None:
+    """The socket's input is not a way around the input rules: control bytes, a shell
+    escape and a slash command outside the allowlist are refused, nothing is typed, and
+    each refusal is in the ledger."""
+
+    async def scenario() -> None:
+        async with serve(tmp_path) as served:
+            manager = served.services.manager
+            record, _ = await manager.create(
+                SessionRequest(work_dir=str(work_dir(tmp_path)), prompt="hello"), ALICE
+            )
+            await reach(served.services, record.id, SessionState.IDLE)
+            url = served.url.replace("http", "ws") + f"/v1/sessions/{record.id}/terminal"
+            async with websockets.connect(url) as socket:
+                assert isinstance(await socket.recv(), bytes)
+                for text in (
+                    "aaa\u001b[201~\u001b[Z",
+                    "!touch /workspace/bang.txt",
+                    "/permissions",
+                ):
+                    await socket.send(json.dumps({"type": "input", "text": text}))
+                    reply = await _reply(socket)
+                    assert reply["type"] == "error", (text, reply)
+                    assert reply["code"] in ("invalid_input", "policy_denied"), (text, reply)
+            assert served.claude.prompts == ["hello"]
+            ledger = served.services.ledger.query(_session_filter(record.id)).entries
+            refused = [e.event for e in ledger if e.event.type == "input.refused"]
+            assert len(refused) == 3
+
+    asyncio.run(scenario())
+
+
+def _session_filter(session_id: str) -> EventFilter:
+    return EventFilter(session=session_id)
 
 
 def test_the_snapshot_redraws_the_screen_and_live_bytes_follow(tmp_path: Path) -> None:
