@@ -24,7 +24,7 @@ from audit.event import Event, decode_event
 from audit.export import export_csv, export_dir
 from audit.merkle import MerkleTree
 from audit.proofs import ConsistencyBundle, InclusionBundle
-from audit.sequencer import Sequencer, SequencerConfig
+from audit.sequencer import BatchObserver, Sequencer, SequencerConfig
 from audit.signing import KeyRing, PublicKeys
 from audit.stores.base import EventFilter, Pending, Store
 from audit.stores.factory import open_store
@@ -69,6 +69,10 @@ class Ledger:
         self._tree_lock = threading.Lock()
         self._tree: MerkleTree | None = None
         self._sequencer.start()
+
+    def observe_batches(self, observer: BatchObserver | None) -> None:
+        """Have ``observer`` told each group-commit batch (size, seconds, error)."""
+        self._sequencer.on_batch = observer
 
     @classmethod
     def open(

@@ -63,6 +63,10 @@ class _Control:
         self.future: Future[Checkpoint | None] = Future()
 
 
+#: Told after each batch the writer committed or failed: its size, its seconds, the error.
+BatchObserver = Callable[[int, float, BaseException | None], None]
+
+
 class Sequencer:
     """Owns the write side of one store: the queue, the writer thread, the Merkle frontier."""
 
@@ -100,6 +104,8 @@ class Sequencer:
             )
         #: Whether this process chains events (always, unless another replica does).
         self.is_leader = self._replication is None
+        #: Called from the writer thread after each batch (telemetry); never fails it.
+        self.on_batch: BatchObserver | None = None
 
     # -- producer side -----------------------------------------------------------------
 
@@ -316,6 +322,7 @@ class Sequencer:
         return batch, None
 
     def _commit(self, batch: list[Ticket]) -> None:
+        began = time.perf_counter()
         unique: dict[str, Pending] = {}
         for item in batch:
             unique.setdefault(item.pending.event.id, item.pending)
@@ -329,7 +336,9 @@ class Sequencer:
             error.__cause__ = exc
             for item in batch:
                 item.fail(error)
+            self._observe(len(unique), began, exc)
             return
+        self._observe(len(unique), began, None)
         for item in batch:
             record = by_id[item.pending.event.id]
             if record.leaf_hash != leaf_hash(item.pending.canonical):
@@ -340,6 +349,15 @@ class Sequencer:
                 )
             else:
                 item.resolve(record)
+
+    def _observe(self, size: int, began: float, error: BaseException | None) -> None:
+        observer = self.on_batch
+        if observer is None:
+            return
+        try:
+            observer(size, time.perf_counter() - began, error)
+        except Exception:  # an observer's failure is its own, never the batch's
+            log.exception("audit batch observer failed")
 
     def _place(self, pendings: list[Pending]) -> list[Record]:
         """Chain the events here (the sequencer) or relay them to the one that does."""

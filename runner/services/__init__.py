@@ -46,7 +46,13 @@ from runner.sandbox.backend import SandboxBackend
 from runner.services.approval_links import LinkDesk
 from runner.services.egress import EgressSecrets
 from runner.services.gateways import SessionGateways
-from runner.services.telemetry import Gauges, shutdown, timed_append, tracer_provider_from_env
+from runner.services.telemetry import (
+    Gauges,
+    shutdown,
+    timed_append,
+    trace_batches,
+    tracer_provider_from_env,
+)
 from runner.services.upstream import open_upstream
 from runner.services.workspaces import Workspaces, build_workspaces
 from runner.sessions.failover import Failover
@@ -270,6 +276,7 @@ async def build_services(
         settings.data_dir / "keys",
         shared=engine.dialect.name == "postgresql",
     )
+    trace_batches(ledger, traces)
     recorder = EventRecorder(bus, timed_append(LedgerAppender(ledger), metrics, traces))
     resources = contextlib.AsyncExitStack()
     upstream = await resources.enter_async_context(open_upstream(settings))

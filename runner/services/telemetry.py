@@ -19,6 +19,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from sqlalchemy import Engine
 
+from audit.ledger import Ledger
 from runner.core import FINAL_STATES, Actor, SessionState, utcnow
 from runner.events.sink import AuditAppend
 from runner.sandbox.backend import SandboxBackend
@@ -64,6 +65,25 @@ def timed_append(append: AuditAppend, metrics: Metrics, traces: SessionTraces) -
             metrics.append_seconds.observe(time.perf_counter() - began)
 
     return timed
+
+
+def trace_batches(ledger: Ledger, traces: SessionTraces) -> None:
+    """With tracing on, each group-commit batch of the ledger's writer is an
+    ``audit.batch`` span with its size (a batch holds events of many sessions, so it is
+    a trace of its own)."""
+    if not traces.enabled:
+        return
+
+    def observed(size: int, seconds: float, error: BaseException | None) -> None:
+        traces.record(
+            None,
+            "audit.batch",
+            seconds=seconds,
+            attributes={"warden.audit.batch.size": size},
+            error=None if error is None else f"{type(error).__name__}: {error}",
+        )
+
+    ledger.observe_batches(observed)
 
 
 @dataclass

@@ -114,21 +114,22 @@ class SessionTraces:
 
     def record(
         self,
-        session_id: str,
+        session_id: str | None,
         name: str,
         *,
         seconds: float,
         attributes: Attributes | None = None,
         error: str | None = None,
     ) -> None:
-        """A span of the session that ended now and lasted ``seconds`` (told afterwards)."""
+        """A span of the session that ended now and lasted ``seconds`` (told afterwards);
+        with no session, a span of the current trace (a root where there is none)."""
         if not self.enabled:
             return
         end = time.time_ns()
         attrs = _clean({SESSION_ID: session_id, **(attributes or {})})
         span = self._tracer.start_span(
             name,
-            context=self._parent(session_id),
+            context=self._parent(session_id) if session_id is not None else None,
             attributes=attrs,
             start_time=end - int(max(seconds, 0.0) * 1e9),
         )

@@ -194,6 +194,33 @@ def test_a_session_start_is_one_trace_with_its_steps_under_session_start(tmp_pat
     asyncio.run(scenario())
 
 
+def test_each_group_commit_batch_of_the_ledger_is_a_span(tmp_path: Path) -> None:
+    """The ledger's writer commits events in batches: each is an ``audit.batch`` span
+    with its size, and the sizes add up to the events appended."""
+
+    async def scenario() -> None:
+        backend = MemoryBackend()
+        FakeClaude(backend)
+        async with _traced(tmp_path, backend) as (services, exporter):
+            exporter.clear()
+            before, _ = services.ledger.store.head()
+            await asyncio.gather(
+                *(
+                    services.recorder.emit("probe.event", actor=ALICE, session=None, data={"n": n})
+                    for n in range(40)
+                )
+            )
+            after, _ = services.ledger.store.head()
+            batches = _by_name(list(exporter.get_finished_spans()), "audit.batch")
+
+        sizes = [int(str(b.attributes["warden.audit.batch.size"])) for b in batches if b.attributes]
+        assert after - before == 40
+        assert sum(sizes) == 40 and len(sizes) == len(batches) >= 1
+        assert all(b.parent is None and b.end_time and b.start_time for b in batches)
+
+    asyncio.run(scenario())
+
+
 def test_with_no_provider_nothing_is_traced(tmp_path: Path) -> None:
     """Tracing off (no ``OTEL_*``): the session traces are disabled and record nothing."""
 
