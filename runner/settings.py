@@ -57,11 +57,13 @@ class Settings(BaseSettings):
     #: ``json``: one JSON object a line, with request, trace and span ids (observability.md).
     log_format: Literal["text", "json"] = "text"
 
-    #: This controller among replicas (docs/deployment.md): its id (default hostname
-    #: and pid), how long a session lease lasts unrenewed (a dead replica's sessions are
-    #: taken over after it), how often leases are renewed, and the URL other replicas
-    #: forward actions to (default http://host:port).
-    replica_id: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    #: This controller among replicas (docs/deployment.md): its id (default: on
+    #: PostgreSQL hostname and pid; on SQLite, which has one controller, hostname and
+    #: "sqlite", so a restarted controller holds its predecessor's leases at once), how
+    #: long a session lease lasts unrenewed (a dead replica's sessions are taken over
+    #: after it), how often leases are renewed, and the URL other replicas forward
+    #: actions to (default http://host:port).
+    replica_id: str = ""
     lease_seconds: float = Field(default=15.0, ge=1.0)
     lease_renew_seconds: float = Field(default=5.0, gt=0)
     replica_url: str | None = None
@@ -238,6 +240,16 @@ class Settings(BaseSettings):
     @property
     def resolved_replica_url(self) -> str:
         return self.replica_url or f"http://{self.host}:{self.port}"
+
+    @model_validator(mode="after")
+    def _default_replica_id(self) -> Settings:
+        if not self.replica_id:
+            # SQLite: `warden serve` holds the database's controller lock, so the one
+            # controller of it is the same replica across restarts; its sessions' leases
+            # must not wait out their expiry for a new pid (runner.store.controller_lock).
+            alone = self.resolved_database_url.startswith("sqlite")
+            self.replica_id = f"{socket.gethostname()}-{'sqlite' if alone else os.getpid()}"
+        return self
 
     @model_validator(mode="after")
     def _renew_within_lease(self) -> Settings:

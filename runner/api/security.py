@@ -49,8 +49,46 @@ PUBLIC_PATHS = frozenset(
 )
 
 
+#: Sent by ``warden mcp`` (stdio) with the name its MCP client gave in the handshake.
+MCP_CLIENT_HEADER = "x-warden-mcp-client"
+_MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
 async def authenticate(request: Request) -> Actor:
     """The caller, or 401/403 (audited). The local user when no auth is configured."""
+    actor = await _authenticate(request)
+    await _note_mcp_client(request, actor)
+    return actor
+
+
+async def _note_mcp_client(request: Request, actor: Actor) -> None:
+    """A change made through ``warden mcp`` is recorded as an ``mcp.call`` naming the
+    MCP client, as ``/mcp`` records its own calls; the REST handler then records the
+    effect as for any caller.
+
+    Only changes: REST records no reads, and a read recorded per header would let any
+    caller grow the ledger at will (changes are rate-limited per caller). The name is
+    the client's own word, kept short.
+    """
+    name = request.headers.get(MCP_CLIENT_HEADER)
+    if name is None or request.method not in _MUTATING or actor == ANONYMOUS:
+        return
+    route = request.scope.get("route")
+    path = route.path if isinstance(route, APIRoute) else request.url.path
+    session = request.path_params.get("session_id")
+    await get_services(request).recorder.emit(
+        "mcp.call",
+        actor=actor,
+        session=session if isinstance(session, str) else None,
+        data={
+            "operation": f"{request.method} {path}",
+            "client": name.strip()[:100] or None,
+            "transport": "stdio",
+        },
+    )
+
+
+async def _authenticate(request: Request) -> Actor:
     auth = get_services(request).auth
     if not auth.enforced:
         return LOCAL_ACTOR

@@ -17,7 +17,7 @@ from mcp.server import ServerRequestContext
 from runner.commands.client import ApiClient
 from runner.commands.mcp_remote import RemoteWarden
 from runner.mcp.ports import Warden
-from runner.mcp.server import build_server
+from runner.mcp.server import build_server, client_name
 
 app = typer.Typer()
 
@@ -32,7 +32,8 @@ def mcp(server: Server = None, token: Token = None) -> None:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     remote = RemoteWarden(ApiClient(server, token))
 
-    def resolve(_ctx: ServerRequestContext[Any, Any]) -> Warden:
+    def resolve(ctx: ServerRequestContext[Any, Any]) -> Warden:
+        remote.client_name = client_name(ctx)  # one client per stdio server
         return remote
 
     async def serve() -> None:

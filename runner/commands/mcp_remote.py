@@ -16,6 +16,7 @@ from urllib.parse import quote
 import httpx
 
 from runner import __version__
+from runner.api.audit import Verification
 from runner.api.memory import MemoryList, MemoryOut
 from runner.api.pipelines import CreatePipeline, PipelineList, PipelineOut
 from runner.api.schemas import (
@@ -34,6 +35,8 @@ from runner.commands.client import ApiClient
 from runner.core import SessionState
 from runner.mcp.ports import CallError
 
+#: The header naming the MCP client (the server's runner.api.security.MCP_CLIENT_HEADER).
+MCP_CLIENT = "X-Warden-MCP-Client"
 #: How often ``wait_for_state`` looks at the session (the REST API has no long-poll).
 POLL_SECONDS = 0.5
 #: A request's own limit; ``wait_for_state`` polls, so no request is held long.
@@ -50,12 +53,17 @@ class RemoteWarden:
         if authorization:
             headers["Authorization"] = authorization
         self._http = httpx.AsyncClient(base_url=self.server, headers=headers, timeout=_TIMEOUT)
+        #: The MCP client's handshake name, sent with each call so the server's audit of
+        #: a change names it (runner.api.security.MCP_CLIENT_HEADER).
+        self.client_name: str | None = None
 
     async def aclose(self) -> None:
         await self._http.aclose()
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
+            if self.client_name:
+                kwargs["headers"] = {**kwargs.get("headers", {}), MCP_CLIENT: self.client_name}
             response = await self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
             raise CallError(
@@ -159,6 +167,14 @@ class RemoteWarden:
     async def policy(self, name: str) -> dict[str, Any]:
         found: dict[str, Any] = await self._call("GET", f"/v1/policies/{_segment(name)}")
         return found
+
+    async def verify_audit(self, session: str | None) -> tuple[str, Verification]:
+        made: dict[str, Any] = await self._call(
+            "POST", "/v1/audit/exports", json={"session": session} if session else {}
+        )
+        export_id = str(made["id"])
+        checked = await self._call("GET", f"/v1/audit/exports/{_segment(export_id)}/verification")
+        return export_id, Verification.model_validate(checked)
 
     async def health(self) -> Health:
         return Health.model_validate(await self._call("GET", "/v1/health"))

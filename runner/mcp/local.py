@@ -15,12 +15,14 @@ from typing import Any, TypeVar
 
 from starlette.responses import Response
 
+from runner.api import audit as audit_routes
 from runner.api import health as health_routes
 from runner.api import memory as memory_routes
 from runner.api import pipelines as pipeline_routes
 from runner.api import policies as policy_routes
 from runner.api import sessions as session_routes
 from runner.api import templates as template_routes
+from runner.api.audit import ExportRequest, Verification
 from runner.api.memory import MemoryList, MemoryOut, PutMemory
 from runner.api.pipelines import CreatePipeline, PipelineList, PipelineOut
 from runner.api.policies import ExplainRequest
@@ -38,7 +40,7 @@ from runner.api.schemas import (
     TranscriptPage,
 )
 from runner.api.templates import TemplateList
-from runner.auth.roles import APPROVER, OPERATOR, VIEWER, has_any_role
+from runner.auth.roles import APPROVER, AUDITOR, OPERATOR, VIEWER, has_any_role
 from runner.core import Actor, SessionState
 from runner.errors import AuthorizationError, WardenError
 from runner.mcp.ports import CallError
@@ -73,6 +75,7 @@ ROLES: dict[str, str] = {
     "memory_get": VIEWER,
     "memory_set": OPERATOR,
     "memory_delete": OPERATOR,
+    "verify_audit": AUDITOR,
 }
 
 #: How often a wait looks again with no event: the live state can settle (idle is
@@ -292,6 +295,24 @@ class LocalWarden:
         return await self._run(
             "policy", None, lambda: policy_routes.get_policy(name, gate, self._actor)
         )
+
+    async def verify_audit(self, session: str | None) -> tuple[str, Verification]:
+        services = self._services
+
+        async def verify() -> tuple[str, Verification]:
+            made = await audit_routes.export(
+                ExportRequest(session=session),
+                services.ledger,
+                services.recorder,
+                self._actor,
+                services.settings,
+            )
+            checked = await audit_routes.export_verification(
+                made.id, services.ledger, self._actor, services.settings
+            )
+            return made.id, checked
+
+        return await self._run("verify_audit", session, verify)
 
     async def health(self) -> Health:
         # Public, as GET /v1/health is.

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from runner.api.audit import Verification
 from runner.api.memory import MemoryList, MemoryOut
 from runner.api.pipelines import CreatePipeline, PipelineList, PipelineOut
 from runner.api.schemas import (
@@ -91,6 +92,11 @@ class Warden(Protocol):
     async def policy(self, name: str) -> dict[str, Any]: ...
 
     async def health(self) -> Health: ...
+
+    async def verify_audit(self, session: str | None) -> tuple[str, Verification]:
+        """Export the caller's tenant's ledger (or one session's events) and verify it
+        against the controller's signing keys: the export's id and the verdict."""
+        ...
 
     async def wait_for_state(
         self, session_id: str, states: frozenset[SessionState], seconds: float

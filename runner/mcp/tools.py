@@ -43,6 +43,8 @@ SessionId = Annotated[str, Field(min_length=1, max_length=100, description="The 
 READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True)
 #: Changes something, but doing it twice is harmless or refused (a second approve: 409).
 ACT = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False)
+#: Writes something new (an export) and changes nothing else.
+EXPORT = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True)
 DESTROY = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True)
 
 #: The longest ``wait_for_state`` may hold a call open (an agent calls again after it).
@@ -65,6 +67,18 @@ MemoryKey = Annotated[
     str,
     Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$", description="The entry's key."),
 ]
+
+
+class AuditVerdict(BaseModel):
+    """An export of the ledger and whether it verifies (chain, Merkle roots, signatures)."""
+
+    export: str = Field(description="The export's id (GET /v1/audit/exports/{id}/archive).")
+    ok: bool
+    events: int
+    checkpoints: int
+    first_bad_seq: int | None = Field(description="The first event that fails, if one does.")
+    reason: str | None
+    summary: str
 
 
 class Explanation(BaseModel):
@@ -239,6 +253,23 @@ def register_tools(server: MCPServer) -> None:
         """What ``policy`` would decide for one tool call, and the deciding rule."""
         decision = await _call(lambda: caller().explain_policy(policy, tool, tool_input))
         return Explanation(decision=decision)
+
+    @server.tool(annotations=EXPORT)
+    async def verify_audit(
+        session: Annotated[
+            str | None,
+            Field(
+                default=None,
+                min_length=1,
+                max_length=64,
+                description="Only this session's events; none: the whole ledger you may see.",
+            ),
+        ] = None,
+    ) -> AuditVerdict:
+        """Export the audit ledger (your tenant's, or one session's events) and verify it
+        against the controller's signing keys, as `warden audit verify` would (auditor)."""
+        export_id, checked = await _call(lambda: caller().verify_audit(session))
+        return AuditVerdict(export=export_id, **checked.model_dump())
 
     @server.tool(annotations=ACT)
     async def batch_create_sessions(

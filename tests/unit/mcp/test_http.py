@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import httpx
@@ -18,6 +19,7 @@ TOOLS = {
     "answer_question", "interrupt", "escape", "kill_session", "get_patch", "list_templates",
     "explain_policy", "batch_create_sessions", "create_pipeline", "get_pipeline",
     "list_pipelines", "memory_list", "memory_get", "memory_set", "memory_delete",
+    "verify_audit",
 }  # fmt: skip
 
 
@@ -304,5 +306,57 @@ def test_memory_batches_and_pipelines_over_http(tmp_path: Path) -> None:
                 }
                 gone = error_text(await client.call_tool("memory_get", {"key": "plan"}))
                 assert "not_found" in gone
+
+    asyncio.run(scenario())
+
+
+def test_an_auditor_verifies_the_ledger_and_a_tampered_copy_fails(tmp_path: Path) -> None:
+    """``verify_audit`` exports and verifies against the controller's keys: OK for the
+    ledger as it is; a viewer is refused; an export whose events were altered fails at
+    the altered seq."""
+
+    async def scenario() -> None:
+        async with serve(tmp_path) as served:
+            await enforce(served)
+            operator = await token(served, "operator")
+            auditor = await token(served, "auditor")
+            viewer = await token(served, "viewer")
+            async with http_client(served.url, operator) as client:
+                sid = ok(
+                    await client.call_tool(
+                        "create_session", {"workspace": str(work_dir(tmp_path)), "prompt": "hi"}
+                    )
+                )["id"]
+                ok(
+                    await client.call_tool(
+                        "wait_for_state",
+                        {"session_id": sid, "states": ["idle"], "timeout_seconds": 20},
+                    )
+                )
+            async with http_client(served.url, viewer) as client:
+                refused = error_text(await client.call_tool("verify_audit", {}))
+                assert "needs the auditor role" in refused
+            async with http_client(served.url, auditor) as client:
+                whole = ok(await client.call_tool("verify_audit", {}))
+                assert whole["ok"] is True and whole["events"] > 0, whole
+                assert whole["first_bad_seq"] is None
+                one = ok(await client.call_tool("verify_audit", {"session": sid}))
+                assert one["ok"] is True and 0 < one["events"] < whole["events"], one
+
+                folder = served.services.settings.data_dir / "exports" / whole["export"]
+                events = folder / "events.jsonl"
+                lines = events.read_text(encoding="utf-8").splitlines()
+                row = json.loads(lines[2])
+                forged = row["canonical"].replace('"actor":"', '"actor":"mallory-', 1)
+                assert forged != row["canonical"]
+                lines[2] = json.dumps({**row, "canonical": forged})
+                events.write_text("\n".join(lines) + "\n", encoding="utf-8")
+                async with httpx.AsyncClient(
+                    base_url=served.url, headers={"Authorization": f"Bearer {auditor}"}
+                ) as http:
+                    verdict = await http.get(f"/v1/audit/exports/{whole['export']}/verification")
+                assert verdict.status_code == 200, verdict.text
+                assert verdict.json()["ok"] is False
+                assert verdict.json()["firstBadSeq"] == row["seq"], verdict.json()
 
     asyncio.run(scenario())

@@ -13,6 +13,7 @@ from pathlib import Path
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
+from audit.stores.base import EventFilter
 from tests.unit.events.support import free_port, serve, work_dir
 from tests.unit.mcp.support import CLIENT, enforce, error_text, ok, token
 from tests.unit.mcp.test_http import TOOLS
@@ -76,6 +77,21 @@ def test_a_session_story_over_stdio(tmp_path: Path) -> None:
                 await client.call_tool("send_message", {"session_id": sid, "text": "hi"})
             )
             assert "conflict" in gone or "cannot" in gone
+            # Each change made through the subprocess names the MCP client in the audit;
+            # reads add nothing (REST records none).
+            calls = await asyncio.to_thread(
+                served.services.ledger.query, EventFilter(type="mcp.call"), limit=100
+            )
+            seen = [e.event.data for e in calls.entries]
+            assert {d["client"] for d in seen} == {CLIENT.name}
+            assert {d["transport"] for d in seen} == {"stdio"}
+            operations = {d["operation"] for d in seen}
+            assert {"POST /v1/sessions", "POST /v1/sessions/{session_id}/approve"} <= operations
+            assert not any(op.startswith("GET ") for op in operations)
+            approved = [
+                e.event for e in calls.entries if e.event.data["operation"].endswith("/approve")
+            ]
+            assert [e.session for e in approved] == [sid]
 
     asyncio.run(scenario())
 
