@@ -46,6 +46,7 @@ from runner.sandbox.backend import SandboxBackend
 from runner.services.approval_links import LinkDesk
 from runner.services.egress import EgressSecrets
 from runner.services.gateways import SessionGateways
+from runner.services.pending_asks import restore_pending_asks
 from runner.services.telemetry import (
     Gauges,
     shutdown,
@@ -282,6 +283,8 @@ async def build_services(
     upstream = await resources.enter_async_context(open_upstream(settings))
     gate = PolicyGate(settings.policies_dir)
     hooks = HookLog()
+    # Prompts that outlived the last controller stay approvable (runner.services.pending_asks).
+    await asyncio.to_thread(restore_pending_asks, ledger, hooks, store)
     mux = await _open_mux(settings, backend)
     if mux is not None:
         resources.push_async_callback(mux.close)
