@@ -38,8 +38,10 @@ from runner.ci.target import RunSpec, RunTarget, SessionView
 from runner.core import Actor
 from runner.errors import WardenError
 from runner.policy.units import parse_duration
-from runner.services import build_services
+from runner.services import Services, build_services
 from runner.settings import Settings
+
+log = logging.getLogger(__name__)
 
 app = typer.Typer()
 
@@ -105,11 +107,27 @@ async def _embedded(work_dir: Path) -> AsyncIterator[RunTarget]:
     settings = settings.model_copy(update={"workspace_roots": roots})
     services = await build_services(settings)
     # No ``services.start()``: it re-adopts every running session in the store, and a
-    # one-shot run must not take over sessions that a server on the same data owns.
+    # one-shot run must not take over sessions that a server on the same data owns. Its
+    # own session's lease is renewed all the same: an expired lease fences every write.
+    renewing = asyncio.create_task(_keep_own_leases(services), name="session-leases")
     try:
         yield LocalTarget(services.manager, services.views, services.ledger, RUN_ACTOR)
     finally:
+        renewing.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await renewing
         await services.close()
+
+
+async def _keep_own_leases(services: Services) -> None:
+    """Renew the leases this process holds, and take over nothing (runner.sessions.failover)."""
+    every = services.settings.lease_renew_seconds
+    while True:
+        try:
+            await services.tenures.renew(within=every)
+        except Exception:  # the next round tries again; a lease not renewed fences writes
+            log.exception("could not renew this run's session leases")
+        await asyncio.sleep(every)
 
 
 @contextlib.asynccontextmanager

@@ -20,6 +20,7 @@ from runner.sandbox.statedir import SessionLayout
 from runner.services.egress import EgressSecrets, build_egress
 from runner.sessions.hooklog import HookLog
 from runner.sessions.model import SessionRecord, SessionStore
+from runner.sessions.ownership import FencedError
 from runner.sessions.policy_gate import PolicyGate
 
 log = logging.getLogger(__name__)
@@ -95,15 +96,21 @@ class SessionGateways:
                 self._hooks.record(record.id, data)
             if kind == "model.request":
                 usage = gateway.usage
-                await asyncio.to_thread(
-                    self._store.update,
-                    record.id,
-                    usage={
-                        "requests": usage.requests,
-                        "inputTokens": usage.input_tokens,
-                        "outputTokens": usage.output_tokens,
-                    },
-                )
+                try:
+                    await asyncio.to_thread(
+                        self._store.update,
+                        record.id,
+                        usage={
+                            "requests": usage.requests,
+                            "inputTokens": usage.input_tokens,
+                            "outputTokens": usage.output_tokens,
+                        },
+                    )
+                except FencedError:
+                    # The session ended (its lease went with it) or moved to another
+                    # replica while this reply was still streaming: the ledger has the
+                    # request; the record is no longer this replica's to write.
+                    log.info("session %s: usage not stored, not this replica's", record.id)
 
         egress = self._egress(record, policy.network, token, on_event)
         muxed = self._mux is not None and self._sessions_dir is not None

@@ -143,7 +143,9 @@ def test_session_outside_policy_is_refused_with_rule(server: WardenServer, proje
     unknown = server.client.post(
         "/v1/sessions", json={"workDir": str(project), "policy": "../etc/passwd"}
     )
-    assert unknown.status_code == 422
+    # No such policy (a path is never a policy name): 404, as for any unknown resource.
+    assert unknown.status_code == 404, unknown.text
+    assert unknown.json()["error"]["code"] == "not_found"
     denied = server.client.get("/v1/audit", params={"type": "session.denied"}).json()["events"]
     assert denied and denied[-1]["data"]["rule"] == "container.images"
 
