@@ -371,11 +371,17 @@ def test_a_spoofed_prompt_cannot_be_approved(server: WardenServer, project: Path
     drawn = base64.b64encode(SPOOF.encode()).decode()
     container.exec_run(["sh", "-c", f"echo {drawn} | base64 -d > {pane_tty}"], user="warden")
     server.wait_for(sid, lambda s: s["details"].get("command") == "ls -la", timeout=30)
-    refused = server.post(sid, "approve")
-    assert refused.status_code == 409, refused.text
+    # Claude Code may repaint over the drawing while it is read (the state flickers for
+    # a moment): every approve is refused, until one is refused for the mismatch itself.
+    for _attempt in range(20):
+        refused = server.post(sid, "approve")
+        assert refused.status_code == 409, refused.text
+        if _audit(server, sid, "screen.mismatch"):
+            break
+        time.sleep(0.5)
     time.sleep(2)
     assert (_workspace(server, sid) / "readme.txt").exists()
-    (mismatch,) = _audit(server, sid, "screen.mismatch")
+    mismatch = _audit(server, sid, "screen.mismatch")[0]
     (pending,) = mismatch["data"]["pending"]
     assert pending["tool_input"]["command"] == "rm -rf /workspace/readme.txt"
     # Rejecting is allowed, and presses Esc: the spoofed "2. No" may be a real "Yes".
