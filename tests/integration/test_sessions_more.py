@@ -51,7 +51,8 @@ def test_batch_creates_each_item_on_its_own(server: WardenServer, tmp_path: Path
     response = server.client.post("/v1/sessions/batch", json=body)
     assert response.status_code == 200, response.text
     results = response.json()["results"]
-    assert results[1]["error"]["code"] == "invalid_input" and results[1]["session"] is None
+    # A workDir that is no directory is not found (404), as the single create says.
+    assert results[1]["error"]["code"] == "not_found" and results[1]["session"] is None
     for item, tag in ((results[0], "a"), (results[2], "b")):
         sid = item["session"]["id"]
         server.wait_for(
