@@ -17,6 +17,7 @@ from audit.stores.base import EventFilter
 from runner.auth.authenticator import Authenticator
 from runner.auth.roles import effective_roles
 from runner.core import Actor, SessionState
+from runner.sessions.model import SessionRecord
 from runner.sessions.requests import SessionRequest
 from tests.unit.events.support import ALICE, Served, reach, serve, until, work_dir
 
@@ -41,6 +42,15 @@ async def _enforce(served: Served) -> None:
     services.auth = Authenticator(enforced=True, tokens=services.auth.tokens)
 
 
+async def _idle_terminal(served: Served, tmp_path: Path) -> tuple[SessionRecord, str]:
+    """A session briefed with "hello" and idle, and its terminal socket's URL."""
+    record, _ = await served.services.manager.create(
+        SessionRequest(work_dir=str(work_dir(tmp_path)), prompt="hello"), ALICE
+    )
+    await reach(served.services, record.id, SessionState.IDLE)
+    return record, served.url.replace("http", "ws") + f"/v1/sessions/{record.id}/terminal"
+
+
 async def _reply(socket: websockets.ClientConnection) -> dict[str, object]:
     """The next JSON reply, past the screen bytes that arrive in between."""
     while isinstance(frame := await asyncio.wait_for(socket.recv(), 5), bytes):
@@ -56,12 +66,7 @@ def test_typing_in_the_terminal_is_text_judged_as_send_judges_it(tmp_path: Path)
 
     async def scenario() -> None:
         async with serve(tmp_path) as served:
-            manager = served.services.manager
-            record, _ = await manager.create(
-                SessionRequest(work_dir=str(work_dir(tmp_path)), prompt="hello"), ALICE
-            )
-            await reach(served.services, record.id, SessionState.IDLE)
-            url = served.url.replace("http", "ws") + f"/v1/sessions/{record.id}/terminal"
+            record, url = await _idle_terminal(served, tmp_path)
             async with websockets.connect(url) as socket:
                 assert isinstance(await socket.recv(), bytes)
                 for text in (
@@ -91,12 +96,7 @@ def test_the_snapshot_redraws_the_screen_and_live_bytes_follow(tmp_path: Path) -
 
     async def scenario() -> None:
         async with serve(tmp_path) as served:
-            manager = served.services.manager
-            record, _ = await manager.create(
-                SessionRequest(work_dir=str(work_dir(tmp_path)), prompt="hello"), ALICE
-            )
-            await reach(served.services, record.id, SessionState.IDLE)
-            url = served.url.replace("http", "ws") + f"/v1/sessions/{record.id}/terminal"
+            record, url = await _idle_terminal(served, tmp_path)
             async with websockets.connect(url) as socket:
                 snapshot = await socket.recv()
                 assert isinstance(snapshot, bytes)
