@@ -181,8 +181,10 @@ class LiveSession:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
+                # asyncio.timeout, not wait_for: 3.11's wait_for can drop a cancel.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), remaining)
+                    async with asyncio.timeout(remaining):
+                        await self._changed.wait()
             return True
 
     async def wait_for_update(self, after: int, seconds: float) -> bool:

@@ -66,9 +66,10 @@ class Tenures:
         """
         sent = time.monotonic()
         try:
-            renewed = await asyncio.wait_for(
-                asyncio.to_thread(self.leases.renew, self.replica), within
-            )
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for drops a cancel that
+            # lands as the renewal answers, and the lease loop then outlives shutdown.
+            async with asyncio.timeout(within):
+                renewed = await asyncio.to_thread(self.leases.renew, self.replica)
         except Exception as exc:  # the database is unreachable: trust only what is left
             log.warning("lease renewal failed (%s): %s", type(exc).__name__, exc)
             return self._overdue()
