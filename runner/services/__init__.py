@@ -171,9 +171,13 @@ class Services:
     async def close(self) -> None:
         for task in self.tasks:
             task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self.tasks:  # bounded: a task that ignores its cancel must not hold shutdown
+            stopped, stuck = await asyncio.wait(self.tasks, timeout=10)
+            for task in stopped:
+                if not task.cancelled() and task.exception() is not None:
+                    log.error("background task %s failed: %s", task.get_name(), task.exception())
+            for task in stuck:
+                log.error("background task %s did not stop when cancelled", task.get_name())
         # The open floods' counts, while the ledger is still open.
         with contextlib.suppress(Exception):
             await self.throttle.flush(everything=True)
