@@ -44,11 +44,12 @@ def docker_client() -> Iterator[object]:
     except Exception as exc:
         require(False, f"no Docker daemon: {exc}")
     yield client
-    _remove_test_containers(client)
+    remove_test_containers(client)
     client.close()
 
 
-def _remove_test_containers(client: object) -> None:
+def remove_test_containers(client: object) -> None:
+    """Remove every container this pytest run made (and their anonymous volumes)."""
     mine = {"label": f"{TEST_LABEL}={TEST_RUN}"}
     for container in client.containers.list(all=True, filters=mine):  # type: ignore[attr-defined]
         container.remove(force=True, v=True)  # v: anonymous volumes too

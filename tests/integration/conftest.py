@@ -9,12 +9,25 @@ import docker
 import pytest
 
 from runner.sandbox.image import BuildResult
+from tests.conftest import remove_test_containers
 from tests.integration.sandbox_support import python_image, sandbox_image
 from tests.integration.server import WardenServer, unmount_under
 
 __all__ = ["python_image", "sandbox_image", "start_warden"]
 
 StartWarden = Callable[..., WardenServer]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _module_cleanup(
+    docker_client: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """After each module: remove the sandboxes its servers left running (a stopped server
+    leaves them for re-adoption) and detach their volumes, so they do not load the
+    machine for the rest of the run. No fixture wider than a module starts containers."""
+    yield
+    remove_test_containers(docker_client)
+    unmount_under(tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture
