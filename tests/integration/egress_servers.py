@@ -64,8 +64,11 @@ def make_index(root: Path, wheel: Path, project: str = "wardentiny") -> Path:
 
 
 @contextmanager
-def serve(directory: Path, *, tls: tuple[Path, Path] | None = None) -> Iterator[Served]:
-    """A static file server on 127.0.0.1 (HTTPS with ``tls``), recording each request's headers."""
+def serve(
+    directory: Path, *, tls: tuple[Path, Path] | None = None, host: str = "127.0.0.1"
+) -> Iterator[Served]:
+    """A static file server on ``host`` (a loopback address; HTTPS with ``tls``), recording
+    each request's headers."""
     served = Served(0)
 
     class Handler(http.server.SimpleHTTPRequestHandler):
@@ -79,7 +82,7 @@ def serve(directory: Path, *, tls: tuple[Path, Path] | None = None) -> Iterator[
         def log_message(self, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = http.server.ThreadingHTTPServer((host, 0), Handler)
     if tls is not None:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(str(tls[0]), str(tls[1]))
