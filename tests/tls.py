@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import ssl
 from pathlib import Path
 
 from cryptography import x509
@@ -49,3 +50,10 @@ def make_ca_and_cert(directory: Path) -> tuple[Path, Path, Path]:
                           serialization.NoEncryption())
     )  # fmt: skip
     return paths
+
+
+def server_context(cert: Path, key: Path) -> ssl.SSLContext:
+    """A TLS server context that shows ``cert`` (from ``make_ca_and_cert``)."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(cert), str(key))
+    return context

@@ -8,7 +8,6 @@ import base64
 import hashlib
 import http.server
 import io
-import ssl
 import threading
 import zipfile
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.tls import make_ca_and_cert
+from tests.tls import make_ca_and_cert, server_context
 
 __all__ = ["make_ca_and_cert", "make_index", "make_wheel", "serve"]
 
@@ -84,9 +83,7 @@ def serve(
 
     server = http.server.ThreadingHTTPServer((host, 0), Handler)
     if tls is not None:
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(str(tls[0]), str(tls[1]))
-        server.socket = context.wrap_socket(server.socket, server_side=True)
+        server.socket = server_context(*tls).wrap_socket(server.socket, server_side=True)
     served.port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

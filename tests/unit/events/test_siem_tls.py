@@ -21,14 +21,8 @@ from runner.services import Services
 from runner.sessions.requests import SessionRequest
 from runner.store.webhooks import SqlWebhookStore
 from tests.receivers import SyslogReceiver
-from tests.tls import make_ca_and_cert
+from tests.tls import make_ca_and_cert, server_context
 from tests.unit.events.support import ALICE, reach, serve, until, work_dir
-
-
-def _server_context(cert: Path, key: Path) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(str(cert), str(key))
-    return context
 
 
 def _head(services: Services) -> int:
@@ -51,7 +45,7 @@ def test_every_event_reaches_a_tls_collector_in_order_and_resumes_after_a_restar
     ca, cert, key = _pki(tmp_path, "pki")
 
     async def scenario() -> None:
-        receiver = SyslogReceiver(tls=_server_context(cert, key)).start()
+        receiver = SyslogReceiver(tls=server_context(cert, key)).start()
         try:
             url = f"tls://127.0.0.1:{receiver.port}"
             async with serve(tmp_path, siem_syslog_url=url, siem_ca_file=ca) as served:
@@ -100,7 +94,7 @@ def test_a_collector_whose_certificate_the_ca_did_not_sign_is_refused(
     _, other_cert, other_key = _pki(tmp_path, "other")
 
     async def scenario() -> None:
-        receiver = SyslogReceiver(tls=_server_context(other_cert, other_key)).start()
+        receiver = SyslogReceiver(tls=server_context(other_cert, other_key)).start()
         try:
             url = f"tls://127.0.0.1:{receiver.port}"
             async with serve(tmp_path, siem_syslog_url=url, siem_ca_file=ca) as served:
