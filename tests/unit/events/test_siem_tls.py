@@ -175,3 +175,40 @@ def test_a_collector_that_never_finishes_the_handshake_is_left_and_retried(
             connection.close()
         ledger.close()
     assert stored == []
+
+
+def test_a_collector_reached_by_a_name_its_certificate_does_not_carry_is_refused(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The certificate is for 127.0.0.1 and the URL says localhost: signed by the trusted CA
+    but for another host, so the forwarder refuses it (host name checked) and sends nothing."""
+    ca, cert, key = _pki(tmp_path, "pki")
+    receiver = SyslogReceiver(tls=server_context(cert, key)).start()
+    ledger = Ledger.open(f"sqlite:///{tmp_path / 'ledger.db'}", tmp_path / "keys")
+    ledger.append("session.created", actor="user:alice", data={})
+    stored: list[int] = []
+    # localhost reaches the receiver on 127.0.0.1 (an address ::1 first is tried, then it).
+    target = parse_target(f"tls://localhost:{receiver.port}", str(ca))
+    forwarder = SyslogForwarder(ledger, lambda: None, stored.append, target, confirm_seconds=0.2)
+
+    async def scenario() -> None:
+        task = asyncio.create_task(forwarder.run())
+        try:
+
+            async def refused() -> bool:
+                return bool(receiver.failed_handshakes)
+
+            await until(refused, 5)
+            await asyncio.sleep(0.5)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        receiver.stop()
+        ledger.close()
+    assert receiver.messages == [] and stored == []
+    assert "CERTIFICATE_VERIFY_FAILED" in caplog.text and "mismatch" in caplog.text
