@@ -1,6 +1,15 @@
 """Audit ledger benchmark: append throughput and latency on PostgreSQL, verify speed, proof sizes.
 
     python bench/bench_audit.py [--url postgresql://…] [--seconds 5] [--verify-events 1000000]
+        [--rounds 2]
+
+Appends are measured twice at each level, off then on, in one run: telemetry **off**
+(no tracer provider, no metrics) and **on** as ``warden serve`` has it with
+``OTEL_EXPORTER_OTLP_ENDPOINT`` set (its provider, exporting to a local OTLP sink; each
+group-commit batch an ``audit.batch`` span through ``trace_batches``; each append an
+``audit.append`` span and an observation of the append-latency histogram, as
+``timed_append`` does), side by side with the ratio on/off. Verification and proofs run
+code telemetry does not reach (``audit/`` imports none of it), so they run once.
 
 Uses a throw-away schema (dropped at the end). Prints figures; asserts nothing.
 """
@@ -18,6 +27,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import psycopg
+from telemetry_on import Telemetry, ratio, serve_telemetry
 
 from audit import EventFilter, Ledger, SequencerConfig
 from audit.chain import GENESIS, Record, link_all
@@ -27,23 +37,50 @@ from audit.merkle import MerkleTree
 from audit.signing import KeyRing
 from audit.verify import verify_log
 from audit.verify_export import verify_export
+from runner.services.telemetry import trace_batches
 
 DEFAULT_URL = os.environ.get(
     "WARDEN_TEST_POSTGRES_URL", "postgresql://warden:warden@127.0.0.1:5432/warden_test"
 )
 
 
-def bench_appends(ledger: Ledger, producers: int, seconds: float) -> None:
+def bench_appends(
+    ledger: Ledger, producers: int, seconds: float, telemetry: Telemetry | None = None
+) -> dict[str, float]:
     latencies: list[float] = []
     lock = threading.Lock()
     stop = threading.Event()
     payload = {"tool": "Bash", "command": "npm test", "rule": "tools.allow[3]"}
+    if telemetry is not None:
+        trace_batches(ledger, telemetry.traces)
+    else:
+        ledger.observe_batches(None)
+
+    def append(worker: int) -> int | None:
+        event = ledger.append("permission.decided", actor=f"user:{worker}", session="s",
+                              data=payload)  # fmt: skip
+        return event.seq
+
+    def traced(worker: int) -> int | None:
+        # What timed_append adds around the ledger's append with tracing on.
+        assert telemetry is not None
+        began = time.perf_counter()
+        attributes = {"warden.event.type": "permission.decided"}
+        try:
+            with telemetry.traces.span("s", "audit.append", attributes) as span:
+                seq = append(worker)
+                span.set_attribute("warden.audit.seq", seq or 0)
+                return seq
+        finally:
+            telemetry.metrics.append_seconds.observe(time.perf_counter() - began)
+
+    one = append if telemetry is None else traced
 
     def produce(worker: int) -> None:
         mine = []
         while not stop.is_set():
             t0 = time.perf_counter()
-            ledger.append("permission.decided", actor=f"user:{worker}", session="s", data=payload)
+            one(worker)
             mine.append(time.perf_counter() - t0)
         with lock:
             latencies.extend(mine)
@@ -58,11 +95,32 @@ def bench_appends(ledger: Ledger, producers: int, seconds: float) -> None:
         thread.join()
     elapsed = time.perf_counter() - started
     cuts = statistics.quantiles(latencies, n=100)
-    print(
-        f"  {producers:>3} producers: {len(latencies) / elapsed:>8,.0f} appends/s   "
-        f"p50 {cuts[49] * 1000:6.2f} ms   p99 {cuts[98] * 1000:6.2f} ms   "
-        f"({len(latencies):,} events)"
-    )
+    return {"rate": len(latencies) / elapsed, "p50": cuts[49] * 1000, "p99": cuts[98] * 1000,
+            "events": len(latencies)}  # fmt: skip
+
+
+def bench_appends_off_on(ledger: Ledger, producers: int, seconds: float, rounds: int) -> None:
+    """Rounds alternate off and on (so the load and the growing table hit both alike);
+    each variant's best round is printed."""
+    off: dict[str, float] = {}
+    on: dict[str, float] = {}
+    exports: list[int] = []
+    for _ in range(rounds):
+        got = bench_appends(ledger, producers, seconds)
+        off = got if got["rate"] > off.get("rate", 0) else off
+        with serve_telemetry() as telemetry:
+            got = bench_appends(ledger, producers, seconds, telemetry)
+        exports.extend(telemetry.exports)
+        on = got if got["rate"] > on.get("rate", 0) else on
+    ledger.observe_batches(None)
+    sent = sum(exports)
+    print(f"  {producers:>3} producers   {'off':>9} {'on':>9} {'on/off':>7}")
+    for label, key, shape in (("appends/s", "rate", "{:,.0f}"), ("p50 ms", "p50", "{:.2f}"),
+                              ("p99 ms", "p99", "{:.2f}")):  # fmt: skip
+        print(f"      {label:<12} {shape.format(off[key]):>9} {shape.format(on[key]):>9}"
+              f" {ratio(off[key], on[key]):>7}")  # fmt: skip
+    print(f"      ({off['events']:,.0f} and {on['events']:,.0f} events; on: "
+          f"{len(exports)} OTLP exports, {sent:,} bytes in all rounds)")  # fmt: skip
 
 
 def bench_producer_cpu(events: int = 20_000) -> None:
@@ -148,6 +206,7 @@ def main() -> None:
     parser.add_argument("--url", default=DEFAULT_URL)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--verify-events", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=2, help="off/on rounds per level")
     args = parser.parse_args()
     schema = "audit_bench_" + secrets.token_hex(4)
     # The machine is shared: say how busy it was, so figures can be read in context.
@@ -157,9 +216,10 @@ def main() -> None:
         try:
             print("Producer side:")
             bench_producer_cpu()
-            print(f"PostgreSQL appends ({args.seconds:.0f} s per level, group commit):")
+            print(f"PostgreSQL appends ({args.seconds:.0f} s per round, best of {args.rounds},"
+                  " group commit), telemetry off and on:")  # fmt: skip
             for producers in (1, 16, 64):
-                bench_appends(ledger, producers, args.seconds)
+                bench_appends_off_on(ledger, producers, args.seconds, args.rounds)
             print("Verify speed:")
             bench_verify(ledger.keys, args.verify_events)
             bench_verify_store(ledger, Path(tmp) / "export")

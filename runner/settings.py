@@ -134,7 +134,8 @@ class Settings(BaseSettings):
     #: Forward every audit event to this syslog collector (``tcp://host:port`` or
     #: ``tls://host:port``; RFC 5424, octet-counted), at least once (observability.md).
     siem_syslog_url: str | None = None
-    #: Extra CA certificates (PEM) to trust for a ``tls://`` collector.
+    #: The CA certificates (PEM) a ``tls://`` collector's certificate must chain to,
+    #: trusted instead of the system store when set.
     siem_ca_file: Path | None = None
 
     #: Trusted OIDC issuers (docs/auth.md); any entry turns authentication on.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -145,12 +146,16 @@ def _otlp_value(value: Any) -> Any:
 
 
 class SyslogReceiver:
-    """A syslog collector on loopback (RFC 6587 octet counting over TCP): records each
-    message; ``stop`` closes it and every connection, ``start`` opens it on the same port."""
+    """A syslog collector on loopback (RFC 6587 octet counting over TCP, or over TLS with
+    ``tls``, a server context): records each message; ``stop`` closes it and every
+    connection, ``start`` opens it on the same port."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.messages: list[bytes] = []
+        #: TLS handshakes that failed (a client that refused this receiver's certificate).
+        self.failed_handshakes: list[str] = []
         self.port = 0
+        self._tls = tls
         self._lock = threading.Lock()
         self._server: socket.socket | None = None
         self._clients: list[socket.socket] = []
@@ -192,6 +197,16 @@ class SyslogReceiver:
             threading.Thread(target=self._read, args=(client,), daemon=True).start()
 
     def _read(self, client: socket.socket) -> None:
+        if self._tls is not None:
+            try:
+                client = self._tls.wrap_socket(client, server_side=True)
+            except (ssl.SSLError, OSError) as exc:
+                with self._lock:
+                    self.failed_handshakes.append(str(exc))
+                client.close()
+                return
+            with self._lock:
+                self._clients.append(client)  # so that stop() closes the TLS socket too
         buffer = b""
         while True:
             try:

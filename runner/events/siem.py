@@ -81,6 +81,7 @@ class SyslogForwarder:
         hostname: str = "warden",
         poll_seconds: float = 0.2,
         confirm_seconds: float = 1.0,
+        connect_seconds: float = 10.0,
         batch: int = 500,
     ) -> None:
         self._ledger = ledger
@@ -90,6 +91,7 @@ class SyslogForwarder:
         self._hostname = hostname
         self._poll = poll_seconds
         self._confirm = confirm_seconds
+        self._connect = connect_seconds
         self._batch = batch
 
     async def run(self) -> None:
@@ -97,9 +99,10 @@ class SyslogForwarder:
         while True:
             try:
                 await self._stream()
-            except (OSError, ConnectionError) as exc:
+            except (OSError, ConnectionError, TimeoutError) as exc:
                 log.warning("SIEM collector %s:%s: %s; retrying in %.1fs",
-                            self._target.host, self._target.port, exc, backoff)  # fmt: skip
+                            self._target.host, self._target.port, exc or "timed out",
+                            backoff)  # fmt: skip
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
             else:
@@ -107,7 +110,10 @@ class SyslogForwarder:
 
     async def _stream(self) -> None:
         target = self._target
-        reader, writer = await asyncio.open_connection(target.host, target.port, ssl=target.tls)
+        # Bounded: a collector that accepts and never finishes the TLS handshake (or a
+        # host that drops the SYN) would otherwise hold the stream for minutes.
+        async with asyncio.timeout(self._connect):
+            reader, writer = await asyncio.open_connection(target.host, target.port, ssl=target.tls)
         gone = asyncio.ensure_future(reader.read(1))
         written: list[tuple[float, int]] = []  # (when, seq) not yet confirmed
         try:
@@ -128,6 +134,8 @@ class SyslogForwarder:
             raise ConnectionError("the collector closed the connection")
         finally:
             gone.cancel()
+            if gone.done() and not gone.cancelled():
+                gone.exception()  # retrieved: a reset is why we reconnect, not a fault
             writer.close()
 
     async def _confirm_old(

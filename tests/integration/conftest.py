@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import docker
 import pytest
 
+from runner.gateway.resolver import Resolver
 from runner.sandbox.image import BuildResult
 from tests.conftest import remove_test_containers
+from tests.integration.inprocess import InProcessWarden
 from tests.integration.sandbox_support import python_image, sandbox_image
 from tests.integration.server import WardenServer, unmount_under
 
-__all__ = ["python_image", "sandbox_image", "start_warden"]
+__all__ = ["python_image", "sandbox_image", "start_in_process", "start_warden"]
 
 StartWarden = Callable[..., WardenServer]
+StartInProcess = Callable[..., InProcessWarden]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -56,6 +60,25 @@ def start_warden(
             extra_env=extra_env,
             cwd=cwd,
         )
+        started.append(warden)
+        return warden.start()
+
+    yield start
+    for warden in started:
+        warden.stop()
+    unmount_under(tmp_path)
+
+
+@pytest.fixture
+def start_in_process(
+    tmp_path: Path, sandbox_image: BuildResult, docker_client: docker.DockerClient
+) -> Iterator[StartInProcess]:
+    """Start a Warden in this process on real Docker (``InProcessWarden``), for a seam
+    ``warden serve`` has not: ``start(resolver=None, **settings)``; stopped afterwards."""
+    started: list[InProcessWarden] = []
+
+    def start(*, resolver: Resolver | None = None, **settings: Any) -> InProcessWarden:
+        warden = InProcessWarden(tmp_path / "data", resolver=resolver, **settings)
         started.append(warden)
         return warden.start()
 

@@ -18,7 +18,7 @@ import httpx
 from tests.conftest import TEST_LABELS
 from tests.mounts import unmount_under
 
-__all__ = ["WardenServer", "free_port", "unmount_under"]
+__all__ = ["WardenApi", "WardenServer", "free_port", "unmount_under"]
 
 
 def free_port() -> int:
@@ -28,77 +28,13 @@ def free_port() -> int:
         return port
 
 
-class WardenServer:
-    """``warden serve`` in a subprocess: scripted model upstream, test-labelled containers."""
+class WardenApi:
+    """A client for a Warden under test, wherever it runs (a subprocess, or in-process)."""
 
-    def __init__(
-        self,
-        data_dir: Path,
-        database_url: str,
-        *,
-        port: int | None = None,
-        extra_env: dict[str, str | None] | None = None,
-        cwd: Path | None = None,
-    ) -> None:
-        """``extra_env`` adds settings; a value of None removes that variable instead."""
+    def __init__(self, data_dir: Path, url: str) -> None:
         self.data_dir = data_dir
-        self.cwd = cwd
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = data_dir / "server.log"
-        env: dict[str, str | None] = {
-            **os.environ,
-            "WARDEN_DATA_DIR": str(data_dir),
-            "WARDEN_DATABASE_URL": database_url,
-            "WARDEN_MODEL_UPSTREAM": "scripted",
-            "WARDEN_PORT": str(self.port),
-            "WARDEN_CONTAINER_LABELS": json.dumps(TEST_LABELS),
-            "WARDEN_STALL_SECONDS": "120",
-            # The tests' projects live beside the data dir, in pytest's tmp dir.
-            "WARDEN_WORKSPACE_ROOTS": str(data_dir.parent),
-            **(extra_env or {}),
-        }
-        self.env = {name: value for name, value in env.items() if value is not None}
-        self.process: subprocess.Popen[bytes] | None = None
-        self.client = httpx.Client(base_url=self.url, timeout=60)
-
-    def start(self, timeout: float = 60) -> WardenServer:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "runner.cli", "serve"],
-                env=self.env,
-                cwd=self.cwd,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"warden serve exited: {self.log.read_text()[-3000:]}")
-            try:
-                if self.client.get("/v1/health").status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"warden serve did not come up: {self.log.read_text()[-3000:]}")
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown handlers run, as in a crash."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    # -- API helpers ---------------------------------------------------------------
+        self.url = url
+        self.client = httpx.Client(base_url=url, timeout=60)
 
     def create(self, work_dir: Path, prompt: str | None = None, **body: Any) -> dict[str, Any]:
         response = self.client.post(
@@ -137,3 +73,72 @@ class WardenServer:
         self, session_id: str, action: str, body: dict[str, Any] | None = None
     ) -> httpx.Response:
         return self.client.post(f"/v1/sessions/{session_id}/{action}", json=body)
+
+
+class WardenServer(WardenApi):
+    """``warden serve`` in a subprocess: scripted model upstream, test-labelled containers."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        database_url: str,
+        *,
+        port: int | None = None,
+        extra_env: dict[str, str | None] | None = None,
+        cwd: Path | None = None,
+    ) -> None:
+        """``extra_env`` adds settings; a value of None removes that variable instead."""
+        self.port = port or free_port()
+        super().__init__(data_dir, f"http://127.0.0.1:{self.port}")
+        self.cwd = cwd
+        self.log = data_dir / "server.log"
+        env: dict[str, str | None] = {
+            **os.environ,
+            "WARDEN_DATA_DIR": str(data_dir),
+            "WARDEN_DATABASE_URL": database_url,
+            "WARDEN_MODEL_UPSTREAM": "scripted",
+            "WARDEN_PORT": str(self.port),
+            "WARDEN_CONTAINER_LABELS": json.dumps(TEST_LABELS),
+            "WARDEN_STALL_SECONDS": "120",
+            # The tests' projects live beside the data dir, in pytest's tmp dir.
+            "WARDEN_WORKSPACE_ROOTS": str(data_dir.parent),
+            **(extra_env or {}),
+        }
+        self.env = {name: value for name, value in env.items() if value is not None}
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 60) -> WardenServer:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "runner.cli", "serve"],
+                env=self.env,
+                cwd=self.cwd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"warden serve exited: {self.log.read_text()[-3000:]}")
+            try:
+                if self.client.get("/v1/health").status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"warden serve did not come up: {self.log.read_text()[-3000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown handlers run, as in a crash."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.kill()

@@ -18,9 +18,10 @@ from typing import Any
 import docker
 
 from runner.sandbox.backend import SESSION_LABEL
-from tests.integration.conftest import StartWarden
+from tests.fake_dns import ScriptedResolver
+from tests.integration.conftest import StartInProcess, StartWarden
 from tests.integration.egress_servers import make_ca_and_cert, make_index, make_wheel, serve
-from tests.integration.server import WardenServer
+from tests.integration.server import WardenApi, WardenServer
 
 SECRET = "Bearer egress-injected-credential-5f1c9e"
 VIA_PROXY = "env -u NO_PROXY -u no_proxy"
@@ -35,12 +36,17 @@ def _policy(name: str, rules: str) -> str:
     )
 
 
-def _server(start_warden: StartWarden, tmp_path: Path, policies: dict[str, str],
-            **env: str) -> WardenServer:  # fmt: skip
+def _policies(tmp_path: Path, policies: dict[str, str]) -> Path:
     directory = tmp_path / "policies"
     directory.mkdir(exist_ok=True)
     for name, text in policies.items():
         (directory / f"{name}.yaml").write_text(text)
+    return directory
+
+
+def _server(start_warden: StartWarden, tmp_path: Path, policies: dict[str, str],
+            **env: str) -> WardenServer:  # fmt: skip
+    directory = _policies(tmp_path, policies)
     return start_warden(extra_env={"WARDEN_POLICIES_DIR": str(directory), **env})
 
 
@@ -51,7 +57,7 @@ def _project(tmp_path: Path, name: str = "project") -> Path:
     return path
 
 
-def _run(warden: WardenServer, project: Path, policy: str, command: str,
+def _run(warden: WardenApi, project: Path, policy: str, command: str,
          image: str | None = None) -> str:  # fmt: skip
     body: dict[str, Any] = {"policy": policy}
     if image:
@@ -63,30 +69,30 @@ def _run(warden: WardenServer, project: Path, policy: str, command: str,
     return sid
 
 
-def _tool_ran(warden: WardenServer, sid: str) -> bool:
+def _tool_ran(warden: WardenApi, sid: str) -> bool:
     return bool(_audit(warden, sid, "tool.decision")) and bool(_done(warden, sid))
 
 
-def _done(warden: WardenServer, sid: str) -> bool:
+def _done(warden: WardenApi, sid: str) -> bool:
     return (_workspace(warden, sid) / "done").exists()
 
 
-def _audit(warden: WardenServer, sid: str, type: str) -> list[dict[str, Any]]:
+def _audit(warden: WardenApi, sid: str, type: str) -> list[dict[str, Any]]:
     response = warden.client.get("/v1/audit", params={"session": sid, "type": type, "limit": 500})
     assert response.status_code == 200, response.text
     events: list[dict[str, Any]] = response.json()["events"]
     return events
 
 
-def _workspace(warden: WardenServer, sid: str) -> Path:
+def _workspace(warden: WardenApi, sid: str) -> Path:
     return warden.data_dir / "sessions" / sid / "workspace"
 
 
-def _read(warden: WardenServer, sid: str, name: str) -> str:
+def _read(warden: WardenApi, sid: str, name: str) -> str:
     return (_workspace(warden, sid) / name).read_text().strip()
 
 
-def _wait_audit(warden: WardenServer, sid: str, type: str, count: int) -> list[dict[str, Any]]:
+def _wait_audit(warden: WardenApi, sid: str, type: str, count: int) -> list[dict[str, Any]]:
     deadline = time.monotonic() + 30
     while len(events := _audit(warden, sid, type)) < count:
         assert time.monotonic() < deadline, f"{type}: {events}"
@@ -227,3 +233,48 @@ def test_injected_credential_reaches_the_server_never_the_sandbox(
     rules_seen = [e["data"]["rule"] for e in _audit(warden, sid, "egress.denied")]
     assert "network.address" in rules_seen
     assert not any(needle in str(e) for e in _audit(warden, sid, "egress.allowed"))
+
+
+def test_a_name_rebound_to_loopback_is_refused_on_the_second_connect(
+    start_in_process: StartInProcess, tmp_path: Path
+) -> None:
+    """The controller's resolver (faked: the DNS boundary) answers the allowed name with an
+    address its rule names, then with 127.0.0.1: curl's first fetch through the proxy gets
+    the page, the second the proxy's 403; both decisions are in the ledger with the
+    addresses resolved at each connect."""
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "hello").write_text("hello from the address the rule names\n")
+    # Another loopback address, so the rule can name it and 127.0.0.1 stays refused.
+    with serve(tmp_path / "site", host="127.0.0.2") as site:
+        resolver = ScriptedResolver({"pkgs.rebind.test": [["127.0.0.2"], ["127.0.0.1"]]})
+        rules = (
+            f"    - {{id: rebind, host: pkgs.rebind.test, ports: [{site.port}],"
+            " addresses: [127.0.0.2]}"
+        )
+        directory = _policies(tmp_path, {"rebind": _policy("rebind", rules)})
+        warden = start_in_process(resolver=resolver, policies_dir=directory)
+        url = f"http://pkgs.rebind.test:{site.port}/hello"
+        command = (
+            f"{VIA_PROXY} curl -s -o /workspace/first.txt -w '%{{http_code}}' {url}"
+            f" > /workspace/first-code.txt; {VIA_PROXY} curl -s -o /workspace/second.txt"
+            f" -w '%{{http_code}}' {url} > /workspace/second-code.txt; touch /workspace/done"
+        )
+        sid = _run(warden, _project(tmp_path), "rebind", command)
+        assert _read(warden, sid, "first-code.txt") == "200"
+        assert _read(warden, sid, "first.txt") == "hello from the address the rule names"
+        assert _read(warden, sid, "second-code.txt") == "403"
+        assert "network.address" in _read(warden, sid, "second.txt")
+        assert len(site.headers) == 1  # the second request never left the controller
+    assert resolver.asked.count("pkgs.rebind.test") == 2  # resolved again at each connect
+    allowed = _wait_audit(warden, sid, "egress.allowed", 1)
+    assert [(e["data"]["host"], e["data"]["address"], e["data"]["rule"]) for e in allowed] == [
+        ("pkgs.rebind.test", "127.0.0.2", "rebind")
+    ]
+    denied = [
+        e["data"]
+        for e in _wait_audit(warden, sid, "egress.denied", 1)
+        if e["data"]["host"] == "pkgs.rebind.test"
+    ]
+    assert len(denied) == 1, denied
+    assert denied[0]["rule"] == "network.address" and denied[0]["allowed_by"] == "rebind"
+    assert denied[0]["addresses"] == ["127.0.0.1"]

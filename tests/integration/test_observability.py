@@ -1,17 +1,24 @@
-"""Metrics and traces of a real session: real ``warden serve``, real Docker, real Claude
-Code, the scripted model; spans exported over OTLP/HTTP to a local receiver."""
+"""Metrics, traces and the SIEM stream of a real session: real ``warden serve``, real
+Docker, real Claude Code, the scripted model; spans exported over OTLP/HTTP to a local
+receiver, audit events over syslog TLS to a local collector."""
 
 from __future__ import annotations
 
+import itertools
+import re
 import time
 from pathlib import Path
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from runner.events.siem import CURSOR
+from runner.store.database import create_database_engine
+from runner.store.webhooks import SqlWebhookStore
 from tests.integration.conftest import StartWarden
 from tests.integration.server import WardenServer
-from tests.receivers import Receiver, otlp_spans, serve_receiver
+from tests.receivers import Receiver, SyslogReceiver, otlp_spans, serve_receiver
+from tests.tls import make_ca_and_cert, server_context
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -110,3 +117,64 @@ def test_a_real_session_moves_the_metrics_and_exports_its_trace(
     (prompt,) = [s for s in mine if s["name"] == "permission.prompt"]
     assert prompt["attributes"]["warden.permission.decision"] == "approve"
     assert any(s["name"] == "POST /v1/sessions" for s in spans)
+
+
+def test_a_real_session_streams_every_audit_event_to_a_tls_collector(
+    start_warden: StartWarden, tmp_path: Path
+) -> None:
+    """warden serve with a tls:// collector and its CA: every audit event of a real session
+    (Docker, Claude Code) arrives in sequence order, across a collector restart, each
+    message chained to the one before (prevHash = the previous chainHash), and the
+    stored position reaches the ledger's head."""
+    ca, cert, key = make_ca_and_cert(tmp_path)
+    receiver = SyslogReceiver(tls=server_context(cert, key)).start()
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "app.py").write_text("print('hello')\n")
+    try:
+        warden = start_warden(
+            extra_env={
+                "WARDEN_SIEM_SYSLOG_URL": f"tls://127.0.0.1:{receiver.port}",
+                "WARDEN_SIEM_CA_FILE": str(ca),
+            }
+        )
+        sid = warden.create(project, prompt="hello there")["id"]
+        warden.wait_for(sid, lambda s: s["state"] == "idle" and s["container"], timeout=120)
+        _until(lambda: set(receiver.seqs()) >= set(_ledger(warden)), 30)
+        receiver.stop()
+        assert warden.client.delete(f"/v1/sessions/{sid}").status_code == 200
+        time.sleep(2)  # the session's last events are written while nobody listens
+        receiver.start()
+        _until(lambda: set(receiver.seqs()) >= set(_ledger(warden)), 60)
+        ledger = _ledger(warden)
+        cursors = SqlWebhookStore(create_database_engine(f"sqlite:///{tmp_path / 'warden.db'}"))
+        _until(lambda: cursors.cursor(CURSOR) == max(_ledger(warden)), 15)
+    finally:
+        receiver.stop()
+    seqs = receiver.seqs()
+    assert set(seqs) == set(ledger)  # every event, none missing, nothing else
+    assert seqs[0] == 0 and all(b == a + 1 or b <= a for a, b in itertools.pairwise(seqs))
+    assert not receiver.failed_handshakes
+    chained = {seq: _params(m) for seq, m in zip(seqs, receiver.messages, strict=True)}
+    for seq in sorted(chained)[1:]:
+        assert chained[seq]["prevHash"] == chained[seq - 1]["chainHash"]
+        assert chained[seq]["chainHash"] == ledger[seq]
+
+
+def _ledger(warden: WardenServer) -> dict[int, str]:
+    """Every event's seq and chain hash, from the audit API."""
+    found: dict[int, str] = {}
+    after: int | None = None
+    while True:
+        params: dict[str, Any] = {"limit": 1000, **({"after": after} if after is not None else {})}
+        page = warden.client.get("/v1/audit", params=params).json()
+        found.update((e["seq"], e["chainHash"]) for e in page["events"])
+        if page["nextCursor"] is None:
+            return found
+        after = page["nextCursor"]
+
+
+def _params(message: bytes) -> dict[str, str]:
+    """The structured-data parameters of one RFC 5424 message."""
+    sd = message.split(b"[warden@32473 ", 1)[1].split(b"]", 1)[0].decode()
+    return dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', sd))

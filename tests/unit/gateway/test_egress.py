@@ -21,6 +21,7 @@ import pytest
 from runner.gateway.server import Gateway
 from runner.policy import load_policy
 from runner.services.egress import EgressSecrets, build_egress
+from tests.fake_dns import ScriptedResolver
 
 pytestmark = pytest.mark.anyio
 
@@ -44,19 +45,6 @@ class Events:
 
     def named(self, name: str) -> list[dict[str, Any]]:
         return [data for seen, data in self.seen if seen == name]
-
-
-class ScriptedResolver:
-    """Answers each name from a list of answers, one per lookup (the last one repeats)."""
-
-    def __init__(self, answers: dict[str, list[list[str]]]) -> None:
-        self._answers = answers
-        self.asked: list[str] = []
-
-    async def resolve(self, host: str) -> list[str]:
-        self.asked.append(host)
-        answers = self._answers.get(host, [[]])
-        return answers.pop(0) if len(answers) > 1 else answers[0]
 
 
 class Upstream:
