@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import socket
 import ssl
 import threading
@@ -14,20 +13,19 @@ from pathlib import Path
 import pytest
 
 from audit.ledger import Ledger
-from audit.stores.base import EventFilter
 from runner.core import SessionState
 from runner.events.siem import CURSOR, SyslogForwarder, parse_target
-from runner.services import Services
-from runner.sessions.requests import SessionRequest
 from runner.store.webhooks import SqlWebhookStore
 from tests.receivers import SyslogReceiver
 from tests.tls import make_ca_and_cert, server_context
-from tests.unit.events.support import ALICE, reach, serve, until, work_dir
-
-
-def _head(services: Services) -> int:
-    page = services.ledger.query(EventFilter(), limit=100_000)
-    return page.entries[-1].record.seq
+from tests.unit.events.siem_support import (
+    assert_every_event_in_order,
+    idle_session,
+    ledger_head,
+    until_stored,
+    until_streamed,
+)
+from tests.unit.events.support import ALICE, reach, serve, until
 
 
 def _pki(root: Path, name: str) -> tuple[Path, Path, Path]:
@@ -50,36 +48,21 @@ def test_every_event_reaches_a_tls_collector_in_order_and_resumes_after_a_restar
             url = f"tls://127.0.0.1:{receiver.port}"
             async with serve(tmp_path, siem_syslog_url=url, siem_ca_file=ca) as served:
                 services = served.services
-                record, _ = await services.manager.create(
-                    SessionRequest(work_dir=str(work_dir(tmp_path)), prompt="hello"), ALICE
-                )
-                await reach(services, record.id, SessionState.IDLE)
-
-                async def caught_up() -> bool:
-                    return set(receiver.seqs()) >= set(range(_head(services) + 1))
-
-                await until(caught_up, 15)
+                session_id = await idle_session(services, tmp_path)
+                await until_streamed(receiver, services, 15)
                 before = len(receiver.messages)
                 receiver.stop()
-                await services.manager.send(record.id, "while the collector restarts", ALICE)
-                await reach(services, record.id, SessionState.IDLE)
+                await services.manager.send(session_id, "while the collector restarts", ALICE)
+                await reach(services, session_id, SessionState.IDLE)
                 await asyncio.sleep(1.5)
                 receiver.start()
-                await until(caught_up, 30)
+                await until_streamed(receiver, services, 30)
                 assert len(receiver.messages) > before  # the events of the send came after
-                head = _head(services)
-                cursors = SqlWebhookStore(services.engine)
-
-                async def stored() -> bool:
-                    return cursors.cursor(CURSOR) == head
-
-                await until(stored, 10)
+                head = ledger_head(services)
+                await until_stored(services, head)
         finally:
             receiver.stop()
-        seqs = receiver.seqs()
-        assert set(seqs) == set(range(head + 1))  # every event, none missing
-        assert seqs[0] == 0
-        assert all(b == a + 1 or b <= a for a, b in itertools.pairwise(seqs))
+        assert_every_event_in_order(receiver, head)
         assert not receiver.failed_handshakes
 
     asyncio.run(scenario())
@@ -99,10 +82,7 @@ def test_a_collector_whose_certificate_the_ca_did_not_sign_is_refused(
             url = f"tls://127.0.0.1:{receiver.port}"
             async with serve(tmp_path, siem_syslog_url=url, siem_ca_file=ca) as served:
                 services = served.services
-                record, _ = await services.manager.create(
-                    SessionRequest(work_dir=str(work_dir(tmp_path)), prompt="hello"), ALICE
-                )
-                await reach(services, record.id, SessionState.IDLE)
+                await idle_session(services, tmp_path)
 
                 async def retried() -> bool:
                     return len(receiver.failed_handshakes) >= 2
