@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import uvicorn
 
 from runner.app import create_app
@@ -52,17 +50,14 @@ class InProcessWarden(WardenApi):
     def start(self, timeout: float = 60) -> InProcessWarden:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._thread.start()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._failure is not None or not self._thread.is_alive():
-                raise RuntimeError(f"in-process warden did not start: {self._failure!r}")
-            try:
-                if self.client.get("/v1/health").status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError("in-process warden did not come up")
+
+        def died() -> str | None:
+            if self._failure is None and self._thread.is_alive():
+                return None
+            return f"in-process warden did not start: {self._failure!r}"
+
+        self.wait_healthy(timeout, died)
+        return self
 
     def stop(self) -> None:
         if self._server is not None:

@@ -36,6 +36,20 @@ class WardenApi:
         self.url = url
         self.client = httpx.Client(base_url=url, timeout=60)
 
+    def wait_healthy(self, timeout: float, died: Callable[[], str | None]) -> None:
+        """Until ``/v1/health`` answers 200; ``died()`` names why it never will, if so."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if (why := died()) is not None:
+                raise RuntimeError(why)
+            try:
+                if self.client.get("/v1/health").status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("warden did not come up")
+
     def create(self, work_dir: Path, prompt: str | None = None, **body: Any) -> dict[str, Any]:
         response = self.client.post(
             "/v1/sessions", json={"workDir": str(work_dir), "prompt": prompt, **body}
@@ -117,17 +131,16 @@ class WardenServer(WardenApi):
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"warden serve exited: {self.log.read_text()[-3000:]}")
-            try:
-                if self.client.get("/v1/health").status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"warden serve did not come up: {self.log.read_text()[-3000:]}")
+        process = self.process
+
+        def died() -> str | None:
+            return None if process.poll() is None else "warden serve exited"
+
+        try:
+            self.wait_healthy(timeout, died)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}: {self.log.read_text()[-3000:]}") from None
+        return self
 
     def kill(self) -> None:
         """SIGKILL: no shutdown handlers run, as in a crash."""
