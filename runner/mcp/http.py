@@ -4,6 +4,8 @@ Every request is authenticated exactly as a ``/v1`` request is (bearer OIDC toke
 API token, refusals audited); each tool then checks the role its REST route needs, in
 the caller's tenant (``runner.mcp.local``). The transport is stateless: no MCP session
 outlives its request, so there is nothing another caller could pick up by its id.
+Resource updates therefore go out only on a ``subscriptions/listen`` stream (itself one
+authenticated request); the 2025 ``resources/subscribe`` is refused (``runner.mcp.notify``).
 """
 
 from __future__ import annotations

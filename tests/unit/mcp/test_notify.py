@@ -12,7 +12,6 @@ import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import anyio
 import httpx2
@@ -22,34 +21,14 @@ from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.client.subscriptions import ResourceUpdated, Subscription
 from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
-from mcp_types import ResourceUpdatedNotification
 
 from runner.mcp.notify import LEGACY_OVER_HTTP
 from runner.sessions.runtime import SANDBOX_WORKDIR
 from runner.sessions.transcript import transcript_path
 from tests.unit.events.support import Served, serve, work_dir
-from tests.unit.mcp.support import CLIENT, enforce, ok, token
+from tests.unit.mcp.support import CLIENT, Updates, enforce, ok, token
 
 pytestmark = pytest.mark.filterwarnings("ignore::mcp.shared.exceptions.MCPDeprecationWarning")
-
-
-class Updates:
-    """The ``notifications/resources/updated`` a 2025-era client received, by URI."""
-
-    def __init__(self) -> None:
-        self.uris: list[str] = []
-        self._arrived = anyio.Event()
-
-    async def __call__(self, message: Any) -> None:
-        if isinstance(message, ResourceUpdatedNotification):
-            self.uris.append(message.params.uri)
-            self._arrived.set()
-
-    async def wait_for(self, uri: str, seconds: float = 15) -> None:
-        with anyio.fail_after(seconds):
-            while uri not in self.uris:
-                self._arrived = anyio.Event()
-                await self._arrived.wait()
 
 
 @asynccontextmanager
