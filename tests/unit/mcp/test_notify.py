@@ -22,6 +22,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.client.subscriptions import ResourceUpdated, Subscription
 from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 
+from audit.stores.base import EventFilter
 from runner.mcp.notify import LEGACY_OVER_HTTP
 from runner.sessions.runtime import SANDBOX_WORKDIR
 from runner.sessions.transcript import transcript_path
@@ -192,6 +193,15 @@ def test_listen_over_http_keeps_to_the_callers_tenant(tmp_path: Path) -> None:
                     with anyio.move_on_after(1.5) as quiet:
                         await theirs.__anext__()
                     assert quiet.cancelled_caught  # nothing about another tenant's session
+                # Opening a stream is audited as the MCP call it is, naming client and subject.
+                page = await asyncio.to_thread(
+                    served.services.ledger.query, EventFilter(type="mcp.call"), limit=500
+                )
+                opened = [e.event for e in page.entries if e.event.data["operation"] == "subscribe"]
+                assert {(e.tenant, e.data["client"]) for e in opened} == {
+                    ("default", CLIENT.name),
+                    ("other", CLIENT.name),
+                }
 
             async with http(served.url, viewer, mode="legacy") as legacy:
                 caps = legacy.server_capabilities
@@ -202,5 +212,40 @@ def test_listen_over_http_keeps_to_the_callers_tenant(tmp_path: Path) -> None:
                     with pytest.raises(MCPError) as refused:
                         await legacy.subscribe_resource(f"warden://sessions/{sid}")
                 assert refused.value.message == LEGACY_OVER_HTTP
+
+    asyncio.run(scenario())
+
+
+def test_resources_subscribe_over_stdio_keeps_to_the_tokens_tenant(tmp_path: Path) -> None:
+    """``warden mcp`` with another tenant's token: subscribing to the session by id is
+    "not found", and its list subscription hears nothing of the session's changes, while
+    the same tenant's viewer, subscribed the same way, does."""
+
+    async def scenario() -> None:
+        async with serve(tmp_path) as served:
+            await enforce(served)
+            operator = await token(served, "operator")
+            viewer = await token(served, "viewer")
+            stranger = await token(served, "viewer", tenant="other")
+            mine, theirs = Updates(), Updates()
+            async with (
+                http(served.url, operator) as acting,
+                stdio(served.url, viewer, mode="legacy", updates=mine) as same,
+                stdio(served.url, stranger, mode="legacy", updates=theirs) as other,
+            ):
+                sid = await _idle_session(acting, served, tmp_path)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", MCPDeprecationWarning)
+                    with pytest.raises(MCPError) as hidden:
+                        await other.subscribe_resource(f"warden://sessions/{sid}")
+                    assert "not_found" in hidden.value.message
+                    await other.subscribe_resource("warden://sessions")
+                    await same.subscribe_resource("warden://sessions")
+                text = "[[bash: ls]]"
+                ok(await acting.call_tool("send_message", {"session_id": sid, "text": text}))
+                await mine.wait_for("warden://sessions")
+                await _wait(acting, sid, "permission_prompt")
+                await asyncio.sleep(1.0)  # the stranger's stream had the same time
+                assert theirs.uris == []
 
     asyncio.run(scenario())
