@@ -37,7 +37,7 @@ from runner.api.schemas import (
 from runner.api.templates import TemplateList
 from runner.commands.client import ApiClient
 from runner.core import SessionState
-from runner.mcp.ports import CallError, Change
+from runner.mcp.ports import RESYNC, CallError, Change
 
 log = logging.getLogger(__name__)
 
@@ -229,6 +229,10 @@ class RemoteWarden:
                     stack = AsyncExitStack()
                     try:
                         events = await self._open_events(stack, params, last)
+                        if last is None:
+                            # No event yet, so no cursor to resume from: what happened in
+                            # the gap is unknown, and every subscriber is told to re-read.
+                            yield [RESYNC]
                         break
                     except CallError as exc:
                         await stack.aclose()

@@ -48,6 +48,11 @@ class Change:
     session: str
 
 
+#: "Anything may have changed": a feed resumed after a gap it cannot replay sends this,
+#: and every subscribed URI gets one update (updates are "read again" triggers).
+RESYNC = Change("resync", "")
+
+
 class Warden(Protocol):
     """The operations behind the tools; each checks the caller's role and tenant."""
 

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from runner.mcp.ports import Change
+from runner.mcp.ports import RESYNC, Change
 
 SESSIONS = "warden://sessions"
 
@@ -101,6 +101,8 @@ class Registry:
         """The subscribed URIs these changes touched, each once, in first-touched order."""
         found: dict[str, None] = {}
         for change in changes:
+            if change == RESYNC:
+                return sorted(self._uris)
             for uri in uris_for(change):
                 if uri in self._uris:
                     found.setdefault(uri)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from runner.mcp.ports import Change
+from runner.mcp.ports import RESYNC, Change
 from runner.mcp.subscriptions import (
     CHANGE_TYPES,
     SESSIONS,
@@ -88,3 +88,11 @@ def test_add_and_discard() -> None:
     with pytest.raises(NotSubscribable):
         registry.add("warden://health")
     assert not registry
+
+
+def test_a_resync_touches_everything_subscribed() -> None:
+    registry = Registry([SESSIONS, f"{ONE}/pane", ONE])
+    assert registry.affected([Change("message", SID), RESYNC]) == sorted(
+        [SESSIONS, f"{ONE}/pane", ONE]
+    )
+    assert Registry().affected([RESYNC]) == []
