@@ -170,7 +170,13 @@ class Listen:
     """``subscriptions/listen`` (2026-07-28): one request, one stream of updates."""
 
     def __init__(self) -> None:
-        self._open = 0
+        self._open: set[anyio.CancelScope] = set()
+
+    def close(self) -> None:
+        """End every open stream gracefully (its ``SubscriptionsListenResult`` goes out):
+        a server shutting down waits for open responses, and a stream never ends alone."""
+        for scope in list(self._open):
+            scope.cancel()
 
     async def __call__(
         self, ctx: ServerRequestContext[Any, Any], params: SubscriptionsListenRequestParams
@@ -178,7 +184,7 @@ class Listen:
         subscription_id = ctx.request_id
         if subscription_id is None:
             raise MCPError(INVALID_REQUEST, "subscriptions/listen requires a request id")
-        if self._open >= MAX_STREAMS:
+        if len(self._open) >= MAX_STREAMS:
             raise MCPError(INTERNAL_ERROR, "subscription limit reached; try again later")
         warden = caller()
         asked = params.notifications
@@ -194,13 +200,14 @@ class Listen:
             resource_subscriptions=sorted(registry.uris) or None,
         )
         meta: dict[str, Any] = {SUBSCRIPTION_ID_META_KEY: subscription_id}
-        self._open += 1
-        try:
-            await self._stream(ctx, warden, registry, honored, meta)
-        except CallError as exc:
-            raise _refusal(exc) from exc
-        finally:
-            self._open -= 1
+        with anyio.CancelScope() as scope:
+            self._open.add(scope)
+            try:
+                await self._stream(ctx, warden, registry, honored, meta)
+            except CallError as exc:
+                raise _refusal(exc) from exc
+            finally:
+                self._open.discard(scope)
         return SubscriptionsListenResult(_meta=meta)
 
     async def _stream(

@@ -35,12 +35,15 @@ INSTRUCTIONS = (
 )
 
 
-def build_server(resolve: Resolver, notifier: Notifier | None = None) -> MCPServer:
+def build_server(
+    resolve: Resolver, notifier: Notifier | None = None, listen: Listen | None = None
+) -> MCPServer:
     """The server with every tool, resource and prompt.
 
     ``notifier`` serves 2025-era ``resources/subscribe`` on a connection that outlives
     its requests (stdio); without one (stateless HTTP) it is refused and not advertised.
-    ``subscriptions/listen`` (2026-07-28) is served either way.
+    ``subscriptions/listen`` (2026-07-28) is served either way, by ``listen`` if given
+    (so its owner can end the open streams: ``Listen.close``).
     """
     # WARNING: the SDK would otherwise set up INFO logging of every request for the process.
     server: MCPServer = MCPServer(
@@ -64,7 +67,9 @@ def build_server(resolve: Resolver, notifier: Notifier | None = None) -> MCPServ
     # The SDK has no public seam for these handlers on an MCPServer; the low-level
     # server's add_request_handler is its documented way to add one.
     lowlevel = server._lowlevel_server
-    lowlevel.add_request_handler("subscriptions/listen", SubscriptionsListenRequestParams, Listen())
+    lowlevel.add_request_handler(
+        "subscriptions/listen", SubscriptionsListenRequestParams, listen or Listen()
+    )
     if notifier is not None:
         lowlevel.add_request_handler(
             "resources/subscribe", SubscribeRequestParams, notifier.subscribe

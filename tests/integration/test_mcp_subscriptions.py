@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -131,3 +132,29 @@ def test_subscribers_hear_of_a_real_sessions_state_changes(
                 assert quiet.cancelled_caught
 
     asyncio.run(story())
+
+
+@pytest.mark.docker
+def test_shutdown_ends_open_listen_streams(start_warden: StartWarden) -> None:
+    """SIGTERM with a listen stream open on /mcp: the stream ends gracefully (the client's
+    loop just stops) and the server exits at once, not waiting on the stream for ever."""
+    warden = start_warden()
+
+    async def story() -> float:
+        async with (
+            httpx2.AsyncClient(timeout=120) as http,
+            Client(streamable_http_client(f"{warden.url}/mcp", http_client=http)) as web,
+            web.listen(resource_subscriptions=["warden://sessions"]) as sub,
+        ):
+            started = time.monotonic()
+            stopping = asyncio.create_task(asyncio.to_thread(warden.stop))
+            with anyio.fail_after(20):
+                async for _ in sub:
+                    pass  # no session changes: the loop ends only when the stream does
+            await stopping
+            return time.monotonic() - started
+
+    took = asyncio.run(story())
+    # uvicorn re-raises the SIGTERM once it has shut down; -9 would be stop()'s SIGKILL.
+    assert warden.process is not None and warden.process.returncode == -15
+    assert took < 15, took
