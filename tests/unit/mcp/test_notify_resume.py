@@ -65,6 +65,16 @@ class Proxy:
             self.cut()
 
 
+async def _settled(updates: Updates) -> None:
+    """Until no update has arrived for a second (the last change's are all in), then none."""
+    while True:
+        seen = len(updates.uris)
+        await asyncio.sleep(1.0)
+        if len(updates.uris) == seen:
+            updates.uris.clear()
+            return
+
+
 @pytest.mark.filterwarnings("ignore::mcp.shared.exceptions.MCPDeprecationWarning")
 def test_updates_survive_a_dropped_event_stream(tmp_path: Path) -> None:
     """Cut before any event (no cursor): the subscriber is told to re-read once the stream
@@ -88,6 +98,7 @@ def test_updates_survive_a_dropped_event_stream(tmp_path: Path) -> None:
                     await client.subscribe_resource(uri)
 
                 for _ in range(2):  # once without a cursor, once with one
+                    await _settled(updates)
                     proxy.cut()
                     text = "[[bash: ls]]"
                     ok(await direct.call_tool("send_message", {"session_id": sid, "text": text}))
@@ -100,7 +111,5 @@ def test_updates_survive_a_dropped_event_stream(tmp_path: Path) -> None:
                     ok(await direct.call_tool("reject_permission", {"session_id": sid}))
                     await _wait(direct, sid, "idle")
                     await updates.wait_for(uri)  # live again: the cursor is set from here
-                    await asyncio.sleep(0.5)
-                    updates.uris.clear()
 
     asyncio.run(scenario())
