@@ -51,7 +51,7 @@ from mcp_types import (
 
 from runner.mcp.caller import caller
 from runner.mcp.ports import CallError, Warden
-from runner.mcp.subscriptions import CHANGE_TYPES, NotSubscribable, Registry
+from runner.mcp.subscriptions import CHANGE_TYPES, NotSubscribable, Registry, target
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ async def admit(warden: Warden, registry: Registry, uri: str) -> None:
     if uri not in registry.uris and len(registry.uris) >= MAX_URIS:
         raise MCPError(INVALID_PARAMS, f"at most {MAX_URIS} subscribed resources", {"uri": uri})
     try:
-        found = Registry().add(uri)
+        found = target(uri)
         if found.session is not None:
             # Read as the caller: another tenant's session (or a missing one) is
             # "not_found", exactly as reading the resource would be.
@@ -110,10 +110,6 @@ class Notifier:
             finally:
                 self._group = None
                 group.cancel_scope.cancel()
-
-    @property
-    def uris(self) -> frozenset[str]:
-        return self._registry.uris
 
     async def subscribe(
         self, ctx: ServerRequestContext[Any, Any], params: SubscribeRequestParams
