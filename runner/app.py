@@ -273,6 +273,8 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     # The MCP server over streamable HTTP: it authenticates each request itself, as
     # /v1 does, and checks each tool's role (runner.mcp.http, runner.mcp.local).
     app.router.routes.append(Route(MCP_PATH, mcp, methods=["GET", "POST", "DELETE"]))
+    # For the server's shutdown: open MCP listen streams must be ended first (McpEndpoint.drain).
+    app.state.mcp = mcp
     # Refused before routing: a source out of failure budget, then an oversized request
     # (the last added runs first).
     app.add_middleware(ThrottleGate)  # type: ignore[arg-type]

@@ -16,6 +16,7 @@ from mcp.server import ServerRequestContext
 
 from runner.commands.client import ApiClient
 from runner.commands.mcp_remote import RemoteWarden
+from runner.mcp.notify import Notifier
 from runner.mcp.ports import Warden
 from runner.mcp.server import build_server, client_name
 
@@ -37,8 +38,11 @@ def mcp(server: Server = None, token: Token = None) -> None:
         return remote
 
     async def serve() -> None:
+        # One client per process, so its resources/subscribe state lives here.
+        notifier = Notifier()
         try:
-            await build_server(resolve).run_stdio_async()
+            async with notifier.running():
+                await build_server(resolve, notifier).run_stdio_async()
         finally:
             await remote.aclose()
 

@@ -8,12 +8,16 @@ The only module that ties the MCP server to the CLI's client (``ApiClient``: the
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+from httpx_sse import EventSource, SSEError, aconnect_sse
 
 from runner import __version__
 from runner.api.audit import Verification
@@ -33,7 +37,9 @@ from runner.api.schemas import (
 from runner.api.templates import TemplateList
 from runner.commands.client import ApiClient
 from runner.core import SessionState
-from runner.mcp.ports import CallError
+from runner.mcp.ports import RESYNC, CallError, Change
+
+log = logging.getLogger(__name__)
 
 #: The header naming the MCP client (the server's runner.api.security.MCP_CLIENT_HEADER).
 MCP_CLIENT = "X-Warden-MCP-Client"
@@ -41,6 +47,8 @@ MCP_CLIENT = "X-Warden-MCP-Client"
 POLL_SECONDS = 0.5
 #: A request's own limit; ``wait_for_state`` polls, so no request is held long.
 _TIMEOUT = 60
+#: How long a dropped event stream waits before it resumes (after the last id it had).
+RESUME_SECONDS = 1.0
 
 
 class RemoteWarden:
@@ -189,6 +197,80 @@ class RemoteWarden:
             if session.state in states or remaining <= 0:
                 return session
             await asyncio.sleep(min(POLL_SECONDS, remaining))
+
+    @asynccontextmanager
+    async def changes(self, types: frozenset[str]) -> AsyncIterator[AsyncIterator[list[Change]]]:
+        # GET /v1/events is the server's own tenant filter (and its viewer check): this
+        # process hears only of sessions the token may read.
+        params = [("type", t) for t in sorted(types)]
+        opened = AsyncExitStack()
+        try:
+            first = await self._open_events(opened, params, None)
+        except BaseException:
+            await opened.aclose()
+            raise
+
+        async def follow() -> AsyncGenerator[list[Change]]:
+            stack, events, last = opened, first, None
+            while True:
+                try:
+                    async with stack:
+                        async for sse in events.aiter_sse():
+                            if not sse.data:
+                                continue  # a keep-alive comment
+                            event = json.loads(sse.data)
+                            last = int(sse.id) if sse.id else last
+                            if event.get("session"):
+                                yield [Change(str(event["type"]), str(event["session"]))]
+                except (httpx.TransportError, SSEError) as exc:
+                    log.warning("event stream interrupted (%s); resuming after %s", exc, last)
+                while True:
+                    await asyncio.sleep(RESUME_SECONDS)
+                    stack = AsyncExitStack()
+                    try:
+                        events = await self._open_events(stack, params, last)
+                        if last is None:
+                            # No event yet, so no cursor to resume from: what happened in
+                            # the gap is unknown, and every subscriber is told to re-read.
+                            yield [RESYNC]
+                        break
+                    except CallError as exc:
+                        await stack.aclose()
+                        if exc.status is not None:
+                            # Fail closed: a token that may no longer read ends the stream.
+                            log.warning("event stream refused (%s); no more updates", exc)
+                            return
+                        log.warning("cannot resume the event stream: %s", exc)
+
+        stream = follow()
+        try:
+            yield stream
+        finally:
+            await stream.aclose()
+
+    async def _open_events(
+        self, stack: AsyncExitStack, params: list[tuple[str, str]], after: int | None
+    ) -> EventSource:
+        """``/v1/events``, open on ``stack``: once the server has answered its cursor is
+        fixed, so nothing that happens after this returns is missed."""
+        headers = {"Last-Event-ID": str(after)} if after is not None else {}
+        if self.client_name:
+            headers[MCP_CLIENT] = self.client_name
+        timeout = httpx.Timeout(_TIMEOUT, read=None)
+        try:
+            events = await stack.enter_async_context(
+                aconnect_sse(
+                    self._http, "GET", "/v1/events", params=params, headers=headers, timeout=timeout
+                )
+            )
+        except httpx.HTTPError as exc:
+            raise CallError(
+                None, "unreachable", f"cannot reach Warden at {self.server}: {exc}"
+            ) from exc
+        if events.response.status_code >= 400:
+            await events.response.aread()
+            raise _error(events.response)
+        return events
 
 
 def _segment(value: str) -> str:

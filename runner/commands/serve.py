@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -49,14 +50,15 @@ def serve(
     except ControllerLockedError as exc:
         typer.echo(f"refusing to start: {exc.message}", err=True)
         raise typer.Exit(2) from None
+    api = create_app(settings)
     config = uvicorn.Config(
-        AccessLog(create_app(settings)), host=settings.host, port=settings.port,
+        AccessLog(api), host=settings.host, port=settings.port,
         log_config=None, access_log=False, lifespan="on",
         # Room above our own header cap, so runner.api.body_limit answers with a clear 431.
         h11_max_incomplete_event_size=settings.max_header_bytes + 4096,
     )  # fmt: skip
     try:
-        _Server(config).run()
+        _Server(config, before_shutdown=api.state.mcp.drain).run()
     finally:
         if lock is not None:
             lock.release()
@@ -100,6 +102,10 @@ def _log_upstream(settings: Settings) -> None:
 class _Server(uvicorn.Server):
     """uvicorn's server, saying once it listens (services built, socket bound)."""
 
+    def __init__(self, config: uvicorn.Config, *, before_shutdown: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._before_shutdown = before_shutdown
+
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
         if not self.started:
@@ -112,4 +118,7 @@ class _Server(uvicorn.Server):
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         log.info("shutting down: sessions keep running and are re-adopted at the next start")
+        # uvicorn waits for every open response to end, and an MCP listen stream never
+        # ends by itself: end those first (SSE streams end on uvicorn's exit flag).
+        self._before_shutdown()
         await super().shutdown(sockets=sockets)

@@ -4,6 +4,8 @@ Every request is authenticated exactly as a ``/v1`` request is (bearer OIDC toke
 API token, refusals audited); each tool then checks the role its REST route needs, in
 the caller's tenant (``runner.mcp.local``). The transport is stateless: no MCP session
 outlives its request, so there is nothing another caller could pick up by its id.
+Resource updates therefore go out only on a ``subscriptions/listen`` stream (itself one
+authenticated request); the 2025 ``resources/subscribe`` is refused (``runner.mcp.notify``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from runner.api.security import LOCAL_ACTOR, audit_refusal
 from runner.core import Actor
 from runner.errors import AuthenticationError, AuthorizationError, WardenError
 from runner.mcp.local import LocalWarden
+from runner.mcp.notify import Listen
 from runner.mcp.ports import Warden
 from runner.mcp.server import build_server, client_name
 from runner.services import Services
@@ -38,7 +41,8 @@ class McpEndpoint:
     """The ASGI app behind ``/mcp``; ``running()`` must wrap the app's lifespan."""
 
     def __init__(self) -> None:
-        self.server = build_server(self._resolve)
+        self.listen = Listen()
+        self.server = build_server(self._resolve, listen=self.listen)
         # The SDK's own Host/Origin allowlist is replaced by ours (``_is_local_origin``):
         # it is needed only when no credentials are asked for, and then it is enforced.
         self.server.streamable_http_app(
@@ -51,6 +55,10 @@ class McpEndpoint:
     async def running(self) -> AsyncIterator[None]:
         async with self.server.session_manager.run():
             yield
+
+    def drain(self) -> None:
+        """End the open ``subscriptions/listen`` streams, before a shutdown waits for them."""
+        self.listen.close()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 from starlette.responses import Response
@@ -43,7 +44,8 @@ from runner.api.templates import TemplateList
 from runner.auth.roles import APPROVER, AUDITOR, OPERATOR, VIEWER, has_any_role
 from runner.core import Actor, SessionState
 from runner.errors import AuthorizationError, WardenError
-from runner.mcp.ports import CallError
+from runner.events.feed import Selection
+from runner.mcp.ports import CallError, Change
 from runner.services import Services
 
 T = TypeVar("T")
@@ -76,6 +78,7 @@ ROLES: dict[str, str] = {
     "memory_set": OPERATOR,
     "memory_delete": OPERATOR,
     "verify_audit": AUDITOR,
+    "subscribe": VIEWER,
 }
 
 #: How often a wait looks again with no event: the live state can settle (idle is
@@ -339,3 +342,28 @@ class LocalWarden:
                     await asyncio.sleep(0)
 
         return await self._run("wait_for_state", session_id, wait)
+
+    @asynccontextmanager
+    async def changes(self, types: frozenset[str]) -> AsyncIterator[AsyncIterator[list[Change]]]:
+        feed = self._services.feed
+        await self._run("subscribe", None, _nothing)
+        # The tenant filter of GET /v1/events: a subscriber hears only of sessions it may
+        # read (TenantOf maps each event to its session's own tenant, not the actor's).
+        selection = Selection(
+            tenant=None if self._actor.sees_all_tenants else self._actor.tenant, types=types
+        )
+        start = feed.head()  # "now": what is recorded after this is delivered
+
+        async def follow() -> AsyncGenerator[list[Change]]:
+            async for batch in feed.follow(selection, -1 if start is None else start):
+                yield [Change(e.type, e.session) for e in batch if e.session is not None]
+
+        stream = follow()
+        try:
+            yield stream
+        finally:
+            await stream.aclose()
+
+
+async def _nothing() -> None:
+    return None

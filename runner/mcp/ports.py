@@ -7,7 +7,9 @@ code and message as the REST 4xx body would.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from runner.api.audit import Verification
@@ -36,6 +38,19 @@ class CallError(Exception):
         self.status = status
         self.code = code
         self.message = message
+
+
+@dataclass(frozen=True)
+class Change:
+    """A session changed: one catalogue event's type (``docs/events.md``) and session."""
+
+    type: str
+    session: str
+
+
+#: "Anything may have changed": a feed resumed after a gap it cannot replay sends this,
+#: and every subscribed URI gets one update (updates are "read again" triggers).
+RESYNC = Change("resync", "")
 
 
 class Warden(Protocol):
@@ -102,4 +117,16 @@ class Warden(Protocol):
         self, session_id: str, states: frozenset[SessionState], seconds: float
     ) -> SessionOut:
         """The session once it is in one of ``states``, or as it is once ``seconds`` passed."""
+        ...
+
+    def changes(
+        self, types: frozenset[str]
+    ) -> AbstractAsyncContextManager[AsyncIterator[list[Change]]]:
+        """The changes of every session the caller may read, from the moment it is entered.
+
+        Entering checks the caller's role (viewer) and fixes "now", so nothing that
+        happens after it returns is missed; the iterator then runs until cancelled, in
+        batches of what happened together. Only sessions of the caller's tenant (all,
+        for a global admin) appear: the feed is filtered as ``GET /v1/events`` is.
+        """
         ...

@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
-from mcp_types import CallToolResult, Implementation
+from mcp_types import CallToolResult, Implementation, ResourceUpdatedNotification
 
 from runner.auth.authenticator import Authenticator
 from runner.auth.roles import effective_roles
@@ -60,3 +61,22 @@ def error_text(result: CallToolResult) -> str:
 
 def parsed(text: str) -> Any:
     return json.loads(text)
+
+
+class Updates:
+    """The ``notifications/resources/updated`` a 2025-era client received, by URI."""
+
+    def __init__(self) -> None:
+        self.uris: list[str] = []
+        self._arrived = anyio.Event()
+
+    async def __call__(self, message: Any) -> None:
+        if isinstance(message, ResourceUpdatedNotification):
+            self.uris.append(message.params.uri)
+            self._arrived.set()
+
+    async def wait_for(self, uri: str, seconds: float = 15) -> None:
+        with anyio.fail_after(seconds):
+            while uri not in self.uris:
+                self._arrived = anyio.Event()
+                await self._arrived.wait()

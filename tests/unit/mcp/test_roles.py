@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
-from runner.api import audit, memory, pipelines, policies, sessions, templates
+from runner.api import audit, events, memory, pipelines, policies, sessions, templates
 from runner.api.security import RoleRequirement
 from runner.mcp.local import ROLES
 
@@ -37,6 +37,7 @@ ROUTES = {
     "memory_set": ("PUT", "/v1/memory/{key}"),
     "memory_delete": ("DELETE", "/v1/memory/{key}"),
     "verify_audit": ("GET", "/v1/audit/exports/{export_id}/verification"),
+    "subscribe": ("GET", "/v1/events"),
 }
 
 
@@ -53,7 +54,7 @@ def test_every_operation_checks_the_role_of_its_rest_route() -> None:
     """A role changed on a REST route without the MCP table (or the reverse) fails here."""
     routes = {
         (method, route.path): route
-        for module in (sessions, templates, policies, pipelines, memory, audit)
+        for module in (sessions, templates, policies, pipelines, memory, audit, events)
         for route in module.router.routes
         if isinstance(route, APIRoute)
         for method in route.methods
