@@ -14,6 +14,7 @@ from runner.client.aio import AsyncWardenClient
 from runner.client.calls import Event
 from runner.client.errors import (
     WardenApiError,
+    WardenArgumentError,
     WardenClientError,
     WardenResponseError,
     WardenUnreachable,
@@ -24,6 +25,7 @@ __all__ = [
     "AsyncWardenClient",
     "Event",
     "WardenApiError",
+    "WardenArgumentError",
     "WardenClient",
     "WardenClientError",
     "WardenResponseError",

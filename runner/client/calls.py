@@ -21,7 +21,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from runner.client.errors import WardenResponseError, error_from
+from runner.client.errors import WardenArgumentError, WardenResponseError, error_from
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
@@ -36,9 +36,22 @@ class Route:
     template: str
 
     def path(self, args: Mapping[str, str | int]) -> str:
-        # Each argument is one path segment: an id with a slash in it must not reach
-        # another route (a session id "x/approve" would otherwise approve x).
-        return self.template.format(**{k: quote(str(v), safe="") for k, v in args.items()})
+        """The path with ``args`` filled in, each as exactly one segment.
+
+        Raises:
+        WardenArgumentError: an argument that is empty, ``.``/``..`` or holds a slash.
+        """
+        return self.template.format(**{k: _segment(k, v) for k, v in args.items()})
+
+
+def _segment(name: str, value: str | int) -> str:
+    # Refused, not escaped: the server decodes %2F before routing, and httpx removes
+    # dot segments, so "x/pane" or ".." would reach another route than the one named
+    # (no id, key or name the API hands out has either).
+    text = str(value)
+    if not text or text in {".", ".."} or "/" in text:
+        raise WardenArgumentError(f"{name} {text!r} is not a single path segment")
+    return quote(text, safe="")
 
 
 @dataclass(frozen=True)
@@ -257,7 +270,15 @@ class _Operation(Generic[P, T]):
         def bound(*args: Any, **kwargs: Any) -> Any:
             return run(self.route, self._build(client, *args, **kwargs))
 
-        return bound
+        if self.kind != "_send" or not isinstance(client, AsyncSender):
+            return bound
+
+        @functools.wraps(self._build)
+        async def awaited(*args: Any, **kwargs: Any) -> Any:
+            # Built when awaited: a refused argument surfaces where the call is awaited.
+            return await run(self.route, self._build(client, *args, **kwargs))
+
+        return awaited
 
 
 class Endpoint(_Operation[P, T]):

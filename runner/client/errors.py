@@ -6,6 +6,8 @@
     ├── WardenApiError           the server answered 4xx/5xx: status, code, message,
     │                            details, request id (and Retry-After on 429/503)
     ├── WardenUnreachable        no answer: connection refused, timeout, broken stream
+    ├── WardenArgumentError      refused before sending (also a ValueError): an id that
+    │                            is not one path segment
     └── WardenResponseError      an answer this client cannot read (not the API's shape)
 """
 
@@ -90,3 +92,7 @@ def _seconds(value: str | None) -> int | None:
 
 class WardenResponseError(WardenClientError):
     """A 2xx answer that is not what the route promises (a proxy's page, another API)."""
+
+
+class WardenArgumentError(WardenClientError, ValueError):
+    """An argument the client refuses before anything is sent."""

@@ -29,7 +29,12 @@ from runner.api.schemas import (
     TranscriptPage,
 )
 from runner.api.templates import TemplateList
-from runner.client import AsyncWardenClient, WardenApiError, WardenClientError
+from runner.client import (
+    AsyncWardenClient,
+    WardenApiError,
+    WardenArgumentError,
+    WardenClientError,
+)
 from runner.core import SessionState
 from runner.mcp.ports import CallError
 
@@ -51,6 +56,8 @@ async def _asked(pending: Awaitable[T]) -> T:
         return await pending
     except WardenApiError as exc:
         raise CallError(exc.status, exc.code, exc.message) from exc
+    except WardenArgumentError as exc:
+        raise CallError(None, "invalid_input", str(exc)) from exc
     except WardenClientError as exc:  # unreachable, or an answer of another shape
         raise CallError(None, "unreachable", str(exc)) from exc
 

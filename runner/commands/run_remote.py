@@ -19,7 +19,12 @@ from runner.api.schemas import SessionOut
 from runner.ci.events import EventView
 from runner.ci.local import is_run_artifact
 from runner.ci.target import RunSpec, SessionView
-from runner.client import AsyncWardenClient, WardenApiError, WardenClientError
+from runner.client import (
+    AsyncWardenClient,
+    WardenApiError,
+    WardenArgumentError,
+    WardenClientError,
+)
 
 T = TypeVar("T")
 
@@ -56,6 +61,8 @@ async def _asked(pending: Awaitable[T]) -> T:
         return await pending
     except WardenApiError as exc:
         raise warden_error(exc) from exc
+    except WardenArgumentError as exc:
+        raise errors.InvalidInputError(str(exc)) from exc
     except WardenClientError as exc:  # unreachable: an infrastructure error
         raise errors.WardenError(str(exc)) from exc
 

@@ -13,6 +13,7 @@ import pytest
 from runner.client import (
     AsyncWardenClient,
     WardenApiError,
+    WardenArgumentError,
     WardenClient,
     WardenResponseError,
     WardenUnreachable,
@@ -130,3 +131,34 @@ def test_token_and_server_come_from_the_environment(monkeypatch: pytest.MonkeyPa
         client.whoami()
     assert seen[1].headers["authorization"] == "Bearer wdn_arg"
     assert str(seen[1].url).startswith("http://given/")
+
+
+def test_ids_that_would_reach_another_route_are_refused_before_sending() -> None:
+    """An id with a slash, or a dot segment, never leaves the client; others are quoted."""
+    sent: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(404, json={"error": {"code": "not_found", "message": "no"}})
+
+    with WardenClient("http://w", transport=httpx.MockTransport(answer)) as client:
+        for bad in ("x/pane", "..", ".", ""):
+            with pytest.raises(WardenArgumentError, match="single path segment"):
+                client.get_session(bad)
+        assert sent == []
+
+    async def awaited() -> None:
+        transport = httpx.MockTransport(answer)
+        async with AsyncWardenClient("http://w", transport=transport) as client:
+            pending = client.delete_session("x/approve")  # refused where it is awaited
+            with pytest.raises(ValueError):
+                await pending
+
+    asyncio.run(awaited())
+    assert sent == []
+    with (
+        WardenClient("http://w", transport=httpx.MockTransport(answer)) as client,
+        pytest.raises(WardenApiError),
+    ):
+        client.get_memory("a key?#")
+    assert sent[0].url.raw_path == b"/v1/memory/a%20key%3F%23"

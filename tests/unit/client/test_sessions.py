@@ -71,10 +71,10 @@ def test_a_session_from_create_to_delete(tmp_path: Path) -> None:
             cast = b"".join([c async for c in client.recording(created.id)])
             assert cast.startswith(b'{"version": 2')
             listing = await client.artifacts(created.id)
-            names = [a.name for a in listing.artifacts]
-            if names:
-                chunks = [c async for c in client.artifact(created.id, names[0])]
-                assert sum(map(len, chunks)) == listing.artifacts[0].size
+            assert listing.artifacts, "a deleted session keeps its collected files"
+            first = listing.artifacts[0]
+            chunks = [c async for c in client.artifact(created.id, first.name)]
+            assert sum(map(len, chunks)) == first.size
 
             stream = client.session_events(created.id, follow=False)
             events = [e async for e in stream]
