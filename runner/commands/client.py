@@ -1,66 +1,62 @@
-"""A small HTTP client for the CLI commands that talk to a Warden server."""
+"""The CLI's side of ``runner.client``: a client from ``--server``/``--token`` (or
+``WARDEN_SERVER``/``WARDEN_TOKEN``), and its errors as one clear line and exit code 1."""
 
 from __future__ import annotations
 
-import os
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, TypeVar, cast
 
-import httpx
 import typer
 
-DEFAULT_SERVER = "http://127.0.0.1:9100"
+from runner.client import WardenApiError, WardenClient, WardenClientError
+from runner.client.config import DEFAULT_SERVER
+
+__all__ = ["DEFAULT_SERVER", "api_command", "connect", "reported", "save"]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-class ApiClient:
-    """Calls the API and turns its JSON errors into one clear line and exit code 1."""
+def connect(server: str | None, token: str | None) -> WardenClient:
+    """A client of the server the command names (its environment otherwise)."""
+    return WardenClient(server, token)
 
-    def __init__(self, server: str | None, token: str | None) -> None:
-        self.server = (server or os.environ.get("WARDEN_SERVER") or DEFAULT_SERVER).rstrip("/")
-        token = token or os.environ.get("WARDEN_TOKEN")
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self.http = httpx.Client(base_url=self.server, headers=headers, timeout=60)
 
-    def call(self, method: str, path: str, **kwargs: Any) -> Any:
-        try:
-            response = self.http.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
-            self._unreachable(exc)
-        self._check(response)
-        if response.headers.get("content-type", "").startswith("application/json"):
-            return response.json()
-        return response.text
-
-    def download(self, path: str, target: Path) -> int:
-        """Stream ``path`` into the file ``target``; returns the bytes written."""
-        written = 0
-        try:
-            with self.http.stream("GET", path) as response:
-                if response.status_code >= 400:
-                    response.read()
-                    self._check(response)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with target.open("wb") as sink:
-                    for chunk in response.iter_bytes():
-                        written += sink.write(chunk)
-        except httpx.HTTPError as exc:
-            self._unreachable(exc)
-        return written
-
-    def _unreachable(self, exc: httpx.HTTPError) -> NoReturn:
-        typer.echo(f"cannot reach Warden at {self.server}: {exc}", err=True)
+@contextmanager
+def reported() -> Iterator[None]:
+    """Print a client error as ``error STATUS: CODE: MESSAGE`` (or why the server could
+    not be reached) on stderr, and exit 1."""
+    try:
+        yield
+    except WardenApiError as exc:
+        typer.echo(f"error {exc.status}: {exc.code}: {exc.message}", err=True)
+        raise typer.Exit(1) from exc
+    except WardenClientError as exc:
+        typer.echo(str(exc), err=True)
         raise typer.Exit(1) from exc
 
-    def _check(self, response: httpx.Response) -> None:
-        if response.status_code >= 400:
-            self.fail(response)
 
-    def fail(self, response: httpx.Response) -> NoReturn:
-        """Print the API's error for a failed response and exit 1."""
-        try:
-            error = response.json()["error"]
-            message = f"{error['code']}: {error['message']}"
-        except (ValueError, KeyError, TypeError):
-            message = response.text[:500]
-        typer.echo(f"error {response.status_code}: {message}", err=True)
-        raise typer.Exit(1)
+def api_command(command: F) -> F:
+    """A command whose client errors are ``reported`` (put it under ``@app.command()``)."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with reported():
+            return command(*args, **kwargs)
+
+    return cast(F, run)
+
+
+def save(chunks: Iterator[bytes], target: Path) -> int:
+    """Write a download into the file ``target``; the bytes written."""
+    written = 0
+    first = next(chunks, None)  # the request is made here: an error leaves no file behind
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("wb") as sink:
+        if first is not None:
+            written += sink.write(first)
+        for chunk in chunks:
+            written += sink.write(chunk)
+    return written

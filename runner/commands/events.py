@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from runner.commands.client import ApiClient
-from runner.commands.stream import events, print_until
+from runner.commands.client import api_command, connect
+from runner.commands.stream import drop_notice, print_until
 
 app = typer.Typer(help="Live session events (SSE), resumable after drops.", no_args_is_help=True)
 
@@ -16,6 +16,7 @@ Token = Annotated[str | None, typer.Option("--token", help="API token (env WARDE
 
 
 @app.command()
+@api_command
 def tail(
     session: Annotated[str | None, typer.Option(help="Only this session's events.")] = None,
     type_: Annotated[
@@ -29,11 +30,7 @@ def tail(
     token: Token = None,
 ) -> None:
     """Print events as they happen (Ctrl-C to stop)."""
-    client = ApiClient(server, token)
-    params: dict[str, Any] = {}
-    if type_:
-        params["type"] = type_
-    if session:
-        params["session"] = session
-    stream = events(client, "/v1/events", params, after=after)
+    stream = connect(server, token).events(
+        session=session, types=type_, last_event_id=after, retry_seconds=1.0, on_drop=drop_notice
+    )
     print_until(stream, as_json, lambda _e: False, typer.echo)

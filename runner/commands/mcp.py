@@ -14,8 +14,7 @@ import anyio
 import typer
 from mcp.server import ServerRequestContext
 
-from runner.commands.client import ApiClient
-from runner.commands.mcp_remote import RemoteWarden
+from runner.commands.mcp_remote import RemoteWarden, remote_client
 from runner.mcp.notify import Notifier
 from runner.mcp.ports import Warden
 from runner.mcp.server import build_server, client_name
@@ -31,7 +30,7 @@ def mcp(server: Server = None, token: Token = None) -> None:
     """Serve MCP on stdin/stdout, acting on a Warden server (docs/mcp.md)."""
     # stdout is the protocol: every log line goes to stderr.
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    remote = RemoteWarden(ApiClient(server, token))
+    remote = RemoteWarden(remote_client(server, token))
 
     def resolve(ctx: ServerRequestContext[Any, Any]) -> Warden:
         remote.client_name = client_name(ctx)  # one client per stdio server

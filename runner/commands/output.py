@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 import typer
 from rich.console import Console
@@ -29,3 +30,8 @@ def print_rows(console: Console, headers: Sequence[str], rows: Sequence[Sequence
     for row in rows:
         table.add_row(*row, end_section=False)
     console.print(table)
+
+
+def stamp(value: datetime | None) -> str:
+    """A time as the API spells it (RFC 3339, Z for UTC), or - for none."""
+    return value.isoformat().replace("+00:00", "Z") if value else "-"

@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, NoReturn
 
-import httpx
 import typer
 from rich.console import Console
 
@@ -32,9 +31,10 @@ from runner.ci.outcome import (
     describe_retry,
     outcome_for_error,
 )
-from runner.ci.remote import RemoteTarget
 from runner.ci.run import RunResult, execute, report_without_session, write_reports
 from runner.ci.target import RunSpec, RunTarget, SessionView
+from runner.client import AsyncWardenClient
+from runner.commands.run_remote import RemoteTarget
 from runner.core import Actor
 from runner.errors import WardenError
 from runner.policy.units import parse_duration
@@ -132,9 +132,8 @@ async def _keep_own_leases(services: Services) -> None:
 
 @contextlib.asynccontextmanager
 async def _remote(server: str, token: str | None) -> AsyncIterator[RunTarget]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    async with httpx.AsyncClient(base_url=server.rstrip("/"), headers=headers, timeout=60) as http:
-        yield RemoteTarget(http)
+    async with AsyncWardenClient(server, token) as client:
+        yield RemoteTarget(client)
 
 
 async def _run(

@@ -6,19 +6,19 @@ import re
 
 import typer
 
-from runner.commands.client import ApiClient
+from runner.client import WardenClient
 
 _FULL_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
-def resolve_session(client: ApiClient, ref: str) -> str:
+def resolve_session(client: WardenClient, ref: str) -> str:
     """The full id of the session ``ref`` names (itself, or the one id it starts).
 
     Exits 1 with a message when no session, or more than one, matches.
     """
     if _FULL_ID.fullmatch(ref):
         return ref
-    ids = [str(s["id"]) for s in client.call("GET", "/v1/sessions")["sessions"]]
+    ids = [s.id for s in client.list_sessions().sessions]
     matches = [sid for sid in ids if sid.startswith(ref)]
     if len(matches) == 1:
         return matches[0]

@@ -12,11 +12,13 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from runner.commands.client import ApiClient
-from runner.commands.output import print_rows
+from runner.api.schemas import SessionOut
+from runner.client import Event, WardenClient
+from runner.commands.client import api_command, connect, save
+from runner.commands.output import print_rows, stamp
 from runner.commands.packing import packed, split_git
 from runner.commands.session_ref import resolve_session
-from runner.commands.stream import events, print_until
+from runner.commands.stream import drop_notice, print_until
 from runner.core import PermissionMode, WorkspaceMode
 
 app = typer.Typer(
@@ -30,8 +32,8 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 SessionArg = Annotated[str, typer.Argument(help="Session id, or a prefix naming one session.")]
 
 
-def _session(server: str | None, token: str | None, ref: str) -> tuple[ApiClient, str]:
-    client = ApiClient(server, token)
+def _session(server: str | None, token: str | None, ref: str) -> tuple[WardenClient, str]:
+    client = connect(server, token)
     return client, resolve_session(client, ref)
 
 
@@ -39,19 +41,19 @@ def _json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False)
 
 
-def _print_session(session: dict[str, Any], as_json: bool) -> None:
+def _print_session(session: SessionOut, as_json: bool) -> None:
     if as_json:
-        typer.echo(_json(session))
+        typer.echo(_json(session.model_dump(mode="json", by_alias=True)))
         return
-    typer.echo(f"{session['id']}  {session['state']}  {session['workDir']}")
-    typer.echo(f"policy {session['policy']}, image {session['image']}, "
-               f"workspace {session['workspaceMode']}")  # fmt: skip
-    details = session.get("details") or {}
-    if details:
-        typer.echo(_json(details))
+    typer.echo(f"{session.id}  {session.state}  {session.work_dir}")
+    typer.echo(f"policy {session.policy}, image {session.image}, "
+               f"workspace {session.workspace_mode}")  # fmt: skip
+    if session.details:
+        typer.echo(_json(session.details))
 
 
 @app.command()
+@api_command
 def create(
     work_dir: Annotated[
         Path | None, typer.Argument(help="A directory on the server host (under its roots).")
@@ -84,7 +86,7 @@ def create(
     """Start a session on WORK_DIR, an uploaded --archive, or a --git repository."""
     if sum(x is not None for x in (work_dir, archive, git)) != 1:
         raise typer.BadParameter("give exactly one of WORK_DIR, --archive or --git")
-    client = ApiClient(server, token)
+    client = connect(server, token)
     body: dict[str, Any] = {
         "prompt": prompt,
         "policy": policy,
@@ -100,62 +102,64 @@ def create(
     elif git is not None:
         url, ref = split_git(git)
         body["workspace"] = {"git": {"url": url, "ref": ref}}
-    _print_session(client.call("POST", "/v1/sessions", json=body), as_json)
+    _print_session(client.create_session(body), as_json)
 
 
-def _upload(client: ApiClient, path: Path) -> str:
+def _upload(client: WardenClient, path: Path) -> str:
     """Upload ``path`` (a directory is tarred first); the upload's id."""
     skipped: list[str] = []
     try:
         with packed(path, skipped) as (data, media):
             for line in skipped:
                 typer.echo(f"not uploaded: {line}", err=True)
-            uploaded = client.call(
-                "POST", "/v1/workspaces", content=data, headers={"Content-Type": media}
-            )
+            uploaded = client.upload_workspace(data, media)
     except (OSError, ValueError) as exc:
         raise typer.BadParameter(str(exc), param_hint="--archive") from exc
-    upload_id: str = uploaded["id"]
-    return upload_id
+    return uploaded.id
 
 
 @app.command("list")
+@api_command
 def list_(server: Server = None, token: Token = None, as_json: AsJson = False) -> None:
     """List sessions (full ids; tab-separated when piped)."""
-    sessions = ApiClient(server, token).call("GET", "/v1/sessions")["sessions"]
+    sessions = connect(server, token).list_sessions().sessions
     if as_json:
-        typer.echo(_json(sessions))
+        typer.echo(_json([s.model_dump(mode="json", by_alias=True) for s in sessions]))
         return
-    rows = [[s["id"], s["state"], s["workDir"], s["policy"], s["createdAt"]] for s in sessions]
+    rows = [[s.id, s.state, s.work_dir, s.policy, stamp(s.created_at)] for s in sessions]
     print_rows(console, ["id", "state", "workDir", "policy", "created"], rows)
 
 
 @app.command()
+@api_command
 def show(session: SessionArg, server: Server = None, token: Token = None,
          as_json: AsJson = False) -> None:  # fmt: skip
     """Show one session and its current screen."""
     client, sid = _session(server, token, session)
-    _print_session(client.call("GET", f"/v1/sessions/{sid}"), as_json)
+    _print_session(client.get_session(sid), as_json)
     if not as_json:
-        typer.echo(client.call("GET", f"/v1/sessions/{sid}/pane")["text"])
+        typer.echo(client.pane(sid).text)
 
 
 @app.command()
+@api_command
 def pane(session: SessionArg, server: Server = None, token: Token = None) -> None:
     """Print the session's screen as text."""
     client, sid = _session(server, token, session)
-    typer.echo(client.call("GET", f"/v1/sessions/{sid}/pane")["text"])
+    typer.echo(client.pane(sid).text)
 
 
 @app.command()
+@api_command
 def send(session: SessionArg, text: str, server: Server = None, token: Token = None) -> None:
     """Send a prompt to an idle session."""
     client, sid = _session(server, token, session)
-    result = client.call("POST", f"/v1/sessions/{sid}/send", json={"text": text})
-    typer.echo(f"sent; session is {result['state']}")
+    result = client.send(sid, text)
+    typer.echo(f"sent; session is {result.state}")
 
 
 @app.command()
+@api_command
 def approve(
     session: SessionArg,
     request: Annotated[
@@ -166,20 +170,21 @@ def approve(
 ) -> None:
     """Approve the pending tool call once (refused if the screen shows another)."""
     client, sid = _session(server, token, session)
-    body = {"request": request} if request else None
-    result = client.call("POST", f"/v1/sessions/{sid}/approve", json=body)
-    typer.echo(f"approved with option {result['option']}; session is {result['state']}")
+    result = client.approve(sid, request)
+    typer.echo(f"approved with option {result.option}; session is {result.state}")
 
 
 @app.command()
+@api_command
 def reject(session: SessionArg, server: Server = None, token: Token = None) -> None:
     """Reject the permission prompt."""
     client, sid = _session(server, token, session)
-    result = client.call("POST", f"/v1/sessions/{sid}/reject")
-    typer.echo(f"rejected; session is {result['state']}")
+    result = client.reject(sid)
+    typer.echo(f"rejected; session is {result.state}")
 
 
 @app.command()
+@api_command
 def answer(
     session: SessionArg,
     option: Annotated[int | None, typer.Option(help="The option's number (1-based).")] = None,
@@ -191,20 +196,21 @@ def answer(
     if (option is None) == (text is None):
         raise typer.BadParameter("give exactly one of --option or --text")
     client, sid = _session(server, token, session)
-    body = {"option": option} if option is not None else {"text": text}
-    result = client.call("POST", f"/v1/sessions/{sid}/answer", json=body)
-    typer.echo(f"answered; session is {result['state']}")
+    result = client.answer(sid, option=option, text=text)
+    typer.echo(f"answered; session is {result.state}")
 
 
 @app.command()
+@api_command
 def kill(session: SessionArg, server: Server = None, token: Token = None) -> None:
     """Delete a session: artifacts are collected, the container removed."""
     client, sid = _session(server, token, session)
-    result = client.call("DELETE", f"/v1/sessions/{sid}")
-    typer.echo(f"deleted; final state {result['state']}")
+    result = client.delete_session(sid)
+    typer.echo(f"deleted; final state {result.state}")
 
 
 @app.command()
+@api_command
 def patch(
     session: SessionArg,
     out: Annotated[Path | None, typer.Option(help="Write it to this file (default: stdout).")] = (
@@ -216,13 +222,14 @@ def patch(
     """The session's workspace changes as a unified diff (git apply-able)."""
     client, sid = _session(server, token, session)
     if out is None:
-        typer.echo(client.call("GET", f"/v1/sessions/{sid}/patch"), nl=False)
+        typer.echo(client.patch(sid), nl=False)
         return
-    size = client.download(f"/v1/sessions/{sid}/patch", out)
+    size = save(client.download_patch(sid), out)
     typer.echo(f"wrote {out} ({size} bytes)", err=True)
 
 
 @app.command()
+@api_command
 def recording(
     session: SessionArg,
     out: Annotated[Path | None, typer.Option(help="File to write (default: ID.cast).")] = None,
@@ -232,11 +239,12 @@ def recording(
     """Download the terminal recording (asciicast v2; play it, or `warden detect` it)."""
     client, sid = _session(server, token, session)
     target = out or Path(f"{sid}.cast")
-    size = client.download(f"/v1/sessions/{sid}/recording", target)
+    size = save(client.recording(sid), target)
     typer.echo(f"wrote {target} ({size} bytes)")
 
 
 @app.command()
+@api_command
 def artifacts(
     session: SessionArg,
     out: Annotated[Path | None, typer.Option(help="Download every artifact into DIR.")] = None,
@@ -245,18 +253,19 @@ def artifacts(
 ) -> None:
     """List the session's collected artifacts, or download them all with --out DIR."""
     client, sid = _session(server, token, session)
-    listed = client.call("GET", f"/v1/sessions/{sid}/artifacts")["artifacts"]
+    listed = client.artifacts(sid).artifacts
     if out is None:
-        print_rows(console, ["name", "bytes"], [[a["name"], str(a["size"])] for a in listed])
+        print_rows(console, ["name", "bytes"], [[a.name, str(a.size)] for a in listed])
         return
     for item in listed:
         # Names come from the server: keep only the last path part, never climb out of DIR.
-        target = out / Path(str(item["name"])).name
-        size = client.download(str(item["url"]), target)
+        target = out / Path(item.name).name
+        size = save(client.artifact(sid, item.name), target)
         typer.echo(f"wrote {target} ({size} bytes)")
 
 
 @app.command()
+@api_command
 def watch(
     session: SessionArg,
     interval: Annotated[
@@ -269,8 +278,8 @@ def watch(
     """Follow a session's events (SSE) until it ends (Ctrl-C to stop)."""
     client, sid = _session(server, token, session)  # a unique prefix, or a clear 404 first
 
-    def ended(event: dict[str, Any]) -> bool:
-        return event.get("type") == "session.ended"
+    def ended(event: Event) -> bool:
+        return event.type == "session.ended"
 
-    stream = events(client, f"/v1/sessions/{sid}/events", {}, retry_seconds=interval)
+    stream = client.session_events(sid, retry_seconds=interval, on_drop=drop_notice)
     print_until(stream, as_json, ended, lambda text: console.print(text, markup=False))

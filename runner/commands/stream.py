@@ -1,47 +1,20 @@
-"""Following a Warden SSE stream from the CLI, resuming after drops with Last-Event-ID."""
+"""Following a Warden SSE stream from the CLI (the client resumes after drops with
+Last-Event-ID), one readable line per event."""
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import httpx
 import typer
-from httpx_sse import SSEError, connect_sse
 
-from runner.commands.client import ApiClient
+from runner.client import Event
 
 
-def events(
-    client: ApiClient,
-    path: str,
-    params: dict[str, Any],
-    *,
-    retry_seconds: float = 1.0,
-    after: int | None = None,
-) -> Iterator[dict[str, Any]]:
-    """Each event of the stream, forever; a dropped connection is resumed where it broke."""
-    last = after
-    while True:
-        headers = {"Last-Event-ID": str(last)} if last is not None else {}
-        try:
-            with connect_sse(
-                client.http, "GET", path, params=params, headers=headers, timeout=None
-            ) as source:
-                if source.response.status_code >= 400:
-                    source.response.read()
-                    client.fail(source.response)
-                for sse in source.iter_sse():
-                    if not sse.data:
-                        continue  # a keep-alive comment (httpx-sse reports it as an event)
-                    event: dict[str, Any] = json.loads(sse.data)
-                    last = int(sse.id) if sse.id else last
-                    yield event
-        except (httpx.TransportError, SSEError) as exc:
-            typer.echo(f"stream interrupted ({exc}); resuming after {last}", err=True)
-        time.sleep(retry_seconds)
+def drop_notice(exc: Exception, last: int | None) -> None:
+    """Say on stderr that the stream broke and where it resumes."""
+    typer.echo(f"stream interrupted ({exc}); resuming after {last}", err=True)
 
 
 def line(event: dict[str, Any]) -> str:
@@ -75,12 +48,12 @@ def _short(value: object, limit: int = 200) -> str:
 
 
 def print_until(
-    stream: Iterator[dict[str, Any]],
+    stream: Iterator[Event],
     as_json: bool,
-    done: Callable[[dict[str, Any]], bool],
+    done: Callable[[Event], bool],
     echo: Callable[[str], None],
 ) -> None:
     for event in stream:
-        echo(json.dumps(event, ensure_ascii=False) if as_json else line(event))
+        echo(json.dumps(event.body, ensure_ascii=False) if as_json else line(event.body))
         if done(event):
             return

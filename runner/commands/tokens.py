@@ -13,7 +13,8 @@ from rich.table import Table
 
 from runner.auth.roles import ADMIN, GLOBAL_ADMIN, effective_roles
 from runner.auth.tokens import ApiToken, ApiTokens
-from runner.commands.client import ApiClient
+from runner.commands.client import api_command, connect
+from runner.commands.output import stamp
 from runner.core import Actor
 from runner.events.bus import EventBus
 from runner.events.ledger import LedgerAppender, open_ledger
@@ -33,6 +34,7 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 @app.command()
+@api_command
 def create(
     name: Annotated[str, typer.Argument(help="What the token is for, e.g. ci-deploy.")],
     role: Annotated[
@@ -45,47 +47,49 @@ def create(
     as_json: AsJson = False,
 ) -> None:
     """Create a token and print its secret (shown this once; only a hash is kept)."""
-    body = {"name": name, "roles": role, "expiresInDays": expires_in_days, "tenant": tenant}
-    created = ApiClient(server, token).call("POST", "/v1/tokens", json=body)
+    client = connect(server, token)
+    created = client.create_token(name, role, expires_in_days=expires_in_days, tenant=tenant)
     if as_json:
-        typer.echo(json.dumps(created, indent=2))
+        typer.echo(json.dumps(created.model_dump(mode="json", by_alias=True), indent=2))
         return
     console.print(
-        f"token [bold]{created['id']}[/bold] ({created['name']}) roles"
-        f" {', '.join(created['roles'])}, tenant {created['tenant']},"
-        f" expires {created['expiresAt']}"
+        f"token [bold]{created.id}[/bold] ({created.name}) roles"
+        f" {', '.join(created.roles)}, tenant {created.tenant},"
+        f" expires {stamp(created.expires_at)}"
     )
     console.print("secret (store it now, it is not shown again):", style="yellow")
-    typer.echo(created["secret"])
+    typer.echo(created.secret)
 
 
 @app.command("list")
+@api_command
 def list_(server: Server = None, token: Token = None, as_json: AsJson = False) -> None:
     """List the tenant's tokens (never their secrets)."""
-    tokens = ApiClient(server, token).call("GET", "/v1/tokens")["tokens"]
+    tokens = connect(server, token).list_tokens().tokens
     if as_json:
-        typer.echo(json.dumps(tokens, indent=2))
+        typer.echo(json.dumps([t.model_dump(mode="json", by_alias=True) for t in tokens], indent=2))
         return
     table = Table("name", "roles", "tenant", "expires", "last used", "revoked")
     table.add_column("id", no_wrap=True)
     for t in tokens:
         table.add_row(
-            t["name"],
-            ",".join(t["roles"]),
-            t["tenant"],
-            t["expiresAt"],
-            t["lastUsedAt"] or "-",
-            t["revokedAt"] or "-",
-            t["id"],
+            t.name,
+            ",".join(t.roles),
+            t.tenant,
+            stamp(t.expires_at),
+            stamp(t.last_used_at),
+            stamp(t.revoked_at),
+            t.id,
         )
     console.print(table)
 
 
 @app.command()
+@api_command
 def revoke(token_id: str, server: Server = None, token: Token = None) -> None:
     """Revoke a token now: its next request is refused."""
-    revoked = ApiClient(server, token).call("DELETE", f"/v1/tokens/{token_id}")
-    console.print(f"revoked {revoked['id']} ({revoked['name']}) at {revoked['revokedAt']}")
+    revoked = connect(server, token).revoke_token(token_id)
+    console.print(f"revoked {revoked.id} ({revoked.name}) at {stamp(revoked.revoked_at)}")
 
 
 @app.command()

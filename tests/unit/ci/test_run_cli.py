@@ -9,7 +9,8 @@ from pathlib import Path
 
 import httpx
 
-from runner.ci.remote import api_error
+from runner.client.errors import error_from
+from runner.commands.run_remote import warden_error
 from runner.errors import (
     AuthenticationError,
     ImageNotFoundError,
@@ -43,6 +44,10 @@ def test_unreachable_docker_exits_5_and_still_reports(tmp_path: Path) -> None:
 def _response(status: int, code: str, **details: object) -> httpx.Response:
     body = {"error": {"code": code, "message": "m", "details": details}}
     return httpx.Response(status, json=body)
+
+
+def api_error(response: httpx.Response) -> WardenError:
+    return warden_error(error_from(response))
 
 
 def test_api_errors_map_back_to_warden_errors() -> None:

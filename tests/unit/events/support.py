@@ -60,14 +60,15 @@ class Served:
 
 
 @asynccontextmanager
-async def serve(root: Path, **overrides: Any) -> AsyncIterator[Served]:
-    """The app on a loopback port; stopped (and its services closed) on exit."""
+async def serve(root: Path, port: int | None = None, **overrides: Any) -> AsyncIterator[Served]:
+    """The app on a loopback port (``port``, else a free one); stopped (and its services
+    closed) on exit."""
     backend = MemoryBackend()
     claude = FakeClaude(backend)
     settings = settings_for(root, **overrides)
     services = await build_services(settings, backend=backend)
     app = create_app(settings, services=services)
-    port = free_port()
+    port = port or free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
