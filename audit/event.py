@@ -19,7 +19,6 @@ encode its event before the writer assigns its place.
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import re
@@ -130,9 +129,10 @@ class Event:
         """This event at its place ``seq`` in the log.
 
         Not ``dataclasses.replace``: that validates every field again, on every append.
+        The copy shares ``data`` with this event, as ``copy.copy`` did.
         """
-        placed = copy.copy(self)
-        object.__setattr__(placed, "seq", seq)
+        placed = object.__new__(type(self))  # nor copy.copy: a third of the cost again
+        placed.__dict__.update(self.__dict__, seq=seq)
         return placed
 
     def body(self) -> dict[str, Any]:
