@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
@@ -173,3 +174,33 @@ def test_killed_pipeline_connection_loses_and_duplicates_nothing(
         assert result.ok and result.events == len(stored), result.describe()
     finally:
         ledger.close()
+
+
+def test_writer_connections_never_run_with_synchronous_commit_off(
+    postgres_url: str, schema: str
+) -> None:
+    """A role whose default is synchronous_commit=off still gets durable ledger commits."""
+    role = "audit_async_" + secrets.token_hex(4)
+    password = secrets.token_hex(8)
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
+        admin.execute(f"ALTER ROLE {role} SET synchronous_commit = off")
+    try:
+        parts = urlsplit(postgres_url)
+        netloc = f"{role}:{password}@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        url = urlunsplit(parts._replace(netloc=netloc))
+        store = PostgresStore(url, schema=schema, install=False)
+        try:
+            with psycopg.connect(url) as plain:  # what the role gets by default
+                assert plain.execute("SHOW synchronous_commit").fetchone() == ("off",)
+            writer = store._connect_writer()  # the connection appends and pipelines use
+            try:
+                assert writer.execute("SHOW synchronous_commit").fetchone() == ("on",)
+            finally:
+                writer.close()
+        finally:
+            store.close()
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute(f"DROP OWNED BY {role}")
+            admin.execute(f"DROP ROLE {role}")
