@@ -31,14 +31,14 @@ from typing import cast
 
 from audit.batch import Batch
 from audit.chain import GENESIS, Record
-from audit.checkpoint import Checkpoint, WormDirectory, sign_checkpoint
+from audit.checkpoint import Checkpoint, WormDirectory
 from audit.errors import LedgerUnavailableError
-from audit.event import now_ts
 from audit.inflight import InFlight
 from audit.merkle import Frontier
 from audit.replication import Replication
 from audit.resume import resume_state
 from audit.retry import retrying
+from audit.signer import Signer
 from audit.signing import KeyRing
 from audit.stores.base import Pending, PipelinedStore, SharedStore, Store
 from audit.ticket import Ticket, notify
@@ -89,15 +89,13 @@ class Sequencer:
         self._store = store
         self._keys = keys
         self._config = config or SequencerConfig()
-        self._worm = worm
         self._transient = is_transient
         self._queue: queue.SimpleQueue[Ticket | _Control] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._closed = False
         self._frontier = Frontier()
         self._head = GENESIS
-        self._last_cp_size = 0
-        self._last_cp_time = 0.0
+        self._signer = Signer(store, keys, worm, self._config.checkpoint_interval)
         self._thread = threading.Thread(target=self._run, name="audit-sequencer", daemon=True)
         self._replication: Replication | None = None
         if shared:
@@ -141,8 +139,7 @@ class Sequencer:
         """Become the writer: the frontier and head from the store, as it is now."""
         state = resume_state(self._store, self._keys)
         self._frontier, self._head = state.frontier, state.head
-        self._last_cp_size = state.last_checkpoint_size
-        self._last_cp_time = time.monotonic()
+        self._signer.resumed(state.last_checkpoint_size)
         self.is_leader = True
 
     def _wake(self, action: str) -> None:
@@ -313,10 +310,7 @@ class Sequencer:
                 return
 
     def _checkpoint_delay(self) -> float | None:
-        if not self.is_leader or self._frontier.size == self._last_cp_size:
-            return None  # nothing unsigned: sleep until work arrives
-        due = self._last_cp_time + self._config.checkpoint_interval - time.monotonic()
-        return max(due, 0.0)
+        return self._signer.delay(self._frontier.size) if self.is_leader else None
 
     def _gather(self, first: Ticket | _Control) -> tuple[list[Ticket], _Control | None]:
         """Everything queued now, up to ``max_batch``; stops at a control request."""
@@ -457,20 +451,6 @@ class Sequencer:
         self._head = top.chain_hash
 
     def _checkpoint(self, *, force: bool) -> Checkpoint | None:
-        size = self._frontier.size
-        if not self.is_leader or size == self._last_cp_size:
+        if not self.is_leader:
             return None
-        now = time.monotonic()
-        if not force and now - self._last_cp_time < self._config.checkpoint_interval:
-            return None
-        checkpoint = sign_checkpoint(self._keys, size, self._frontier.root(), self._head, now_ts())
-        self._last_cp_time = now  # also on failure: back off instead of spinning
-        try:
-            self._store.add_checkpoint(checkpoint)
-            if self._worm is not None:
-                self._worm.write(checkpoint)
-        except Exception as exc:  # the events are safe; the next round signs again
-            log.error("audit checkpoint at size %d not stored: %s", size, exc)
-            return None
-        self._last_cp_size = size
-        return checkpoint
+        return self._signer.sign(self._frontier, self._head, force=force)
