@@ -21,6 +21,7 @@ from typing import TypeVar
 
 from audit.chain import Record
 from audit.errors import LedgerUnavailableError
+from audit.retry import retrying
 from audit.stores.base import Pending, SharedStore
 
 log = logging.getLogger(__name__)
@@ -111,17 +112,4 @@ class Replication:
             delay = min(delay * 2, 0.025)
 
     def _retrying(self, call: Callable[[], _T], deadline: float) -> _T:
-        delay = 0.05
-        while True:
-            try:
-                return call()
-            except self._transient as exc:
-                if time.monotonic() + delay > deadline:
-                    raise
-                log.warning("audit store unavailable (%s); retrying in %.2fs", exc, delay)
-                time.sleep(delay)
-                delay = min(delay * 2, 1.0)
-                try:
-                    self._store.reconnect()
-                except self._transient as again:
-                    log.warning("audit store reconnect failed: %s", again)
+        return retrying(call, self._store, self._transient, deadline)

@@ -19,7 +19,6 @@ database (``audit.replication``), and any of them takes over when it dies.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import queue
 import threading
@@ -27,18 +26,22 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
+from functools import partial
 from typing import cast
 
-from audit.chain import GENESIS, Record, leaf_hash
-from audit.checkpoint import Checkpoint, WormDirectory, sign_checkpoint
-from audit.errors import InvalidEventError, LedgerUnavailableError
-from audit.event import now_ts
+from audit.batch import Batch
+from audit.chain import GENESIS, Record
+from audit.checkpoint import Checkpoint, WormDirectory
+from audit.errors import LedgerUnavailableError
+from audit.inflight import InFlight
 from audit.merkle import Frontier
 from audit.replication import Replication
 from audit.resume import resume_state
+from audit.retry import retrying
+from audit.signer import Signer
 from audit.signing import KeyRing
-from audit.stores.base import Pending, SharedStore, Store
-from audit.ticket import Ticket
+from audit.stores.base import Pending, PipelinedStore, SharedStore, Store
+from audit.ticket import Ticket, notify
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,9 @@ class SequencerConfig:
     retry_seconds: float = 20.0
     #: How often a relaying replica tries for the sequencer lock (shared stores).
     election_interval: float = 0.5
+    #: Batches in flight at once on a store that pipelines appends (PostgreSQL): the
+    #: next one is sent while the last commits. 1 waits for each commit before the next.
+    pipeline_depth: int = 2
 
 
 class _Control:
@@ -83,15 +89,13 @@ class Sequencer:
         self._store = store
         self._keys = keys
         self._config = config or SequencerConfig()
-        self._worm = worm
         self._transient = is_transient
         self._queue: queue.SimpleQueue[Ticket | _Control] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._closed = False
         self._frontier = Frontier()
         self._head = GENESIS
-        self._last_cp_size = 0
-        self._last_cp_time = 0.0
+        self._signer = Signer(store, keys, worm, self._config.checkpoint_interval)
         self._thread = threading.Thread(target=self._run, name="audit-sequencer", daemon=True)
         self._replication: Replication | None = None
         if shared:
@@ -106,6 +110,14 @@ class Sequencer:
         self.is_leader = self._replication is None
         #: Called from the writer thread after each batch (telemetry); never fails it.
         self.on_batch: BatchObserver | None = None
+        self._flight: InFlight | None = None  # batches sent down the store's pipeline
+        if isinstance(store, PipelinedStore) and self._config.pipeline_depth > 1:
+            self._flight = InFlight(
+                store.pipeline(),
+                depth=self._config.pipeline_depth,
+                max_batch=self._config.max_batch,
+                transient=store.transient_errors,
+            )
 
     # -- producer side -----------------------------------------------------------------
 
@@ -127,25 +139,20 @@ class Sequencer:
         """Become the writer: the frontier and head from the store, as it is now."""
         state = resume_state(self._store, self._keys)
         self._frontier, self._head = state.frontier, state.head
-        self._last_cp_size = state.last_checkpoint_size
-        self._last_cp_time = time.monotonic()
+        self._signer.resumed(state.last_checkpoint_size)
         self.is_leader = True
 
     def _wake(self, action: str) -> None:
         """Queue a replication step ("promote", "demote", "drain") for the writer thread."""
         self._queue.put(_Control(action))
 
-    def submit(self, pending: Pending) -> Future[Record]:
-        """Queue an event; the future resolves to its stored record."""
-        future: Future[Record] = Future()
-        self._enqueue(Ticket(pending, future))
-        return future
-
     def _enqueue(self, ticket: Ticket) -> None:
         with self._lock:
             if self._closed:
                 raise LedgerUnavailableError("the audit ledger is closed")
             self._queue.put(ticket)
+        if self._flight is not None:
+            self._flight.queued(self._queue.qsize())
 
     def append(self, pending: Pending, timeout: float | None = None) -> Record:
         """Queue an event and wait for it to be committed.
@@ -163,7 +170,9 @@ class Sequencer:
 
     async def append_async(self, pending: Pending) -> Record:
         """``append`` for asyncio code: awaits the writer without blocking the loop."""
-        return await asyncio.wrap_future(self.submit(pending))
+        ticket = Ticket.for_loop(pending)
+        self._enqueue(ticket)
+        return await ticket.future
 
     def checkpoint_now(self) -> Checkpoint | None:
         """Sign a checkpoint for everything committed so far (None if nothing new)."""
@@ -188,6 +197,8 @@ class Sequencer:
             self._thread.join()
         if self._replication is not None:
             self._replication.stop()  # after the final checkpoint: the next one continues
+        if self._flight is not None:
+            self._flight.close()
 
     def _control(self, action: str, *, force: bool = False) -> Checkpoint | None:
         request = _Control(action)
@@ -226,21 +237,26 @@ class Sequencer:
             )
             if isinstance(item, Ticket):
                 item.fail(error)
+                notify([item])
             else:
                 item.future.set_result(None)
 
     def _loop(self) -> None:
         while True:
-            try:
-                item = self._queue.get(timeout=self._checkpoint_delay())
-            except queue.Empty:
-                self._checkpoint(force=False)
-                continue
-            batch, control = self._gather(item)
-            if batch:
-                self._commit(batch)
-                self._checkpoint(force=False)
+            if self._flight:
+                control = self._overlap()
+            else:
+                try:
+                    item = self._queue.get(timeout=self._checkpoint_delay())
+                except queue.Empty:
+                    self._checkpoint(force=False)
+                    continue
+                batch, control = self._gather(item)
+                if batch:
+                    self._commit(batch)
             if control is not None:
+                while self._flight:  # a control request waits for every batch before it
+                    self._land()
                 self._handle(control)
                 if control.action == "stop":
                     return
@@ -294,10 +310,7 @@ class Sequencer:
                 return
 
     def _checkpoint_delay(self) -> float | None:
-        if not self.is_leader or self._frontier.size == self._last_cp_size:
-            return None  # nothing unsigned: sleep until work arrives
-        due = self._last_cp_time + self._config.checkpoint_interval - time.monotonic()
-        return max(due, 0.0)
+        return self._signer.delay(self._frontier.size) if self.is_leader else None
 
     def _gather(self, first: Ticket | _Control) -> tuple[list[Ticket], _Control | None]:
         """Everything queued now, up to ``max_batch``; stops at a control request."""
@@ -321,34 +334,84 @@ class Sequencer:
             batch.append(item)
         return batch, None
 
-    def _commit(self, batch: list[Ticket]) -> None:
-        began = time.perf_counter()
-        unique: dict[str, Pending] = {}
-        for item in batch:
-            unique.setdefault(item.pending.event.id, item.pending)
-        try:
-            records = self._place(list(unique.values()))
-            by_id = dict(zip(unique, records, strict=True))
-            self._advance(records)
-        except Exception as exc:
-            log.error("audit append of %d events failed: %s", len(batch), exc)
-            error = LedgerUnavailableError(f"the audit ledger could not record the event: {exc}")
-            error.__cause__ = exc
-            for item in batch:
-                item.fail(error)
-            self._observe(len(unique), began, exc)
+    def _commit(self, tickets: list[Ticket]) -> None:
+        """Send the batch down the pipeline, or place it and answer its tickets now."""
+        batch = Batch(tickets)
+        if self._flight is not None and self.is_leader:
+            try:
+                self._flight.send(batch)
+            except Exception as exc:  # the connection's state is unknown: start it again
+                self._recover(exc, batch)
             return
-        self._observe(len(unique), began, None)
-        for item in batch:
-            record = by_id[item.pending.event.id]
-            if record.leaf_hash != leaf_hash(item.pending.canonical):
-                item.fail(
-                    InvalidEventError(
-                        f"event id {item.pending.event.id} was used for another event"
-                    )
-                )
-            else:
-                item.resolve(record)
+        outcome: list[Record] | Exception
+        try:
+            outcome = self._place(batch.pendings)
+        except Exception as exc:
+            outcome = exc
+        self._finish(batch, outcome)
+
+    def _overlap(self) -> _Control | None:
+        """Wait for the oldest batch in flight, sending the next one meanwhile once due."""
+        assert self._flight is not None
+        try:
+            answered = self._flight.wait(self._queue.qsize)
+        except Exception as exc:
+            self._recover(exc)
+            return None
+        if answered:
+            self._land()
+            return None
+        try:
+            item = self._queue.get_nowait()
+        except queue.Empty:
+            return None
+        batch, control = self._gather(item)
+        if batch:
+            self._commit(batch)
+        return control
+
+    def _land(self) -> None:
+        """Take the answer to the oldest batch in flight and deliver it."""
+        assert self._flight is not None
+        try:
+            batch, outcome = self._flight.take()
+        except Exception as exc:  # the connection went, with every batch in flight
+            self._recover(exc)
+            return
+        self._finish(batch, outcome)
+
+    def _recover(self, exc: BaseException, *more: Batch) -> None:
+        """The pipeline failed: place what was in flight again, in order, without it.
+
+        Appends are idempotent by event id, so a batch that did commit before the
+        connection went is answered from the stored rows, and none is chained twice.
+        """
+        assert self._flight is not None
+        batches = [*self._flight.drop(), *more]
+        log.warning("audit pipeline failed (%s); placing %d batches again", exc, len(batches))
+        for batch in batches:
+            outcome: list[Record] | Exception
+            try:
+                outcome = self._with_retry(partial(self._store.append, batch.pendings))
+            except Exception as again:
+                outcome = again
+            self._finish(batch, outcome)
+
+    def _finish(self, batch: Batch, outcome: list[Record] | Exception) -> None:
+        """Move the frontier past the batch and answer its tickets (or fail them closed)."""
+        if not isinstance(outcome, Exception):
+            try:
+                self._advance(outcome)
+            except Exception as exc:
+                outcome = exc
+        if isinstance(outcome, Exception):
+            log.error("audit append of %d events failed: %s", len(batch.tickets), outcome)
+            self._observe(len(batch.pendings), batch.began, outcome)
+            batch.fail(outcome)
+            return
+        self._observe(len(batch.pendings), batch.began, None)
+        batch.answer(outcome)
+        self._checkpoint(force=False)
 
     def _observe(self, size: int, began: float, error: BaseException | None) -> None:
         observer = self.on_batch
@@ -368,20 +431,7 @@ class Sequencer:
 
     def _with_retry(self, call: Callable[[], list[Record]]) -> list[Record]:
         deadline = time.monotonic() + self._config.retry_seconds
-        delay = 0.05
-        while True:
-            try:
-                return call()
-            except self._transient as exc:
-                if time.monotonic() + delay > deadline:
-                    raise
-                log.warning("audit store unavailable (%s); retrying in %.2fs", exc, delay)
-                time.sleep(delay)
-                delay = min(delay * 2, 1.0)
-                try:
-                    self._store.reconnect()
-                except self._transient as again:
-                    log.warning("audit store reconnect failed: %s", again)
+        return retrying(call, self._store, self._transient, deadline)
 
     def _advance(self, records: list[Record]) -> None:
         """Move the frontier and head past the newly stored records (catching up on gaps)."""
@@ -401,20 +451,6 @@ class Sequencer:
         self._head = top.chain_hash
 
     def _checkpoint(self, *, force: bool) -> Checkpoint | None:
-        size = self._frontier.size
-        if not self.is_leader or size == self._last_cp_size:
+        if not self.is_leader:
             return None
-        now = time.monotonic()
-        if not force and now - self._last_cp_time < self._config.checkpoint_interval:
-            return None
-        checkpoint = sign_checkpoint(self._keys, size, self._frontier.root(), self._head, now_ts())
-        self._last_cp_time = now  # also on failure: back off instead of spinning
-        try:
-            self._store.add_checkpoint(checkpoint)
-            if self._worm is not None:
-                self._worm.write(checkpoint)
-        except Exception as exc:  # the events are safe; the next round signs again
-            log.error("audit checkpoint at size %d not stored: %s", size, exc)
-            return None
-        self._last_cp_size = size
-        return checkpoint
+        return self._signer.sign(self._frontier, self._head, force=force)

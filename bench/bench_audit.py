@@ -1,29 +1,35 @@
 """Audit ledger benchmark: append throughput and latency on PostgreSQL, verify speed, proof sizes.
 
-    python bench/bench_audit.py [--url postgresql://…] [--seconds 5] [--verify-events 1000000]
-        [--rounds 2]
+    python bench/bench_audit.py [--url postgresql://…] [--seconds 5] [--producers 1,16,64]
+        [--depths 1,2] [--sessions 10] [--rounds 2] [--verify-events 1000000]
 
-Appends are measured twice at each level, off then on, in one run: telemetry **off**
-(no tracer provider, no metrics) and **on** as ``warden serve`` has it with
-``OTEL_EXPORTER_OTLP_ENDPOINT`` set (its provider, exporting to a local OTLP sink; each
-group-commit batch an ``audit.batch`` span through ``trace_batches``; each append an
-``audit.append`` span and an observation of the append-latency histogram, as
+Appends from closed-loop producers, threads (``Ledger.append``) and asyncio tasks
+(``append_async``, as the controller appends), with throughput, p50/p99 latency, the ratio
+to one producer and this process's CPU per event. ``--depths 1,2`` runs each level with
+and without pipelined batches back to back; ``--sessions N`` runs every level again
+beside N working Warden sessions (``busy_sessions``) and prints both p99s. Uses
+throw-away schemas (dropped at the end). Prints figures; asserts nothing.
+
+Then appends from threads are measured twice at each level, off then on, in one run:
+telemetry **off** (no tracer provider, no metrics) and **on** as ``warden serve`` has it
+with ``OTEL_EXPORTER_OTLP_ENDPOINT`` set (its provider, exporting to a local OTLP sink;
+each group-commit batch an ``audit.batch`` span through ``trace_batches``; each append
+an ``audit.append`` span and an observation of the append-latency histogram, as
 ``timed_append`` does), side by side with the ratio on/off. Verification and proofs run
 code telemetry does not reach (``audit/`` imports none of it), so they run once.
-
-Uses a throw-away schema (dropped at the end). Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import secrets
 import statistics
 import tempfile
 import threading
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import psycopg
@@ -44,13 +50,105 @@ DEFAULT_URL = os.environ.get(
 )
 
 
+PAYLOAD = {"tool": "Bash", "command": "npm test", "rule": "tools.allow[3]"}
+
+
+@dataclass(frozen=True)
+class Level:
+    """What one run of closed-loop producers measured."""
+
+    rate: float  # appends/s
+    p50: float  # seconds
+    p99: float
+    cpu: float  # this process's CPU per event, seconds
+    events: int
+
+
+def _level(latencies: list[float], elapsed: float, cpu: float) -> Level:
+    cuts = statistics.quantiles(latencies, n=100)
+    count = len(latencies)
+    return Level(count / elapsed, cuts[49], cuts[98], cpu / count, count)
+
+
+def appends_threads(ledger: Ledger, producers: int, seconds: float) -> Level:
+    """``producers`` threads, each appending in a loop (``Ledger.append``)."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def produce(worker: int) -> None:
+        mine = []
+        while not stop.is_set():
+            t0 = time.perf_counter()
+            ledger.append("permission.decided", actor=f"user:{worker}", session="s", data=PAYLOAD)
+            mine.append(time.perf_counter() - t0)
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=produce, args=(w,)) for w in range(producers)]
+    cpu, started = time.process_time(), time.perf_counter()
+    for thread in threads:
+        thread.start()
+    time.sleep(seconds)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    return _level(latencies, time.perf_counter() - started, time.process_time() - cpu)
+
+
+def appends_asyncio(ledger: Ledger, producers: int, seconds: float) -> Level:
+    """``producers`` tasks on one event loop (``append_async``), as the controller appends."""
+    latencies: list[float] = []
+
+    async def produce(worker: int, until: float) -> None:
+        while time.perf_counter() < until:
+            t0 = time.perf_counter()
+            await ledger.append_async(
+                "permission.decided", actor=f"user:{worker}", session="s", data=PAYLOAD
+            )
+            latencies.append(time.perf_counter() - t0)
+
+    async def run() -> None:
+        until = time.perf_counter() + seconds
+        await asyncio.gather(*(produce(w, until) for w in range(producers)))
+
+    cpu, started = time.process_time(), time.perf_counter()
+    asyncio.run(run())
+    return _level(latencies, time.perf_counter() - started, time.process_time() - cpu)
+
+
+MODES = {"threads": appends_threads, "asyncio": appends_asyncio}
+
+
 def bench_appends(
+    ledgers: dict[int, Ledger], levels: list[int], seconds: float, label: str
+) -> dict[tuple[str, int, int], Level]:
+    """Every mode and level, pipeline depths alternating back to back at each one."""
+    depths = ", ".join(str(depth) for depth in ledgers)
+    print(f"PostgreSQL appends, {label} ({seconds:.0f} s per level; pipeline depth {depths}):")
+    print("  mode     depth producers   appends/s  x 1 prod.     p50      p99   CPU/event")
+    results: dict[tuple[str, int, int], Level] = {}
+    for mode, run in MODES.items():
+        for producers in levels:
+            for depth, ledger in ledgers.items():
+                level = run(ledger, producers, seconds)
+                results[mode, depth, producers] = level
+                single = results.get((mode, depth, levels[0]), level)
+                print(
+                    f"  {mode:<8} {depth:>5} {producers:>9} {level.rate:>11,.0f}"
+                    f" {level.rate / single.rate:>9.2f}x {level.p50 * 1000:>7.2f} ms"
+                    f" {level.p99 * 1000:>6.2f} ms {level.cpu * 1e6:>7.1f} us"
+                    f"   (load {os.getloadavg()[0]:.2f})"
+                )
+    return results
+
+
+def appends_telemetry(
     ledger: Ledger, producers: int, seconds: float, telemetry: Telemetry | None = None
 ) -> dict[str, float]:
     latencies: list[float] = []
     lock = threading.Lock()
     stop = threading.Event()
-    payload = {"tool": "Bash", "command": "npm test", "rule": "tools.allow[3]"}
     if telemetry is not None:
         trace_batches(ledger, telemetry.traces)
     else:
@@ -58,7 +156,7 @@ def bench_appends(
 
     def append(worker: int) -> int | None:
         event = ledger.append("permission.decided", actor=f"user:{worker}", session="s",
-                              data=payload)  # fmt: skip
+                              data=PAYLOAD)  # fmt: skip
         return event.seq
 
     def traced(worker: int) -> int | None:
@@ -106,10 +204,10 @@ def bench_appends_off_on(ledger: Ledger, producers: int, seconds: float, rounds:
     on: dict[str, float] = {}
     exports: list[int] = []
     for _ in range(rounds):
-        got = bench_appends(ledger, producers, seconds)
+        got = appends_telemetry(ledger, producers, seconds)
         off = got if got["rate"] > off.get("rate", 0) else off
         with serve_telemetry() as telemetry:
-            got = bench_appends(ledger, producers, seconds, telemetry)
+            got = appends_telemetry(ledger, producers, seconds, telemetry)
         exports.extend(telemetry.exports)
         on = got if got["rate"] > on.get("rate", 0) else on
     ledger.observe_batches(None)
@@ -125,12 +223,11 @@ def bench_appends_off_on(ledger: Ledger, producers: int, seconds: float, rounds:
 
 def bench_producer_cpu(events: int = 20_000) -> None:
     """CPU a producer spends per append before the writer sees it (it holds the GIL)."""
-    payload = {"tool": "Bash", "command": "npm test", "rule": "tools.allow[3]"}
     best = float("inf")
     for _ in range(5):
         started = time.process_time()
         for _ in range(events):
-            event = Event(type="permission.decided", actor="user:1", session="s", data=payload)
+            event = Event(type="permission.decided", actor="user:1", session="s", data=PAYLOAD)
             event.canonical()
             event.placed(1)
         best = min(best, (time.process_time() - started) / events)
@@ -201,24 +298,63 @@ def proof_sizes() -> None:
         )
 
 
+def _compare(quiet: dict[tuple[str, int, int], Level], busy: dict[tuple[str, int, int], Level]):  # type: ignore[no-untyped-def]
+    print("Quiet against busy (p99, appends/s):")
+    for key, level in quiet.items():
+        other = busy[key]
+        print(
+            f"  {key[0]:<8} depth {key[1]} {key[2]:>3} producers: p99 {level.p99 * 1000:6.2f} ->"
+            f" {other.p99 * 1000:6.2f} ms, {level.rate:>8,.0f} -> {other.rate:>8,.0f}/s"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--url", default=DEFAULT_URL)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--producers", default="1,16,64", help="levels, comma-separated")
+    parser.add_argument(
+        "--depths", default="2", help="pipeline depths to compare back to back (1: no pipelining)"
+    )
+    parser.add_argument(
+        "--sessions", type=int, default=0, help="then again beside N working Warden sessions"
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="telemetry off/on rounds per level")
     parser.add_argument("--verify-events", type=int, default=1_000_000)
-    parser.add_argument("--rounds", type=int, default=2, help="off/on rounds per level")
     args = parser.parse_args()
-    schema = "audit_bench_" + secrets.token_hex(4)
+    levels = [int(part) for part in args.producers.split(",")]
+    depths = [int(part) for part in args.depths.split(",")]
+    schemas = {depth: f"audit_bench_{secrets.token_hex(4)}" for depth in depths}
     # The machine is shared: say how busy it was, so figures can be read in context.
     print("load average (1, 5, 15 min) at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     with tempfile.TemporaryDirectory() as tmp:
-        ledger = Ledger.open(args.url, Path(tmp) / "keys", schema=schema, config=SequencerConfig())
+        ledgers = {
+            depth: Ledger.open(
+                args.url,
+                Path(tmp) / "keys",
+                schema=schema,
+                config=SequencerConfig(pipeline_depth=depth),
+            )
+            for depth, schema in schemas.items()
+        }
+        ledger = ledgers[depths[-1]]
         try:
             print("Producer side:")
             bench_producer_cpu()
-            print(f"PostgreSQL appends ({args.seconds:.0f} s per round, best of {args.rounds},"
-                  " group commit), telemetry off and on:")  # fmt: skip
-            for producers in (1, 16, 64):
+            quiet = bench_appends(ledgers, levels, args.seconds, "this machine as it is")
+            if args.sessions:
+                from busy_sessions import working_sessions
+
+                with working_sessions(args.sessions) as turns:
+                    label = f"beside {args.sessions} working sessions"
+                    busy = bench_appends(ledgers, levels, args.seconds, label)
+                    print(f"  (the sessions took {sum(turns)} turns meanwhile)")
+                _compare(quiet, busy)
+            print(
+                f"PostgreSQL appends from threads ({args.seconds:.0f} s per round, best of"
+                f" {args.rounds}, pipeline depth {depths[-1]}), telemetry off and on:"
+            )
+            for producers in levels:
                 bench_appends_off_on(ledger, producers, args.seconds, args.rounds)
             print("Verify speed:")
             bench_verify(ledger.keys, args.verify_events)
@@ -226,9 +362,11 @@ def main() -> None:
             page = ledger.query(EventFilter(), limit=1)
             print(f"  (first event: {page.entries[0].event.type})")
         finally:
-            ledger.close()
+            for each in ledgers.values():
+                each.close()
             with psycopg.connect(args.url, autocommit=True) as conn:
-                conn.execute(f"DROP SCHEMA {schema} CASCADE")
+                for schema in schemas.values():
+                    conn.execute(f"DROP SCHEMA {schema} CASCADE")
     print("Proof sizes:")
     proof_sizes()
     print("load average (1, 5, 15 min) at end:   {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from audit.chain import Record
 from audit.checkpoint import Checkpoint
@@ -124,6 +124,44 @@ class Store(Protocol):
     def close(self) -> None:
         """Release every connection."""
         ...
+
+
+class Pipeline(Protocol):
+    """Appends sent one after another on one connection, each its own transaction.
+
+    Batches take their places in the chain in the order they were sent; each answer
+    (``receive``) comes only once its batch is committed durably.
+    """
+
+    @property
+    def in_flight(self) -> int:
+        """Batches sent and not yet received."""
+        ...
+
+    def send(self, batch: Sequence[Pending]) -> None:
+        """Queue ``batch`` for ``audit_append`` behind those in flight."""
+        ...
+
+    def wait(self, doorbell: int | None = None) -> bool:
+        """Until the oldest is answered (True) or the ``doorbell`` fd is readable (False)."""
+        ...
+
+    def receive(self) -> list[Record]:
+        """The oldest batch's records, as ``Store.append`` returns them."""
+        ...
+
+    def reset(self) -> None:
+        """Drop the connection and every batch in flight (after a failure)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class PipelinedStore(Protocol):
+    """A store that can pipeline appends on a connection of their own."""
+
+    def pipeline(self) -> Pipeline: ...
 
 
 class Election(Protocol):

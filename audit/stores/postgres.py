@@ -16,6 +16,7 @@ from audit.chain import Record
 from audit.checkpoint import Checkpoint
 from audit.stores.base import EventFilter, Pending, where_clause
 from audit.stores.pg_election import PgElection
+from audit.stores.pg_pipeline import AppendPipeline
 from audit.stores.pg_schema import install_schema
 
 _CHUNK = 5000
@@ -51,9 +52,25 @@ class PostgresStore:
             options=f"-c search_path={self.schema}",
         )
 
+    def _connect_writer(self) -> psycopg.Connection[Any]:
+        """A connection for appends, whose commits are durable before they are answered."""
+        conn = self._connect()
+        # An append is acknowledged to its producer only once committed, and the
+        # producer then performs the action it recorded: a commit the server answers
+        # before flushing it to the WAL (synchronous_commit = off) can vanish in a crash
+        # after the action was taken, which is exactly what the ledger must rule out.
+        # So a server or role set to "off" is overridden to "on" for these sessions;
+        # stronger settings (remote_write, remote_apply: waiting for a standby too)
+        # are kept. Never turn this off to go faster: the pipeline and group commit
+        # are how the ledger is fast.
+        (setting,) = conn.execute("SHOW synchronous_commit").fetchone() or ("off",)
+        if setting == "off":
+            conn.execute("SET synchronous_commit = on")
+        return conn
+
     def _write_conn(self) -> psycopg.Connection[Any]:
         if self._writer is None or self._writer.closed or self._writer.broken:
-            self._writer = self._connect()
+            self._writer = self._connect_writer()
         return self._writer
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -91,6 +108,10 @@ class PostgresStore:
             Record(int(seq), pending.canonical, bytes(leaf), bytes(prev), bytes(chain))
             for pending, (seq, leaf, prev, chain) in zip(batch, rows, strict=True)
         ]
+
+    def pipeline(self) -> AppendPipeline:
+        """A connection of its own for pipelined appends (``audit.stores.pg_pipeline``)."""
+        return AppendPipeline(self._connect_writer)
 
     # -- replicas: events queued for the sequencer of another process -----------------
 
@@ -193,7 +214,7 @@ class PostgresStore:
         with self._wlock:
             if self._writer is not None:
                 self._writer.close()
-            self._writer = self._connect()
+            self._writer = self._connect_writer()
 
     def close(self) -> None:
         with self._wlock, self._rlock:
