@@ -46,7 +46,7 @@ from runner.sandbox.backend import SandboxBackend
 from runner.services.approval_links import LinkDesk
 from runner.services.egress import EgressSecrets
 from runner.services.gateways import SessionGateways
-from runner.services.pending_asks import restore_pending_asks
+from runner.services.pending_asks import restore_pending_asks, restore_session_asks
 from runner.services.telemetry import (
     Gauges,
     shutdown,
@@ -71,7 +71,7 @@ from runner.sessions.tenures import Tenures
 from runner.sessions.turns import TurnRecorder
 from runner.sessions.views import SessionViews
 from runner.settings import Settings
-from runner.store.database import create_database_engine, migrate
+from runner.store.database import create_database_engine, migrate, with_application_name
 from runner.store.leases import SqlLeaseStore
 from runner.store.memory import SqlMemoryStore
 from runner.store.notify import SqlChannelStore, SqlLinkStore
@@ -262,7 +262,11 @@ async def build_services(
     metrics = Metrics()
     traces = SessionTraces(tracer_provider)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = create_database_engine(settings.resolved_database_url)
+    # Every connection of this replica (the stores' and the ledger's) carries its id.
+    database_url = with_application_name(
+        settings.resolved_database_url, f"warden:{settings.replica_id}"
+    )
+    engine = create_database_engine(database_url)
     await asyncio.to_thread(migrate, engine)
     tenures = Tenures(
         SqlLeaseStore(engine, duration=settings.lease_seconds),
@@ -277,7 +281,7 @@ async def build_services(
     # On PostgreSQL the ledger is shared: one replica sequences, the others relay to it.
     ledger = await asyncio.to_thread(
         open_ledger,
-        settings.resolved_database_url,
+        database_url,
         settings.data_dir / "keys",
         shared=engine.dialect.name == "postgresql",
     )
@@ -326,6 +330,8 @@ async def build_services(
         labels=settings.container_labels,
         traces=traces,
         on_input_retry=metrics.input_retries.inc,
+        # Nothing is typed into a session whose lease this replica may not trust now.
+        tenure=tenures.tenure,
     )
 
     async def last_cursor(session_id: str) -> int:
@@ -363,6 +369,9 @@ async def build_services(
         tenures=tenures,
         replicated=engine.dialect.name == "postgresql",
         reuse_default=settings.reuse_sessions,
+        restore_asks=lambda session_id: asyncio.to_thread(
+            restore_session_asks, ledger, hooks, session_id
+        ),
         quotas=Quotas(
             _quota_limits(settings),
             store,

@@ -6,6 +6,11 @@ paste; Enter is pressed only while the screen is the idle input box holding exac
 that text, and pressed again only while that is still so. A paste that went wrong (the
 text was read as keys, a dialog opened meanwhile) is therefore never submitted, and
 an Enter can never answer a permission prompt.
+
+With replicas, every command into the sandbox first asks whether this replica still
+holds the session's lease (``may_act``): an action that began while it did (its audit
+write then hung on an unreachable database, say) must not type once another replica may
+have taken the session over, or the session would get its input twice.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from runner.errors import ConflictError, SandboxError
 from runner.sandbox.backend import SandboxBackend
 from runner.sessions.input_text import check_text
 from runner.sessions.live import LiveSession, Observed
+from runner.sessions.ownership import FencedError
 from runner.terminal.keys import Key, send_keys_argv
 
 TMUX_TARGET = "main"
@@ -37,8 +43,11 @@ class Driver:
         *,
         submit_seconds: float = 15.0,
         on_retry: Callable[[], None] | None = None,
+        may_act: Callable[[], bool] | None = None,
     ) -> None:
         self._backend = backend
+        #: Whether this controller may still type into the session (its lease); None: alone.
+        self._may_act = may_act
         self._live = live
         self._submit_seconds = submit_seconds
         #: Told each time Enter is pressed again (the metrics count it).
@@ -106,6 +115,12 @@ class Driver:
         )
 
     async def _run(self, argv: list[str]) -> None:
+        # Checked before each command, not once per action: the lease can lapse between
+        # the paste and the Enter, and an Enter from a replica that lost it is input twice.
+        if self._may_act is not None and not self._may_act():
+            raise FencedError(
+                "this replica no longer holds the session's lease; nothing more was typed"
+            )
         result = await self._backend.exec(self._live.container_id, argv)
         if result.exit_code != 0:
             raise SandboxError(

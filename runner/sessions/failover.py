@@ -4,6 +4,12 @@ Every ``renew_seconds``: renew all of this replica's leases in one statement and
 acting at once on any it lost; say it is alive (with the URL other replicas forward to);
 then take over sessions whose lease expired (their replica died or was cut off), at most
 a fair share per round, in random order, so the work spreads across the live replicas.
+
+Beside that loop a guard lets go of each session the moment this replica may no longer
+trust its lease (``Tenures``: the last renewal sent, plus the lease, less a margin). It
+waits on no database: when the database hangs rather than fails (a partition that drops
+packets), the renewal round can stall for as long as the network does, and a replica
+that relied on that round would still be attached when another replica takes over.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import asyncio
 import logging
 import math
 import random
+import time
 from typing import Protocol
 
 from runner.sessions.tenures import Tenures
@@ -37,9 +44,30 @@ class Failover:
         self._adopter = adopter
         self._url = url
         self._every = renew_seconds
+        self._letting_go: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
-        """Until cancelled."""
+        """Renewal rounds and the guard, until cancelled."""
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._rounds(), name="lease-rounds")
+            group.create_task(self.guard(), name="lease-guard")
+
+    async def guard(self) -> None:
+        """Let go of every session at its trust deadline, whatever the database does."""
+        while True:
+            deadline = self._tenures.next_deadline()
+            wait = self._every if deadline is None else deadline - time.monotonic()
+            # A lease claimed meanwhile is trusted for far longer than one renewal interval.
+            await asyncio.sleep(min(self._every, max(0.0, wait)))
+            for session_id in self._tenures.overdue():
+                log.warning("session %s: lease not renewed in time; letting go", session_id)
+                # Its own task: detaching may wait on the same unreachable database, and
+                # must not hold back the next session's deadline.
+                task = asyncio.create_task(self._adopter.relinquish(session_id))
+                self._letting_go.add(task)
+                task.add_done_callback(self._letting_go.discard)
+
+    async def _rounds(self) -> None:
         while True:
             try:
                 await self.tick()

@@ -80,6 +80,8 @@ class HookLog:
         tool_input = event.get("tool_input")
         if event.get("decision") == "ask" and isinstance(request, str):
             pending = self._pending.setdefault(session_id, [])
+            if any(known.id == request for known in pending):
+                return  # restored from the ledger again (a takeover): kept once
             pending.append(
                 HookRequest(
                     request,

@@ -61,8 +61,11 @@ class Launcher:
         labels: dict[str, str] | None = None,
         traces: SessionTraces | None = None,
         on_input_retry: Callable[[], None] | None = None,
+        tenure: Callable[[str], Callable[[], bool]] | None = None,
     ) -> None:
         self._backend = backend
+        #: A session's check that this controller's tenure of it (its lease) still lasts.
+        self._tenure = tenure
         self._on_input_retry = on_input_retry
         self._traces = traces or SessionTraces()
         #: Brings the agent's files to this host where the sandbox shares none (Pods).
@@ -148,7 +151,7 @@ class Launcher:
             clock.mark("gateway and container created")
             # Attached before it starts, the screen sees the terminal's very first byte:
             # nothing is missed, so no redraw is needed.
-            running = await self._watch(info.id, paths, gateway, on_state)
+            running = await self._watch(record.id, info.id, paths, gateway, on_state)
             clock.mark("attached")
             try:
                 with self._traces.span(record.id, "container.start"):
@@ -234,7 +237,12 @@ class Launcher:
             await pooled.live.close()
             raise
         pooled.live.hand_over(on_state)
-        driver = Driver(self._backend, pooled.live, submit_seconds=self._delivery_seconds)
+        driver = Driver(
+            self._backend,
+            pooled.live,
+            submit_seconds=self._delivery_seconds,
+            may_act=self._may_act_on(record.id),
+        )
         return Running(live=pooled.live, driver=driver, gateway=gateway)
 
     async def remove_pooled(self, pooled: PooledSandbox, paths: SessionPaths) -> None:
@@ -263,7 +271,7 @@ class Launcher:
         )
         await gateway.start()
         try:
-            running = await self._watch(container_id, paths, gateway, on_state)
+            running = await self._watch(record.id, container_id, paths, gateway, on_state)
         except BaseException:
             await gateway.close()
             raise
@@ -282,8 +290,14 @@ class Launcher:
         await running.live.wait_for_update(before, _REDRAW_SECONDS)
         await self._backend.resize(container_id, self._cols, self._rows)
 
+    def _may_act_on(self, session_id: str) -> Callable[[], bool] | None:
+        # Taken when the driver is made, after the lease was claimed: the driver types
+        # only in the tenure it was made for.
+        return None if self._tenure is None else self._tenure(session_id)
+
     async def _watch(
         self,
+        session_id: str,
         container_id: str,
         paths: SessionPaths,
         gateway: GatewayHandle,
@@ -306,6 +320,7 @@ class Launcher:
             live,
             submit_seconds=self._delivery_seconds,
             on_retry=self._on_input_retry,
+            may_act=self._may_act_on(session_id),
         )
         return Running(live=live, driver=driver, gateway=gateway)
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -79,8 +80,11 @@ class SessionManager:
         replicated: bool = False,
         reuse_default: bool = False,
         quotas: Quotas | None = None,
+        restore_asks: Callable[[str], Awaitable[object]] | None = None,
     ) -> None:
         self._registry = registry
+        #: Reads back a session's undecided hook asks (a takeover: its prompt stays approvable).
+        self._restore_asks = restore_asks
         self._traces = traces or SessionTraces()
         self._quotas = quotas
         self._workspaces = workspaces
@@ -753,6 +757,10 @@ class SessionManager:
             self._tenures.let_go(session_id)
             await asyncio.to_thread(self._tenures.leases.drop, session_id)
             return False
+        if self._restore_asks is not None:
+            # The prompt its old owner left open is for a hook call only that replica
+            # remembered: without it the prompt could never be approved here.
+            await self._restore_asks(session_id)
         containers = {info.session_id: info for info in await self._backend.list({})}
         return await self._adopt(record, containers.get(session_id))
 

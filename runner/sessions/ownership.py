@@ -54,8 +54,9 @@ class LeaseStore(Protocol):
         """The lease for ``replica`` if it is free, expired or already its own; else None."""
         ...
 
-    def renew(self, replica: str) -> list[Lease]:
-        """Extend every unexpired lease of ``replica`` in one statement; returns those held."""
+    def renew(self, replica: str, session_ids: Sequence[str] | None = None) -> list[Lease]:
+        """Extend the unexpired leases of ``replica`` (all, or those named) in one statement;
+        returns those held."""
         ...
 
     def release(self, replica: str, session_ids: Sequence[str] | None = None) -> int:

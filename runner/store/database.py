@@ -27,6 +27,20 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def with_application_name(url: str, name: str) -> str:
+    """``url`` naming its connections ``name`` in PostgreSQL (``pg_stat_activity``).
+
+    Each replica's connections can then be told apart: an operator (or a test) sees, and
+    can end, exactly one replica's. A name the URL already gives is kept; SQLite has none.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql" or "application_name" in parsed.query:
+        return url
+    kept = name.encode()[:63].decode(errors="ignore")  # PostgreSQL keeps 63 bytes of it
+    named = parsed.update_query_dict({"application_name": kept})
+    return named.render_as_string(hide_password=False)
+
+
 def create_database_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite files get WAL and foreign keys, their parent dir made."""
     url = normalise_url(url)

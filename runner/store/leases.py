@@ -88,27 +88,30 @@ class SqlLeaseStore:
             session_id=session_id, owner=replica, token=1, expires_at=self._until(self._duration)
         )
         mine = table.c.owner == values.excluded.owner
-        # The token grows whenever the owner changes, so the old owner's writes are fenced.
+        live = table.c.expires_at > self._now()
+        # The token grows with every new tenure: when the owner changes, so the old owner's
+        # writes are fenced, and when a lease that had expired is taken again, even by its
+        # old owner, so what that owner began in its last tenure cannot act in this one.
         stmt = values.on_conflict_do_update(
             index_elements=[table.c.session_id],
             set_={
-                "token": case((mine, table.c.token), else_=table.c.token + 1),
+                "token": case((mine & live, table.c.token), else_=table.c.token + 1),
                 "owner": values.excluded.owner,
                 "expires_at": values.excluded.expires_at,
             },
-            where=mine | (table.c.expires_at <= self._now()),
+            where=mine | ~live,
         ).returning(table.c.session_id, table.c.owner, table.c.token, table.c.expires_at)
         with self._engine.begin() as conn:
             row = conn.execute(stmt).first()
         return _lease(row) if row is not None else None
 
-    def renew(self, replica: str) -> list[Lease]:
+    def renew(self, replica: str, session_ids: Sequence[str] | None = None) -> list[Lease]:
         table = _LEASES
-        stmt = (
-            update(table)
-            .where(table.c.owner == replica, table.c.expires_at > self._now())
-            .values(expires_at=self._until(self._duration))
-            .returning(table.c.session_id, table.c.owner, table.c.token, table.c.expires_at)
+        stmt = update(table).where(table.c.owner == replica, table.c.expires_at > self._now())
+        if session_ids is not None:
+            stmt = stmt.where(table.c.session_id.in_(list(session_ids)))
+        stmt = stmt.values(expires_at=self._until(self._duration)).returning(
+            table.c.session_id, table.c.owner, table.c.token, table.c.expires_at
         )
         with self._engine.begin() as conn:
             return [_lease(row) for row in conn.execute(stmt)]

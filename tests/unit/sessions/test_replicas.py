@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from runner.core import Actor, SessionState
+from runner.errors import ConflictError
 from runner.sandbox.memory import MemoryBackend
 from runner.services import Services, build_services
 from runner.sessions.ownership import FencedError, NotOwnerError
@@ -68,6 +71,44 @@ async def _state(services: Services, session_id: str, *states: SessionState) -> 
         return (await services.manager.get(session_id, ALICE)).state in states
 
     await _until(reached)
+
+
+@contextmanager
+def _hung(url: str, *tables: str) -> Iterator[psycopg.Connection[Any]]:
+    """The database stops answering writes to ``tables`` (no error: they wait) until exit.
+
+    A network that drops packets looks like this to a replica: its statements never come
+    back. Reads still answer, so the test can look at the rows meanwhile.
+    """
+    with psycopg.connect(url) as conn:
+        conn.execute(f"LOCK TABLE {', '.join(tables)} IN EXCLUSIVE MODE")
+        yield conn
+        conn.rollback()
+
+
+def _expiry(conn: psycopg.Connection[Any], session_id: str) -> datetime:
+    row = conn.execute(
+        "SELECT expires_at FROM session_leases WHERE session_id = %s", (session_id,)
+    ).fetchone()
+    assert row is not None
+    expires: datetime = row[0]
+    return expires
+
+
+async def _new_owner(replicas: list[Services], session_id: str, token: int) -> Services:
+    """The replica running the session under a lease newer than ``token`` (the one cut off
+    may take it back, too, once it can reach the database again)."""
+    found: list[Services] = []
+
+    async def owned() -> bool:
+        lease = await asyncio.to_thread(replicas[0].tenures.leases.get, session_id)
+        if lease is None or lease.token <= token:
+            return False
+        found[:] = [r for r in replicas if r.tenures.replica == lease.owner]
+        return bool(found) and found[0].manager.runs_here(session_id)
+
+    await _until(owned)
+    return found[0]
 
 
 def _work(root: Path) -> str:
@@ -157,6 +198,136 @@ def test_a_replica_that_stops_renewing_is_fenced_and_its_sessions_taken_over(
                 await b.manager.send(record.id, "from b", ALICE)
                 await _state(b, record.id, SessionState.IDLE)
                 assert claude.prompts == ["hello", "from b"]
+        finally:
+            unmount_under(tmp_path)
+
+    asyncio.run(scenario())
+
+
+def test_a_replica_whose_database_hangs_lets_go_before_its_lease_can_be_taken(
+    tmp_path: Path, fresh_postgres_url: str
+) -> None:
+    """A's lease writes hang (no error, no answer): A detaches the session at its own trust
+    deadline, before the lease expires in the database; then it is taken over, token + 1."""
+
+    async def scenario() -> None:
+        backend = MemoryBackend()
+        claude = FakeClaude(backend)
+        try:
+            async with (
+                _replica(tmp_path, fresh_postgres_url, backend, "a") as a,
+                _replica(tmp_path, fresh_postgres_url, backend, "b") as b,
+            ):
+                record, _ = await a.manager.create(
+                    SessionRequest(work_dir=_work(tmp_path), prompt="hello"), ALICE
+                )
+                await _state(a, record.id, SessionState.IDLE)
+                old = a.tenures.fence(record.id)
+                assert old is not None
+                # Renewals and heartbeats wait forever: A's lease round is stuck in them.
+                with _hung(fresh_postgres_url, "session_leases", "replicas") as conn:
+                    expires = _expiry(conn, record.id)
+
+                    async def detached() -> bool:
+                        return not a.manager.runs_here(record.id)
+
+                    await _until(detached, seconds=5)
+                    let_go = datetime.now(UTC)
+                    assert let_go < expires, (let_go, expires)  # nobody could have it yet
+                    assert not a.tenures.holds(record.id)
+                    with pytest.raises(ConflictError):  # A types nothing more into it
+                        await a.manager.send(record.id, "from a", ALICE)
+                owner = await _new_owner([b, a], record.id, old[1])
+                lease = await asyncio.to_thread(b.tenures.leases.get, record.id)
+                assert lease is not None and lease.token == old[1] + 1
+                await _state(owner, record.id, SessionState.IDLE)
+                await owner.manager.send(record.id, "again", ALICE)
+                await _state(owner, record.id, SessionState.IDLE)
+                assert claude.prompts == ["hello", "again"]
+        finally:
+            unmount_under(tmp_path)
+
+    asyncio.run(scenario())
+
+
+def test_an_action_whose_audit_write_outlasts_the_lease_types_nothing(
+    tmp_path: Path, fresh_postgres_url: str
+) -> None:
+    """A accepts input, then its audit write hangs past its lease: once the write goes
+    through A types nothing (fenced), even if A took the session back meanwhile; the new
+    tenure delivers the retry, once."""
+
+    async def scenario() -> None:
+        backend = MemoryBackend()
+        claude = FakeClaude(backend)
+        try:
+            async with (
+                _replica(tmp_path, fresh_postgres_url, backend, "a") as a,
+                _replica(tmp_path, fresh_postgres_url, backend, "b") as b,
+            ):
+                assert a.ledger.is_sequencer  # A's own appends go straight to audit_events
+                record, _ = await a.manager.create(
+                    SessionRequest(work_dir=_work(tmp_path), prompt="hello"), ALICE
+                )
+                await _state(a, record.id, SessionState.IDLE)
+                old = a.tenures.fence(record.id)
+                assert old is not None
+                tables = ("audit_events", "session_leases", "replicas")
+                with _hung(fresh_postgres_url, *tables) as conn:
+                    expires = _expiry(conn, record.id)
+                    sending = asyncio.create_task(a.manager.send(record.id, "once", ALICE))
+                    await asyncio.sleep(0.3)
+                    assert not sending.done()  # past the owner check, waiting on the ledger
+
+                    async def detached() -> bool:
+                        return not a.manager.runs_here(record.id)
+
+                    await _until(detached, seconds=5)
+                    # Until anyone may be given the lease.
+                    await asyncio.sleep(max(0.0, (expires - datetime.now(UTC)).total_seconds()))
+                with pytest.raises(FencedError):
+                    await sending  # its audit event went in; its keys did not
+                assert claude.prompts == ["hello"]
+                owner = await _new_owner([b, a], record.id, old[1])
+                await _state(owner, record.id, SessionState.IDLE)
+                await owner.manager.send(record.id, "once", ALICE)
+                await _state(owner, record.id, SessionState.IDLE)
+                assert claude.prompts == ["hello", "once"]
+        finally:
+            unmount_under(tmp_path)
+
+    asyncio.run(scenario())
+
+
+def test_a_prompt_open_when_its_owner_is_cut_off_is_approved_by_the_new_owner(
+    tmp_path: Path, fresh_postgres_url: str
+) -> None:
+    """A shows a permission prompt and stops renewing: B takes the session over and can
+    approve that prompt (the hook's pending ask, read back from the ledger), once."""
+
+    async def scenario() -> None:
+        backend = MemoryBackend()
+        claude = FakeClaude(backend)
+        try:
+            async with (
+                _replica(tmp_path, fresh_postgres_url, backend, "a") as a,
+                _replica(tmp_path, fresh_postgres_url, backend, "b") as b,
+            ):
+                record, _ = await a.manager.create(
+                    SessionRequest(work_dir=_work(tmp_path), prompt="[[bash: ls -la /tmp]]"),
+                    ALICE,
+                )
+                await _state(a, record.id, SessionState.PERMISSION_PROMPT)
+                old = a.tenures.fence(record.id)
+                assert old is not None
+                for task in a.tasks:  # A's lease loop stops, as if its database link broke
+                    if task.get_name() == "session-leases":
+                        task.cancel()
+                assert await _new_owner([b, a], record.id, old[1]) is b  # A renews nothing
+                await _state(b, record.id, SessionState.PERMISSION_PROMPT)
+                assert await b.manager.approve(record.id, ALICE) == 1
+                await _state(b, record.id, SessionState.IDLE)
+                assert claude.ran == ["ls -la /tmp"]
         finally:
             unmount_under(tmp_path)
 

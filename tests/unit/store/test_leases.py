@@ -93,6 +93,29 @@ def test_renewal_does_not_revive_an_expired_lease(engine: Engine) -> None:
     assert leases.renew("a") == []
 
 
+def test_an_expired_lease_taken_again_by_its_owner_is_a_new_tenure(engine: Engine) -> None:
+    """The owner re-acquiring its own expired lease gets token + 1: a new tenure."""
+    leases = SqlLeaseStore(engine, duration=0.3)
+    sid = str(uuid.uuid4())
+    assert leases.acquire(sid, "a") is not None
+    _wait_expired(leases, sid)
+    again = leases.acquire(sid, "a")
+    assert again is not None and (again.owner, again.token) == ("a", 2)
+
+
+def test_renewal_extends_only_the_leases_named(engine: Engine) -> None:
+    """A lease its replica let go of (not named) is not renewed: it expires for others."""
+    leases = SqlLeaseStore(engine, duration=0.5)
+    kept, dropped = str(uuid.uuid4()), str(uuid.uuid4())
+    for sid in (kept, dropped):
+        assert leases.acquire(sid, "a") is not None
+    renewed = leases.renew("a", [kept])
+    assert [lease.session_id for lease in renewed] == [kept]
+    _wait_expired(leases, dropped)
+    taken = leases.acquire(dropped, "b")
+    assert taken is not None and taken.token == 2
+
+
 def test_release_hands_over_at_once(engine: Engine) -> None:
     """A released lease is free for another replica immediately, without waiting for expiry."""
     leases = SqlLeaseStore(engine, duration=60)
