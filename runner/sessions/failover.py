@@ -60,7 +60,6 @@ class Failover:
             # A lease claimed meanwhile is trusted for far longer than one renewal interval.
             await asyncio.sleep(min(self._every, max(0.0, wait)))
             for session_id in self._tenures.overdue():
-                log.warning("session %s: lease not renewed in time; letting go", session_id)
                 # Its own task: detaching may wait on the same unreachable database, and
                 # must not hold back the next session's deadline.
                 task = asyncio.create_task(self._adopter.relinquish(session_id))

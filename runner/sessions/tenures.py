@@ -114,6 +114,7 @@ class Tenures:
         lost = [sid for sid, held in self._held.items() if held.until <= now]
         for session_id in lost:
             del self._held[session_id]
+            log.warning("session %s: lease not renewed in time; no longer acting on it", session_id)
         return lost
 
     def next_deadline(self) -> float | None:
