@@ -7,10 +7,11 @@ that text, and pressed again only while that is still so. A paste that went wron
 text was read as keys, a dialog opened meanwhile) is therefore never submitted, and
 an Enter can never answer a permission prompt.
 
-With replicas, every command into the sandbox first asks whether this replica still
-holds the session's lease (``may_act``): an action that began while it did (its audit
-write then hung on an unreachable database, say) must not type once another replica may
-have taken the session over, or the session would get its input twice.
+With replicas, every command into the sandbox first asks whether this replica's tenure
+of the session (the lease it held when the driver was made) still lasts (``may_act``):
+an action that began while it did (its audit write then hung on an unreachable
+database, say) must not type once another replica may have taken the session over, or
+the session would get its input twice.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class Driver:
         may_act: Callable[[], bool] | None = None,
     ) -> None:
         self._backend = backend
-        #: Whether this controller may still type into the session (its lease); None: alone.
+        #: Whether this controller may still type into the session (its tenure); None: alone.
         self._may_act = may_act
         self._live = live
         self._submit_seconds = submit_seconds
