@@ -107,7 +107,7 @@ async def _new_owner(replicas: list[Services], session_id: str, token: int) -> S
         found[:] = [r for r in replicas if r.tenures.replica == lease.owner]
         return bool(found) and found[0].manager.runs_here(session_id)
 
-    await _until(owned)
+    await _until(owned, seconds=30)  # a bound: the lease must expire, then a round run
     return found[0]
 
 
@@ -282,7 +282,7 @@ def test_an_action_whose_audit_write_outlasts_the_lease_types_nothing(
                     async def detached() -> bool:
                         return not a.manager.runs_here(record.id)
 
-                    await _until(detached, seconds=5)
+                    await _until(detached, seconds=10)
                     # Until anyone may be given the lease.
                     await asyncio.sleep(max(0.0, (expires - datetime.now(UTC)).total_seconds()))
                 with pytest.raises(FencedError):
