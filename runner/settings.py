@@ -108,6 +108,13 @@ class Settings(BaseSettings):
     #: How long the idle input box must stay after work before the session counts as idle
     #: (Claude Code flashes it between the steps of a turn).
     idle_settle_seconds: float = Field(default=0.75, ge=0)
+    #: How long any other new state must hold before it is published (and how long every
+    #: change waits while the screen flaps): a repaint split in two, or the agent drawing
+    #: over its dialog, is not news (docs/events.md, "States settle").
+    state_settle_seconds: float = Field(default=0.25, ge=0)
+    #: On a calm session, a new framed state (a dialog, the input box) is published once
+    #: the screen has been quiet this long, instead of after ``state_settle_seconds``.
+    state_quiet_seconds: float = Field(default=0.02, ge=0)
 
     #: Seconds between SSE keep-alive comments.
     sse_ping_seconds: float = Field(default=15.0, gt=0)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import os
 import secrets
 from collections.abc import Mapping
@@ -23,10 +22,11 @@ from typing import Any, Protocol
 
 from runner.core import utcnow
 from runner.errors import ConflictError, NotFoundError
+from runner.terminal.permission import prompt_hash
+
+__all__ = ["DECISIONS", "ApprovalLink", "ApprovalLinks", "LinkStore", "load_key", "prompt_hash"]
 
 DECISIONS = ("approve", "reject")
-#: The parts of a prompt that decide what approving it does (not the cursor position).
-_PROMPT_KEYS = ("tool", "command", "path", "title", "question", "options")
 
 
 @dataclass(frozen=True)
@@ -49,13 +49,6 @@ class LinkStore(Protocol):
     def consume(self, link_id: str, by: str, at: datetime) -> bool:
         """Mark the link used if it was not; False when someone used it first."""
         ...
-
-
-def prompt_hash(details: Mapping[str, Any]) -> str:
-    """What identifies a prompt: its tool, target and options, hashed."""
-    chosen = {k: details.get(k) for k in _PROMPT_KEYS}
-    canonical = json.dumps(chosen, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def load_key(path: Path) -> bytes:

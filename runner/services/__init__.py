@@ -66,6 +66,7 @@ from runner.sessions.policy_gate import PolicyGate
 from runner.sessions.pool import WarmPool
 from runner.sessions.quotas import QuotaLimits, Quotas, host_available_memory
 from runner.sessions.registry import SessionRegistry
+from runner.sessions.settling import SettleTimes
 from runner.sessions.templates import TemplateStore
 from runner.sessions.tenures import Tenures
 from runner.sessions.turns import TurnRecorder
@@ -325,7 +326,11 @@ async def build_services(
         rows=settings.terminal_rows,
         stall_seconds=settings.stall_seconds,
         delivery_seconds=settings.delivery_seconds,
-        idle_settle_seconds=settings.idle_settle_seconds,
+        settle=SettleTimes(
+            state=settings.state_settle_seconds,
+            idle=settings.idle_settle_seconds,
+            quiet=settings.state_quiet_seconds,
+        ),
         setup=workspaces.setup,
         labels=settings.container_labels,
         traces=traces,

@@ -26,7 +26,7 @@ from runner.sandbox.backend import (
 )
 from runner.sessions.artifacts import workspace_archive
 from runner.sessions.driver import Driver
-from runner.sessions.live import IDLE_SETTLE_SECONDS, LiveSession, StateCallback
+from runner.sessions.live import LiveSession, SettleTimes, StateCallback
 from runner.sessions.mirror import SandboxMirror
 from runner.sessions.model import ArtifactRecord, SessionRecord, SessionStore
 from runner.sessions.ports import GatewayFactory, GatewayHandle
@@ -57,7 +57,7 @@ class Launcher:
         stall_seconds: float,
         setup: WorkspaceSetup,
         delivery_seconds: float = 15.0,
-        idle_settle_seconds: float = IDLE_SETTLE_SECONDS,
+        settle: SettleTimes | None = None,
         labels: dict[str, str] | None = None,
         traces: SessionTraces | None = None,
         on_input_retry: Callable[[], None] | None = None,
@@ -76,7 +76,7 @@ class Launcher:
         self._rows = rows
         self._stall_seconds = stall_seconds
         self._delivery_seconds = delivery_seconds
-        self._idle_settle_seconds = idle_settle_seconds
+        self._settle = settle or SettleTimes()
         self._labels = labels or {}
 
     async def launch(
@@ -194,7 +194,7 @@ class Launcher:
                 recording=paths.new_recording(),
                 stall_seconds=self._stall_seconds,
                 on_state=on_state,
-                idle_settle_seconds=self._idle_settle_seconds,
+                settle=self._settle,
             )
             await live.start()
             try:
@@ -312,7 +312,7 @@ class Launcher:
             recording=paths.new_recording(),
             stall_seconds=self._stall_seconds,
             on_state=on_state,
-            idle_settle_seconds=self._idle_settle_seconds,
+            settle=self._settle,
         )
         await live.start()
         driver = Driver(

@@ -1,8 +1,9 @@
 """A running session as the controller sees it: the attach stream, the screen, its state.
 
 Every byte from the container's TTY goes to the pyte screen and the asciicast recording;
-the screen is classified on every change and state changes are reported. ``stalled`` is
-decided here, by time: working, and the screen has not changed for ``stall_seconds``.
+the screen is classified on every change, and a change of state is reported once it has
+settled (``settling.py``: a screen that flaps is not news). ``stalled`` is decided here,
+by time: working, and the screen has not changed for ``stall_seconds``.
 """
 
 from __future__ import annotations
@@ -11,30 +12,19 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
 
-from runner.core import BUSY_STATES, WAITING_STATES, SessionState
+from runner.core import SessionState
 from runner.sandbox.backend import SandboxBackend, TerminalStream
+from runner.sessions.settling import Observed, Settler, SettleTimes, is_news
 from runner.terminal.detector import Detector
 from runner.terminal.recorder import CastWriter
 from runner.terminal.snapshot import repaint
 
 log = logging.getLogger(__name__)
 
-#: How long an idle screen must last after work before the session counts as idle.
-IDLE_SETTLE_SECONDS = 0.75
-
-
-@dataclass(frozen=True)
-class Observed:
-    """The state the screen shows now, with its details."""
-
-    state: SessionState
-    details: Mapping[str, Any]
-
+__all__ = ["LiveSession", "Observed", "SettleTimes", "StateCallback", "Tap"]
 
 StateCallback = Callable[[Observed], Awaitable[None]]
 
@@ -72,7 +62,7 @@ class LiveSession:
         recording: Path,
         stall_seconds: float,
         on_state: StateCallback,
-        idle_settle_seconds: float = IDLE_SETTLE_SECONDS,
+        settle: SettleTimes | None = None,
     ) -> None:
         self.container_id = container_id
         self._backend = backend
@@ -80,11 +70,10 @@ class LiveSession:
         self._recording_file = recording.open("w", encoding="utf-8")
         self._recorder = CastWriter(self._recording_file, cols, rows)
         self._stall_seconds = stall_seconds
-        self._idle_settle_seconds = idle_settle_seconds
         self._on_state = on_state
         self._observed = Observed(SessionState.STARTING, {})
-        self._latest = self._observed
         self._state_since = time.monotonic()
+        self._settler = Settler(settle or SettleTimes(), self._observed, self._state_since)
         self._settle: asyncio.Task[None] | None = None
         self._changed = asyncio.Condition()
         self._last_change = time.monotonic()
@@ -101,7 +90,18 @@ class LiveSession:
 
     @property
     def observed(self) -> Observed:
+        """The session's state: what the screen shows, once it has settled."""
         return self._observed
+
+    @property
+    def unsettled(self) -> Observed | None:
+        """What the screen shows now where that is not yet the state (None: it agrees)."""
+        return self._settler.candidate
+
+    async def steady(self, seconds: float) -> bool:
+        """Wait until the screen agrees with the state (nothing waits to settle); False on
+        timeout. Keys meant for the state's prompt are pressed only then."""
+        return await self.wait_for(lambda _o, _p: self._settler.candidate is None, seconds)
 
     def state_age(self) -> float:
         """Seconds since the current state began."""
@@ -163,8 +163,7 @@ class LiveSession:
 
     async def close(self) -> None:
         self._closing = True
-        if self._settle is not None:
-            self._settle.cancel()
+        self._cancel_settle()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -213,7 +212,7 @@ class LiveSession:
         finally:
             await stream.aclose()
         if not self._closing:
-            await self._set(Observed(SessionState.EXITED, {}))
+            await self._force(Observed(SessionState.EXITED, {}))
 
     async def _watch_stall(self) -> None:
         while True:
@@ -221,31 +220,45 @@ class LiveSession:
             idle_for = time.monotonic() - self._last_change
             if self._observed.state == SessionState.WORKING and idle_for >= self._stall_seconds:
                 stalled = Observed(SessionState.STALLED, {"secondsWithoutChange": round(idle_for)})
-                await self._set(stalled)
+                await self._force(stalled)
 
-    async def _screen_says(self, observed: Observed) -> None:
-        """Take the classifier's verdict, holding back an ``idle`` that may be a blink.
-
-        Between a permission answer and the tool starting, and between steps of a turn,
-        Claude Code shows its idle input box for a frame or two. Reporting those would
-        tell clients the work is done when it is not, so a move to ``idle`` from a busy
-        state counts only once the screen has stayed idle for ``idle_settle_seconds``.
-        """
-        self._latest = observed
-        if self._settle is not None:
-            self._settle.cancel()
-            self._settle = None
-        if observed.state == SessionState.IDLE and self._observed.state in BUSY_STATES:
-            self._settle = asyncio.create_task(self._settle_idle())
-            await self._notify()  # the screen changed, though the state holds for now
+    async def _screen_says(self, verdict: Observed) -> None:
+        """Take the classifier's verdict; publish it once it has settled."""
+        self._cancel_settle()
+        now = time.monotonic()
+        published = self._settler.offer(verdict, now)
+        if published is not None:
+            await self._set(published)
             return
-        await self._set(observed)
+        deadline = self._settler.deadline()
+        if deadline is not None:
+            self._settle = asyncio.create_task(self._settle_at(deadline))
+        await self._notify()  # the screen changed, though the state holds for now
 
-    async def _settle_idle(self) -> None:
-        await asyncio.sleep(self._idle_settle_seconds)
+    async def _settle_at(self, deadline: float) -> None:
+        while True:
+            await asyncio.sleep(max(0.0, deadline - time.monotonic()))
+            published = self._settler.due(time.monotonic())
+            if published is not None:
+                self._settle = None  # publishing: the next screen must not cancel it
+                await self._set(published)
+                return
+            later = self._settler.deadline()
+            if later is None:
+                self._settle = None
+                return
+            deadline = later
+
+    def _cancel_settle(self) -> None:
+        # Never the running task itself: a settled state is being published from it.
+        if self._settle is not None and self._settle is not asyncio.current_task():
+            self._settle.cancel()
         self._settle = None
-        if self._latest.state == SessionState.IDLE:
-            await self._set(self._latest)
+
+    async def _force(self, observed: Observed) -> None:
+        """A state decided by time or by the stream, not by a screen: no settling."""
+        self._cancel_settle()
+        await self._set(self._settler.force(observed, time.monotonic()))
 
     async def _set(self, observed: Observed) -> None:
         previous = self._observed
@@ -253,7 +266,7 @@ class LiveSession:
         if observed.state != previous.state:
             self._state_since = time.monotonic()
         await self._notify()
-        if _is_news(previous, observed):
+        if is_news(previous, observed):
             try:
                 await self._on_state(observed)
             except Exception:
@@ -262,14 +275,3 @@ class LiveSession:
     async def _notify(self) -> None:
         async with self._changed:
             self._changed.notify_all()
-
-
-def _is_news(previous: Observed, current: Observed) -> bool:
-    """A state change, a different prompt/question, or another permission mode; not a
-    ticking spinner."""
-    if current.state != previous.state:
-        return True
-    mode = current.details.get("mode")
-    if mode and mode != previous.details.get("mode"):
-        return True  # the permission mode is pinned: a change must be seen at once
-    return current.state in WAITING_STATES and current.details != previous.details

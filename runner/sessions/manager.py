@@ -32,6 +32,7 @@ from runner.sandbox.backend import POOL_LABEL, ImageInfo, SandboxBackend, Sandbo
 from runner.sandbox.runtimes import require_runtime
 from runner.sessions import prompts
 from runner.sessions.approvals import ApprovalDesk
+from runner.sessions.asked import AskedPrompts
 from runner.sessions.hooklog import HookLog
 from runner.sessions.images import admit_image
 from runner.sessions.input_text import check_text, parse_input
@@ -96,6 +97,7 @@ class SessionManager:
         self._hooks = hooks
         self._desk = ApprovalDesk(gate, events, hooks)
         self._modes = ModePin(events)
+        self._asked = AskedPrompts()
         self._default_image = default_image
         self._turns = turns
         self._pool = pool
@@ -326,13 +328,16 @@ class SessionManager:
             raise
 
     async def _find_reusable(self, wanted: SessionRecord, actor: Actor) -> SessionRecord | None:
-        idle = await asyncio.to_thread(
-            self._store.find, tenant=actor.tenant, states=[SessionState.IDLE]
-        )
-        for record in idle:
+        # Idle as clients see it (the live screen's state): the store lags it by a write.
+        unfinished = [state for state in SessionState if state not in FINAL_STATES]
+        records = await asyncio.to_thread(self._store.find, tenant=actor.tenant, states=unfinished)
+        for stored in records:
+            if not self._registry.is_running(stored.id):
+                continue
+            record = self._registry.current(stored)
             if (
-                _same_session(record, wanted)
-                and self._registry.is_running(record.id)
+                record.state == SessionState.IDLE
+                and _same_session(record, wanted)
                 and not record.unattended
             ):
                 return record
@@ -513,6 +518,8 @@ class SessionManager:
                 self._modes.check(session_id, record.permission_mode, how, running, observed)
             if observed.state == SessionState.PERMISSION_PROMPT:
                 await self._prompt_opened(record, observed)
+            else:
+                self._asked.closed(session_id)
             if observed.state == SessionState.EXITED:
                 await self._ended(session_id, "exited", SessionState.EXITED)
 
@@ -529,18 +536,24 @@ class SessionManager:
 
     async def _prompt_opened(self, record: SessionRecord, observed: Observed) -> None:
         bound = self._hooks.bind(record.id, observed.details)
-        await self._events.emit(
-            "permission.asked",
-            actor=Actor.system(),
-            session=record.id,
-            data={
-                "prompt": dict(observed.details),
-                "policy": record.policy,
-                # The hook call the screen agrees with (None: none does; approval will
-                # be refused).
-                "hook": bound.as_json() if bound else None,
-            },
-        )
+        if not self._asked.first_sight(record.id, observed.details, bound.id if bound else None):
+            return  # the open prompt, shown again (its cursor moved): announced already
+        try:
+            await self._events.emit(
+                "permission.asked",
+                actor=Actor.system(),
+                session=record.id,
+                data={
+                    "prompt": dict(observed.details),
+                    "policy": record.policy,
+                    # The hook call the screen agrees with (None: none does; approval will
+                    # be refused).
+                    "hook": bound.as_json() if bound else None,
+                },
+            )
+        except BaseException:
+            self._asked.closed(record.id)  # not announced: the next sight must try again
+            raise
         disagreement = self._hooks.disagreement(record.id, observed.details)
         if disagreement is not None:
             await self._events.emit(
@@ -561,6 +574,7 @@ class SessionManager:
         self._startups.pop(session_id, None)
         self._desk.forget(session_id)
         self._modes.forget(session_id)
+        self._asked.forget(session_id)
         judged = self._hooks.tool_use_ids(session_id)  # the transcript must show these
         self._hooks.forget(session_id)
         if self._turns is not None:
@@ -771,6 +785,7 @@ class SessionManager:
         running = self._registry.pop(session_id)
         self._desk.forget(session_id)
         self._modes.forget(session_id)
+        self._asked.forget(session_id)
         self._traces.end(session_id, "relinquished")
         if running is not None:
             log.warning("session %s: lease lost, no longer acting on it", session_id)

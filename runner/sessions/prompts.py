@@ -26,6 +26,8 @@ _MOVE_ON_SECONDS = 10.0
 _RETRY_SECONDS = 1.5
 _ENTER_ATTEMPTS = 3
 _DIALOG_SETTLE_SECONDS = 0.5
+#: How long an answer waits for the screen to agree with the session's state.
+_STEADY_SECONDS = 2.0
 
 
 #: Says whether the prompt on screen is the one an answer was meant for.
@@ -48,7 +50,7 @@ async def approve(
     says was approved, since the screen is only what the agent's terminal showed.
     """
     async with running.lock:
-        details = _current(running, SessionState.PERMISSION_PROMPT, "approve", expect)
+        details = await _current(running, SessionState.PERMISSION_PROMPT, "approve", expect)
         option = approve_option(details)
         await events.emit(
             "permission.decided",
@@ -79,7 +81,7 @@ async def reject(
 ) -> int | None:
     """Pick the "No" option (or press Esc when there is none, or ``escape`` says so)."""
     async with running.lock:
-        details = _current(running, SessionState.PERMISSION_PROMPT, "reject", expect)
+        details = await _current(running, SessionState.PERMISSION_PROMPT, "reject", expect)
         option = None if escape else reject_option(details)
         await events.emit(
             "permission.decided",
@@ -113,7 +115,7 @@ async def answer(
 ) -> None:
     """Answer the question on screen with option N (1-based) or a free text."""
     async with running.lock:
-        details = _current(running, SessionState.ASKING, "answer")
+        details = await _current(running, SessionState.ASKING, "answer")
         if option is not None:
             chosen = answer_option(details, option)
         else:
@@ -156,9 +158,17 @@ async def escape(
         await running.driver.keys(Key.ESCAPE)
 
 
-def _current(
+async def _current(
     running: Running, state: SessionState, action: str, expect: PromptCheck | None = None
 ) -> Mapping[str, Any]:
+    # The state is what the screen showed once it settled; a key is meant for what the
+    # screen shows now. When the two differ (another screen is settling), wait until
+    # they agree, and refuse rather than press a key into a screen not yet judged.
+    if not await running.live.steady(_STEADY_SECONDS):
+        raise ConflictError(
+            f"cannot {action}: the screen keeps changing; try again",
+            details={"state": running.live.observed.state},
+        )
     observed = running.live.observed
     if observed.state != state:
         raise ConflictError(

@@ -10,8 +10,10 @@ and ``partial`` says so.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from runner.terminal.command import command_text
@@ -39,6 +41,8 @@ _QUESTION_HINTS: tuple[tuple[str, str], ...] = (
     ("exit plan mode", "plan"),
     ("do you want to proceed", "bash"),
 )
+#: The parts of a prompt that decide what approving it does (not the cursor position).
+PROMPT_KEYS = ("tool", "command", "path", "title", "question", "options")
 _QUESTION_FILE = re.compile(r"(?:create|overwrite|edit to) (.+)\?$")
 _FETCH_URL = re.compile(r"url:\s*(\S+)")
 
@@ -113,3 +117,10 @@ def _target(tool: str, head: list[str], has_title: bool, question: str) -> dict[
 def is_dashed(row: str) -> bool:
     """A ``╌╌╌`` rule of the dialog's own: it starts at column 0 (content never does)."""
     return len(row) >= 10 and row[0] in _DASHED and not row.strip(_DASHED)
+
+
+def prompt_hash(details: Mapping[str, Any]) -> str:
+    """What identifies a prompt: its tool, target and options, hashed (not the cursor)."""
+    chosen = {k: details.get(k) for k in PROMPT_KEYS}
+    canonical = json.dumps(chosen, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
