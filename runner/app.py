@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -236,10 +237,17 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         built = services or await build_services(settings)
         try:
             await built.start()
+            # What start-up built lives as long as the controller. Frozen, the collector's
+            # full passes skip it: such a pass stops the event loop, and with it every
+            # session's terminal pump, for as long as it takes to walk the heap (over
+            # 100 ms on a busy host, and clients connecting trigger them).
+            gc.collect()
+            gc.freeze()
             async with mcp.running():
                 # Starlette hands this state to every request (runner.api.context).
                 yield {SERVICES: built}
         finally:
+            gc.unfreeze()  # another app in this process (tests) starts from a clean slate
             await built.close()
 
     app = FastAPI(
