@@ -30,6 +30,8 @@ from runner.terminal.keys import Key, send_keys_argv
 TMUX_TARGET = "main"
 _SUBMIT_ATTEMPTS = 3
 _TYPED_SECONDS = 5.0
+#: How long a taken input waits for the state to catch up with the screen (it settles).
+_STEADY_SECONDS = 2.0
 #: How Claude Code shows a long paste in its input box instead of the text itself.
 _PASTED = re.compile(r"\[Pasted text #\d+(?: \+(\d+) lines)?\]")
 
@@ -86,33 +88,43 @@ class Driver:
                 (nothing was submitted), or the agent never took it.
         """
         check_text(text)
-        observed = self._live.observed
+        observed = self._live.screen_now
         if observed.state == SessionState.IDLE and str(observed.details.get("draft") or ""):
             raise ConflictError(
                 "the input box already holds a draft; nothing was typed (clear it first)",
                 details={"draft": str(observed.details.get("draft"))[:200]},
             )
         await self.paste(text)
-        if not await self._live.wait_for(lambda o, _p: holds(o, text), seconds=_TYPED_SECONDS):
+        if not await self._live.wait_for(
+            lambda _o, _p: holds(self._live.screen_now, text), seconds=_TYPED_SECONDS
+        ):
             raise ConflictError(
                 "the text was typed but the input box does not show exactly it; Enter was"
                 " not pressed, nothing was submitted",
                 details={
-                    "state": self._live.observed.state,
-                    "draft": str(self._live.observed.details.get("draft") or "")[:200],
+                    "state": self._live.screen_now.state,
+                    "draft": str(self._live.screen_now.details.get("draft") or "")[:200],
                 },
             )
         for attempt in range(_SUBMIT_ATTEMPTS):
-            if not holds(self._live.observed, text):
-                return  # it moved on, or the text left the input box: it was taken
+            if not holds(self._live.screen_now, text):
+                # It moved on, or the text left the input box: it was taken. Return once
+                # the state says so too, so a caller reading the state right after never
+                # sees the idle box this input has left.
+                await self._live.steady(_STEADY_SECONDS)
+                return
             if attempt and self._on_retry is not None:
                 self._on_retry()
             await self.keys(Key.ENTER)
-            if await self._live.wait_for(_left_idle, self._submit_seconds / _SUBMIT_ATTEMPTS):
+            if await self._live.wait_for(
+                lambda _o, _p: _left_idle(self._live.screen_now),
+                self._submit_seconds / _SUBMIT_ATTEMPTS,
+            ):
+                await self._live.steady(_STEADY_SECONDS)
                 return
         raise ConflictError(
             "the prompt was typed but the agent did not take it",
-            details={"state": self._live.observed.state},
+            details={"state": self._live.screen_now.state},
         )
 
     async def _run(self, argv: list[str]) -> None:
@@ -130,7 +142,7 @@ class Driver:
             )
 
 
-def _left_idle(observed: Observed, _pane: str) -> bool:
+def _left_idle(observed: Observed) -> bool:
     return observed.state not in (SessionState.IDLE, SessionState.STARTING)
 
 

@@ -94,6 +94,12 @@ class LiveSession:
         return self._observed
 
     @property
+    def screen_now(self) -> Observed:
+        """What the screen shows now, settled or not. Keys are pressed on this (typing,
+        Enter, mode keys), never on the settled state, which may lag it."""
+        return self._settler.candidate or self._observed
+
+    @property
     def unsettled(self) -> Observed | None:
         """What the screen shows now where that is not yet the state (None: it agrees)."""
         return self._settler.candidate

@@ -97,12 +97,12 @@ class ModePin:
         expected = MODE_LABELS[pinned]
         async with running.lock:
             for _press in range(_CYCLE_PRESSES):
-                if mode_changed(pinned, running.live.observed.details) is None:
+                if mode_changed(pinned, running.live.screen_now.details) is None:
                     return True
-                before = running.live.observed.details.get("mode")
+                before = running.live.screen_now.details.get("mode")
                 await running.driver.shift_tab()
                 await running.live.wait_for(_mode_moved(before), _PRESS_SECONDS)
-            return running.live.observed.details.get("mode") == expected
+            return running.live.screen_now.details.get("mode") == expected
 
 
 def _mode_moved(before: object) -> Callable[[Observed, str], bool]:

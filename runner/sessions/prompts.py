@@ -202,9 +202,9 @@ async def _choose(running: Running, details: Mapping[str, Any], option: int) -> 
         await running.driver.keys(Key.ENTER)
         if await _moved_on(running, details, _RETRY_SECONDS):
             return
-        if _identity(running.live.observed.details) != _identity(details):
+        if _identity(running.live.screen_now.details) != _identity(details):
             break
-        await _select(running, running.live.observed.details, option)
+        await _select(running, running.live.screen_now.details, option)
     await running.driver.keys(Key.ENTER)
     await _await_move_on(running, details)
 
@@ -218,8 +218,9 @@ async def _let_dialog_settle(running: Running) -> None:
 async def _moved_on(running: Running, details: Mapping[str, Any], seconds: float) -> bool:
     before = _identity(details)
 
-    def moved(observed: Observed, _pane: str) -> bool:
-        return observed.state not in WAITING_STATES or _identity(observed.details) != before
+    def moved(_observed: Observed, _pane: str) -> bool:
+        now = running.live.screen_now  # what the screen shows, not the state it settles to
+        return now.state not in WAITING_STATES or _identity(now.details) != before
 
     return await running.live.wait_for(moved, seconds)
 

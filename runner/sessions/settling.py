@@ -15,12 +15,12 @@ published only once it is settled:
 - or, the fast path, for a framed state (idle, working, a prompt or a question: the
   classifier found a whole dialog or input box with its footer): the screen has then
   been quiet for ``quiet`` seconds, and the session is calm. Calm means: in the last
-  ``state`` seconds nothing flapped (no framed candidate was dropped, no published
-  state came back to one published in that window) and at most one state was
-  published. A real change is so published within ``quiet``, also right after another
-  one (idle, then working, then a prompt); a screen that flaps, or runs through new
-  states faster than real work does, waits the full ``state`` for every further
-  change, so it publishes no more than about once per ``state`` seconds.
+  ``state`` seconds nothing flapped (no framed candidate came and went before it
+  settled) and fewer than ``BURST`` states were published. A real change is so
+  published within ``quiet``, also right after another one (idle, then working, then
+  a prompt); a screen that flaps, or runs through states faster than real work does,
+  waits the full ``state`` for every further change. (Returning to a recent state is
+  not itself a flap: a quick real turn, idle → working → idle, does that.)
 
 Frameless verdicts (``unknown``, ``starting``, ``error``, and ``exited`` read off the
 screen) never take the fast path: a half-drawn or drawn-over frame looks like one. A
@@ -38,6 +38,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from runner.core import BUSY_STATES, WAITING_STATES, SessionState
+
+#: How many states may be published within ``state`` seconds before the fast path closes
+#: (real work: idle, working, a prompt; faster than that is not work).
+BURST = 3
 
 #: Verdicts that need a whole frame (a dialog or the input box, with its footer).
 FRAMED_STATES = frozenset(
@@ -130,8 +134,6 @@ class Settler:
         self._candidate = None
         if is_news(self._published, observed):
             self._forget_before(now - self._times.state)
-            if any(not is_news(seen, observed) for _, seen in self._recent):
-                self._last_flap = now  # back to a state of a moment ago: the screen flaps
             self._recent.append((now, observed))
         self._published = observed
         return observed
@@ -146,8 +148,8 @@ class Settler:
         if after_work or candidate.state not in FRAMED_STATES:
             return held
         calm = self._last_flap + self._times.state
-        if len(self._recent) >= 2:  # calm again once the older of the two leaves the window
-            calm = max(calm, self._recent[-2][0] + self._times.state)
+        if len(self._recent) >= BURST:  # calm again once the oldest leaves the window
+            calm = max(calm, self._recent[-BURST][0] + self._times.state)
         return min(held, max(self._last_screen + self._times.quiet, calm))
 
     def _forget_before(self, since: float) -> None:

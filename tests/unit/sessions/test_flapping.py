@@ -197,3 +197,29 @@ def test_moving_the_cursor_does_not_announce_the_prompt_again(tmp_path: Path) ->
             assert _count(services, record.id, "permission.asked") == 1
 
     _run(scenario())
+
+
+def test_a_prompt_right_after_a_quick_turn_is_not_answered_by_a_retried_enter(
+    tmp_path: Path,
+) -> None:
+    """Input sent right after a turn: the driver judges the screen as it is, not the state
+    that is still settling, so no second Enter lands on the prompt that opens."""
+
+    async def scenario() -> None:
+        backend = MemoryBackend()
+        claude = FakeClaude(backend)
+        async with _services(tmp_path, backend) as services:
+            record, _ = await services.manager.create(
+                SessionRequest(work_dir=str(_work(tmp_path)), prompt="hello"), ALICE
+            )
+            await _reach(services, record.id, SessionState.IDLE)
+            await services.manager.send(record.id, "[[bash: ls /tmp]]", ALICE)
+            await _reach(services, record.id, SessionState.PERMISSION_PROMPT)
+            await asyncio.sleep(1.0)
+            live = services.manager.live_view(record.id)
+            assert live.observed.state == SessionState.PERMISSION_PROMPT
+            assert claude.ran == []
+            enters = [k for c in backend.execs if c.argv[1] == "send-keys" for k in c.argv[4:]]
+            assert enters.count("Enter") == 2
+
+    _run(scenario())
