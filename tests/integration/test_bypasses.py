@@ -370,7 +370,13 @@ def test_a_spoofed_prompt_cannot_be_approved(server: WardenServer, project: Path
     pane_tty = tty.output.decode().strip()
     drawn = base64.b64encode(SPOOF.encode()).decode()
     container.exec_run(["sh", "-c", f"echo {drawn} | base64 -d > {pane_tty}"], user="warden")
-    server.wait_for(sid, lambda s: s["details"].get("command") == "ls -la", timeout=30)
+    # The drawing is on screen. Claude Code repaints its logo over a few of the drawn cells
+    # now and then, so the state may settle on the drawing or on a garbled dialog (or
+    # stay on the real one while the screen flaps): none of them is approvable.
+    deadline = time.monotonic() + 30
+    while " ls -la" not in server.client.get(f"/v1/sessions/{sid}/pane").json()["text"]:
+        assert time.monotonic() < deadline, "the drawing never reached the screen"
+        time.sleep(0.3)
     # Claude Code may repaint over the drawing while it is read (the state flickers for
     # a moment): every approve is refused, until one is refused for the mismatch itself.
     for _attempt in range(20):

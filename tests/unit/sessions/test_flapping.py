@@ -28,8 +28,12 @@ _REPAINT_SECONDS = 0.125
 
 
 def _count(services: Services, session_id: str, event_type: str) -> int:
+    return len(_data(services, session_id, event_type))
+
+
+def _data(services: Services, session_id: str, event_type: str) -> list[dict[str, object]]:
     flt = EventFilter(session=session_id, type=event_type)
-    return len(services.ledger.query(flt, limit=10_000).entries)
+    return [dict(e.event.data) for e in services.ledger.query(flt, limit=10_000).entries]
 
 
 async def _recorded(services: Services, session_id: str, event_type: str, count: int) -> None:
@@ -74,12 +78,13 @@ def test_a_prompt_repainted_in_pieces_is_announced_once_and_still_approved(
             )
             await _reach(services, record.id, SessionState.PERMISSION_PROMPT)
             await _recorded(services, record.id, "permission.asked", 1)
-            states = _count(services, record.id, "session.state")
+            await asyncio.sleep(0.5)  # the briefing's own states are recorded by now
+            states = _data(services, record.id, "session.state")
             (box,) = backend.sandboxes
             screen = bash_prompt_screen(prompt, "ls /tmp", 1)
             await _repaint_in_pieces(backend, box, screen, 16)
             await asyncio.sleep(0.5)  # anything held back has settled by now
-            assert _count(services, record.id, "session.state") == states
+            assert _data(services, record.id, "session.state") == states
             assert _count(services, record.id, "permission.asked") == 1
             assert await services.manager.approve(record.id, ALICE) == 1
             await _reach(services, record.id, SessionState.IDLE)
