@@ -19,6 +19,8 @@ from starlette.routing import Match, Route
 
 from runner import __version__, errors
 from runner.api import (
+    aegis_meta,
+    aegis_sessions,
     audit,
     dashboard,
     events,
@@ -261,6 +263,8 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     _install_error_handlers(app, settings)
     _openapi_with_error_bodies(app)
     app.include_router(health.router)
+    # Before the sessions router: /v1/sessions/stats must not be read as a session id.
+    app.include_router(aegis_sessions.router)
     app.include_router(sessions.router)
     app.include_router(workspaces.router)
     app.include_router(events.router)
@@ -277,6 +281,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     app.include_router(webhooks.router)
     app.include_router(notifications.router)
     app.include_router(metrics.router)
+    app.include_router(aegis_meta.router)
     _install_dashboard(app)
     # The MCP server over streamable HTTP: it authenticates each request itself, as
     # /v1 does, and checks each tool's role (runner.mcp.http, runner.mcp.local).

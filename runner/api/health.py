@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+import time
+
 from fastapi import APIRouter
 
 from runner import __version__
 from runner.api.deps import ServicesDep
 from runner.api.schemas import Handshake, HandshakeOut, Health
+from runner.core import utcnow
 from runner.errors import ConflictError
 
 router = APIRouter(prefix="/v1", tags=["meta"])
@@ -33,6 +37,11 @@ async def health(services: ServicesDep) -> Health:
         checks=checks,
         replica=services.tenures.replica,
         sequencer=services.ledger.is_sequencer,
+        # Aegis's health also counts sessions; this route is public, so it does not
+        # (GET /v1/sessions/stats gives a tenant its own counts).
+        uptime=int(time.time() - services.started_at),
+        platform=sys.platform,
+        timestamp=utcnow(),
     )
 
 

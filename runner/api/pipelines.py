@@ -23,8 +23,17 @@ router = APIRouter(prefix="/v1/pipelines", tags=["pipelines"])
 MAX_STAGE_SECONDS = 24 * 3600
 
 
+_STAGE_NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+
+
 class StageIn(Schema):
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    name: str | None = Field(
+        default=None, pattern=_STAGE_NAME, description="Default: Aegis's id, else stage-N."
+    )
+    id: str | None = Field(default=None, pattern=_STAGE_NAME, description="Aegis's stage name.")
+    dependencies: list[str] = Field(
+        default_factory=list, max_length=50, description="Aegis's name for dependsOn."
+    )
     prompt: str | None = Field(default=None, min_length=1, max_length=100_000)
     template: str | None = Field(default=None, description="Fill unset fields from a template.")
     policy: str | None = Field(default=None, description="Policy name (default: ci).")
@@ -65,6 +74,7 @@ class PipelineOut(Schema):
     id: str
     name: str
     state: str
+    status: str = Field(description="Aegis's name for state.")
     tenant: str
     owner: str
     stages: list[StageOut]
@@ -101,6 +111,7 @@ def _out(record: PipelineRecord) -> PipelineOut:
         id=record.id,
         name=record.spec.name,
         state=record.state,
+        status=record.state,
         tenant=record.tenant,
         owner=record.owner,
         stages=stages,
@@ -133,7 +144,7 @@ def _stage(stage: StageIn, store: TemplateStore, actor: Actor) -> StageSpec:
     if not given.get("prompt"):
         raise InvalidInputError(f"stage {stage.name!r} needs a prompt (or a template with one)")
     return StageSpec(
-        name=stage.name,
+        name=str(stage.name),
         prompt=str(given["prompt"]),
         policy=str(given.get("policy") or "ci"),
         work_dir=stage.work_dir,
@@ -146,8 +157,24 @@ def _stage(stage: StageIn, store: TemplateStore, actor: Actor) -> StageSpec:
     )
 
 
+def _named(stage: StageIn, index: int) -> StageIn:
+    """The stage under one name and one dependency list (Aegis's ``id``/``dependencies``
+    or Warden's ``name``/``dependsOn``)."""
+    if stage.name and stage.id and stage.name != stage.id:
+        raise InvalidInputError(f"stage {index + 1}: name and id differ; give one")
+    if stage.depends_on and stage.dependencies and stage.depends_on != stage.dependencies:
+        raise InvalidInputError(f"stage {index + 1}: dependsOn and dependencies differ; give one")
+    return stage.model_copy(
+        update={
+            "name": stage.name or stage.id or f"stage-{index + 1}",
+            "depends_on": stage.depends_on or stage.dependencies,
+        }
+    )
+
+
 def _spec(body: CreatePipeline, store: TemplateStore, actor: Actor) -> PipelineSpec:
-    stages = tuple(_stage(s, store, actor) for s in body.stages)
+    named = [_named(s, i) for i, s in enumerate(body.stages)]
+    stages = tuple(_stage(s, store, actor) for s in named)
     return PipelineSpec(name=body.name, stages=stages, work_dir=body.work_dir)
 
 

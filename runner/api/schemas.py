@@ -214,14 +214,43 @@ class CreateSession(Schema):
         " env), instead of starting one. The request is policy-checked either way. Unset:"
         " the server's WARDEN_REUSE_SESSIONS (default false).",
     )
+    name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="A label for people and orchestrators (Aegis's name); not unique.",
+    )
+    auto_approve: StrictBool | None = Field(
+        default=None,
+        description="Aegis's shorthand for permissionMode bypassPermissions; the policy"
+        " still decides whether that mode is allowed.",
+    )
 
     @model_validator(mode="after")
     def _one_workspace(self) -> CreateSession:
-        if (self.work_dir is None) == (self.workspace is None):
+        # With a template, its workDir may supply the workspace (checked after the merge).
+        none_allowed = self.template is not None
+        if self.work_dir is not None and self.workspace is not None or (
+            self.work_dir is None and self.workspace is None and not none_allowed
+        ):
             raise ValueError(
                 "give exactly one of 'workDir' (a host path) or 'workspace'"
                 " ({path}, {archive} or {git})"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _auto_approve(self) -> CreateSession:
+        if self.auto_approve:
+            if self.permission_mode not in (
+                PermissionMode.DEFAULT,
+                PermissionMode.BYPASS_PERMISSIONS,
+            ):
+                raise ValueError(
+                    "autoApprove means permissionMode bypassPermissions; drop one of them"
+                )
+            self.permission_mode = PermissionMode.BYPASS_PERMISSIONS
         return self
 
 
@@ -254,10 +283,29 @@ class SessionOut(Schema):
     lease_expires_at: datetime | None = Field(
         default=None, description="When the replica's lease lapses unless it renews it."
     )
+    name: str | None = Field(default=None, description="The label given at creation.")
+    status: str = Field(
+        default="unknown",
+        description="The state in Aegis's vocabulary (ask_question for asking, …).",
+    )
+    prompt_delivery: dict[str, Any] | None = Field(
+        default=None,
+        description="Aegis's {delivered, attempts} for the first prompt: delivered once it"
+        " is in (creation is asynchronous, so 201 says false, 0); null without a prompt.",
+    )
+
+
+class EndedSession(SessionOut):
+    """The session as ``DELETE`` (or Aegis's ``POST …/kill``) left it."""
+
+    ok: bool = Field(default=True, description="Aegis's acknowledgement.")
 
 
 class SessionList(Schema):
     sessions: list[SessionOut]
+    pagination: dict[str, int] | None = Field(
+        default=None, description="Aegis's {page, limit, pageSize, total, totalPages}."
+    )
 
 
 class SendInput(Schema):
@@ -369,6 +417,9 @@ class Health(Schema):
     checks: dict[str, str]
     replica: str = Field(description="The replica that answered.")
     sequencer: bool = Field(description="Whether it holds the audit sequencer.")
+    uptime: int = Field(default=0, description="Seconds since this replica started (Aegis's).")
+    platform: str = Field(default="", description="The controller's OS (Aegis's).")
+    timestamp: datetime | None = Field(default=None, description="When this was answered.")
 
 
 class UploadOut(Schema):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
@@ -26,7 +27,9 @@ from runner.api.schemas import (
     BatchItem,
     BatchResult,
     CreateSession,
+    EndedSession,
     ErrorBody,
+    MAX_INT,
     ErrorResponse,
     GitWorkspace,
     Pane,
@@ -40,15 +43,31 @@ from runner.api.schemas import (
 )
 from runner.api.templates import templated
 from runner.core import SessionState
-from runner.errors import WardenError
+from runner.errors import InvalidInputError, WardenError
+from runner.sessions.liveness import STATUS_FILTERS, aegis_status, select
 from runner.sessions.model import SessionRecord
 from runner.sessions.requests import SessionRequest
 from runner.workspace.source import ArchiveSource, GitSource, PathSource, WorkspaceSource
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 
+#: Aegis's default page size, when a page is asked for without one.
+_DEFAULT_PAGE_SIZE = 20
 
-def _out(record: SessionRecord, *, reused: bool = False) -> SessionOut:
+
+def _delivery(record: SessionRecord) -> dict[str, Any] | None:
+    """Aegis's ``promptDelivery``: the first prompt is typed once Claude is ready, so it
+    is delivered when the startup breakdown has its ``briefed`` step."""
+    if not record.prompt:
+        return None
+    startup = record.details.get("startup")
+    steps = startup.get("steps", {}) if isinstance(startup, dict) else {}
+    delivered = "briefed" in steps
+    return {"delivered": delivered, "attempts": 1 if delivered else 0}
+
+
+def session_out(record: SessionRecord, *, reused: bool = False) -> SessionOut:
+    """The API's view of ``record``."""
     return SessionOut(
         id=record.id,
         state=record.state,
@@ -72,7 +91,15 @@ def _out(record: SessionRecord, *, reused: bool = False) -> SessionOut:
         reused=reused,
         replica=record.replica,
         lease_expires_at=record.lease_expires_at,
+        name=record.name,
+        status=aegis_status(record.state),
+        prompt_delivery=_delivery(record),
     )
+
+
+def ended_out(record: SessionRecord) -> EndedSession:
+    """The ended session, with Aegis's ``ok``."""
+    return EndedSession(**session_out(record).model_dump())
 
 
 def _source(spec: PathWorkspace | ArchiveWorkspace | GitWorkspace | None) -> WorkspaceSource | None:
@@ -98,6 +125,7 @@ def _request(body: CreateSession) -> SessionRequest:
         workspace_mode=body.workspace_mode,
         unattended=body.unattended,
         reuse=body.reuse,
+        name=body.name,
     )
 
 
@@ -123,7 +151,7 @@ async def create_session(
     record, reused = await manager.create(_request(body), actor)
     if reused:
         response.status_code = status.HTTP_200_OK
-    return _out(record, reused=reused)
+    return session_out(record, reused=reused)
 
 
 @router.post("/batch", response_model=BatchResult)
@@ -136,7 +164,7 @@ async def create_batch(
         try:
             item = await templated(item, templates, actor)
             record, reused = await manager.create(_request(item), actor)
-            results.append(BatchItem(session=_out(record, reused=reused)))
+            results.append(BatchItem(session=session_out(record, reused=reused)))
         except WardenError as exc:
             results.append(
                 BatchItem(error=ErrorBody(code=exc.code, message=exc.message, details=exc.details))
@@ -144,24 +172,60 @@ async def create_batch(
     return BatchResult(results=results)
 
 
+#: Aegis's list filter vocabulary and Warden's state names (``all`` matches any).
+StatusFilter = Enum("StatusFilter", {s: s for s in STATUS_FILTERS}, type=str)  # type: ignore[misc]
+
+
 @router.get("", response_model=SessionList)
 async def list_sessions(
     manager: ManagerDep,
     actor: ViewerDep,
     state: Annotated[list[SessionState] | None, Query()] = None,
+    status_: Annotated[StatusFilter | None, Query(alias="status")] = None,
+    work_dir: Annotated[
+        str | None, Query(alias="workDir", pattern="^/[^\x00]*$", max_length=4096)
+    ] = None,
+    project: Annotated[str | None, Query(min_length=1, max_length=4096)] = None,
+    page: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
+    page_size: Annotated[int | None, Query(alias="pageSize", ge=1, le=100)] = None,
+    limit: Annotated[int | None, Query(ge=1, le=100, description="Aegis's pageSize.")] = None,
 ) -> SessionList:
-    return SessionList(sessions=[_out(r) for r in await manager.list_sessions(actor, state)])
+    """The tenant's sessions, oldest first; with ``page``/``pageSize`` (or Aegis's
+    ``limit``) one page of them and ``pagination``."""
+    if page_size is not None and limit is not None and page_size != limit:
+        raise InvalidInputError("pageSize and limit are the same setting: give one")
+    found = select(
+        await manager.list_sessions(actor, state),
+        status=status_.value if status_ is not None else None,
+        work_dir=work_dir,
+        project=project,
+    )
+    size = page_size or limit
+    if page is None and size is None:
+        return SessionList(sessions=[session_out(r) for r in found])
+    number, size = page or 1, size or _DEFAULT_PAGE_SIZE
+    shown = found[(number - 1) * size : number * size]
+    pagination = {
+        "page": number,
+        "limit": size,
+        "pageSize": size,
+        "total": len(found),
+        "totalPages": -(-len(found) // size),
+    }
+    return SessionList(sessions=[session_out(r) for r in shown], pagination=pagination)
 
 
 @router.get("/{session_id}", response_model=SessionOut)
 async def get_session(session_id: str, manager: ManagerDep, actor: ViewerDep) -> SessionOut:
-    return _out(await manager.get(session_id, actor))
+    return session_out(await manager.get(session_id, actor))
 
 
-@router.delete("/{session_id}", response_model=SessionOut)
-async def delete_session(session_id: str, manager: ManagerDep, actor: OperatorDep) -> SessionOut:
+@router.delete("/{session_id}", response_model=EndedSession)
+async def delete_session(
+    session_id: str, manager: ManagerDep, actor: OperatorDep
+) -> EndedSession:
     """Collect artifacts, remove the container, keep the record and artifacts."""
-    return _out(await manager.delete(session_id, actor))
+    return ended_out(await manager.delete(session_id, actor))
 
 
 @router.post("/{session_id}/send", response_model=ActionResult)

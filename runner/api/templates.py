@@ -8,12 +8,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Response, status
 from fastapi import Path as PathParam
-from pydantic import Field
+from pydantic import Field, StrictBool
 
-from runner.api.deps import EventsDep, OperatorDep, TemplatesDep, ViewerDep
+from runner.api.deps import EventsDep, ManagerDep, OperatorDep, TemplatesDep, ViewerDep
 from runner.api.schemas import CreateSession, Env, Schema
 from runner.core import Actor, EventSink, PermissionMode, WorkspaceMode, utcnow
-from runner.errors import ConflictError, NotFoundError
+from runner.errors import ConflictError, InvalidInputError, NotFoundError
+from runner.sessions.manager import SessionManager
 from runner.sessions.templates import (
     NAME_PATTERN,
     SessionTemplate,
@@ -27,6 +28,13 @@ router = APIRouter(prefix="/v1/templates", tags=["templates"])
 
 class TemplateFields(Schema):
     description: str = Field(default="", max_length=2000)
+    work_dir: str | None = Field(
+        default=None,
+        pattern="^/[^\x00]*$",
+        max_length=4096,
+        description="Workspace of sessions that name none (checked against the roots when"
+        " a session starts from it).",
+    )
     prompt: str | None = Field(default=None, max_length=100_000)
     policy: str | None = None
     image: str | None = None
@@ -40,9 +48,19 @@ class CreateTemplate(TemplateFields):
     name: str = Field(
         pattern=NAME_PATTERN, description="a-z, 0-9, '.', '_', '-'; unique in the tenant."
     )
+    session_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Aegis's: copy workDir, policy, image, model and permission mode from"
+        " this session of yours where the body sets none.",
+    )
+    auto_approve: StrictBool | None = Field(
+        default=None, description="Aegis's shorthand for permissionMode bypassPermissions."
+    )
 
 
 class TemplateOut(TemplateFields):
+    id: str = Field(description="Aegis's template id: the name.")
     name: str
     created_by: str
     created_at: datetime
@@ -55,7 +73,9 @@ class TemplateList(Schema):
 
 def _out(template: SessionTemplate) -> TemplateOut:
     return TemplateOut(
+        id=template.name,
         name=template.name,
+        work_dir=template.work_dir,
         description=template.description,
         prompt=template.prompt,
         policy=template.policy,
@@ -86,7 +106,31 @@ def _template(name: str, body: TemplateFields, actor: Actor) -> SessionTemplate:
         permission_mode=body.permission_mode,
         workspace_mode=body.workspace_mode,
         env=dict(body.env),
+        work_dir=body.work_dir,
     )
+
+
+async def _from_session(body: CreateTemplate, manager: SessionManager, actor: Actor) -> TemplateFields:
+    """The body with Aegis's ``sessionId`` and ``autoApprove`` folded into its own fields."""
+    fields = body.model_dump(exclude={"name", "session_id", "auto_approve"})
+    if body.auto_approve:
+        if body.permission_mode not in (None, PermissionMode.BYPASS_PERMISSIONS):
+            raise InvalidInputError("autoApprove means permissionMode bypassPermissions; drop one")
+        fields["permission_mode"] = PermissionMode.BYPASS_PERMISSIONS
+    if body.session_id is not None:
+        # Tenant-checked like any read: another tenant's session is 404.
+        source = await manager.get(body.session_id, actor)
+        copied = {
+            "work_dir": source.work_dir if source.workspace.get("path") else None,
+            "policy": source.policy,
+            "image": source.image,
+            "model": source.model,
+            "permission_mode": source.permission_mode,
+        }
+        for key, value in copied.items():
+            if fields.get(key) is None:
+                fields[key] = value
+    return TemplateFields.model_validate(fields)
 
 
 async def templated(body: CreateSession, store: TemplateStore, actor: Actor) -> CreateSession:
@@ -124,13 +168,19 @@ async def _put(
 
 @router.post("", response_model=TemplateOut, status_code=status.HTTP_201_CREATED)
 async def create_template(
-    body: CreateTemplate, store: TemplatesDep, events: EventsDep, actor: OperatorDep
+    body: CreateTemplate,
+    store: TemplatesDep,
+    events: EventsDep,
+    manager: ManagerDep,
+    actor: OperatorDep,
 ) -> TemplateOut:
-    """Save a new template (409 if the name is taken: use PUT to replace)."""
+    """Save a new template (409 if the name is taken: use PUT to replace). Aegis's body
+    (``{name, prompt, workDir, permissionMode, sessionId, autoApprove…}``) works too."""
     name = check_template_name(body.name)
     if await asyncio.to_thread(store.get, actor.tenant, name) is not None:
         raise ConflictError(f"template {name!r} exists; PUT /v1/templates/{name} replaces it")
-    stored, _ = await _put(store, events, _template(name, body, actor), actor)
+    fields = await _from_session(body, manager, actor)
+    stored, _ = await _put(store, events, _template(name, fields, actor), actor)
     return _out(stored)
 
 

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 from dataclasses import dataclass, field
 
 import httpx
@@ -129,6 +130,8 @@ class Services:
     owned_tracer: TracerProvider | None = None
     siem: SyslogForwarder | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    #: When these services were built (Unix seconds): the uptime Aegis's metrics report.
+    started_at: float = field(default_factory=time.time)
 
     async def start(self) -> None:
         # On the replica list before adopting, so other replicas count this one's share.

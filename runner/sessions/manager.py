@@ -886,6 +886,7 @@ def _new_record(
         container_id=None,
         created_at=now,
         updated_at=now,
+        name=request.name,
     )
 
 

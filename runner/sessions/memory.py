@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from runner.errors import InvalidInputError
 
 #: A memory key (the API states it as the path parameter's pattern).
-KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$"
+KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$"
 _KEY = re.compile(KEY_PATTERN[1:-1])
 #: A memory entry is a note between agents, not a file store.
 MAX_VALUE_BYTES = 64 * 1024
@@ -29,13 +29,27 @@ class MemoryEntry:
     version: int
     updated_by: str
     updated_at: datetime
+    #: When the key was first written (None: before this was recorded).
+    created_at: datetime | None = None
+    #: After this the entry reads as absent (None: never).
+    expires_at: datetime | None = None
+
+    @property
+    def namespace(self) -> str:
+        """The part of the key before its first ``/`` (Aegis's ``namespace/key``), or ""."""
+        head, sep, _ = self.key.partition("/")
+        return head if sep else ""
+
+
+#: The longest time-to-live a write may ask for (Aegis's bound: 30 days).
+MAX_TTL_SECONDS = 30 * 86400
 
 
 def check_key(key: str) -> str:
-    """Raises InvalidInputError unless ``key`` is 1-200 of ``A-Za-z0-9._:-``."""
+    """Raises InvalidInputError unless ``key`` is 1-200 of ``A-Za-z0-9._:/-``."""
     if not _KEY.fullmatch(key):
         raise InvalidInputError(
-            f"memory key {key!r} must be 1-200 characters of A-Z a-z 0-9 . _ : -,"
+            f"memory key {key!r} must be 1-200 characters of A-Z a-z 0-9 . _ : / -,"
             " starting with a letter or digit"
         )
     return key
@@ -60,9 +74,16 @@ class MemoryStore(Protocol):
     def find(self, tenant: str, prefix: str = "") -> list[MemoryEntry]: ...
 
     def put(
-        self, tenant: str, key: str, value: Any, actor: str, if_version: int | None
+        self,
+        tenant: str,
+        key: str,
+        value: Any,
+        actor: str,
+        if_version: int | None,
+        expires_at: datetime | None = None,
     ) -> MemoryEntry:
-        """Write; raises ConflictError when ``if_version`` is given and is not current."""
+        """Write (an expired entry counts as absent, version 0); raises ConflictError
+        when ``if_version`` is given and is not current."""
         ...
 
     def delete(self, tenant: str, key: str) -> bool: ...

@@ -37,6 +37,8 @@ class SessionRecord:
     #: Where the workspace came from (``runner.workspace.source.to_json``); empty for
     #: records from before sources existed, whose ``work_dir`` is the host path.
     workspace: Mapping[str, Any] = field(default_factory=dict)
+    #: A label the client chose (Aegis's ``name``); None: none given.
+    name: str | None = None
     #: The controller replica holding the session's lease, and until when (read from the
     #: lease table; never written with the record).
     replica: str | None = None

@@ -46,6 +46,8 @@ class SessionRequest:
     #: Return an idle session that matches this request in every respect, if there is one
     #: (None: the manager's default, WARDEN_REUSE_SESSIONS).
     reuse: bool | None = None
+    #: A label for people and orchestrators (Aegis's ``name``); not an identifier.
+    name: str | None = None
 
 
 def check_request(request: SessionRequest) -> None:

@@ -24,6 +24,7 @@ TEMPLATE_FIELDS = (
     "permission_mode",
     "workspace_mode",
     "env",
+    "work_dir",
 )
 
 
@@ -44,6 +45,9 @@ class SessionTemplate:
     permission_mode: PermissionMode | None = None
     workspace_mode: WorkspaceMode | None = None
     env: Mapping[str, str] = field(default_factory=dict)
+    #: A host directory (Aegis's template ``workDir``): the workspace of a session that
+    #: names none, confined to the workspace roots when that session is created.
+    work_dir: str | None = None
 
     def defaults(self) -> dict[str, Any]:
         """The fields this template sets (unset ones leave the request's own defaults)."""
@@ -62,8 +66,12 @@ def check_template_name(name: str) -> str:
 
 
 def merge_template(template: SessionTemplate, given: Mapping[str, Any]) -> dict[str, Any]:
-    """The request fields: what the client gave explicitly wins over the template."""
-    return {**template.defaults(), **given}
+    """The request fields: what the client gave explicitly wins over the template, and a
+    request that names its workspace in any form keeps it (never the template's too)."""
+    defaults = template.defaults()
+    if "work_dir" in given or "workspace" in given:
+        defaults.pop("work_dir", None)
+    return {**defaults, **given}
 
 
 class TemplateStore(Protocol):

@@ -37,6 +37,7 @@ class SessionRow(Base):
     usage: Mapped[dict[str, Any]] = mapped_column(JSON)
     unattended: Mapped[bool] = mapped_column(Boolean, default=False)
     workspace: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    name: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class StateChangeRow(Base):
