@@ -231,7 +231,7 @@ class CreateSession(Schema):
     def _one_workspace(self) -> CreateSession:
         # With a template, its workDir may supply the workspace (checked after the merge).
         none_allowed = self.template is not None
-        if self.work_dir is not None and self.workspace is not None or (
+        if (self.work_dir is not None and self.workspace is not None) or (
             self.work_dir is None and self.workspace is None and not none_allowed
         ):
             raise ValueError(

@@ -17,6 +17,7 @@ from runner.api.deps import (
     ViewsDep,
 )
 from runner.api.schemas import (
+    MAX_INT,
     ActionResult,
     Answer,
     Approve,
@@ -29,7 +30,6 @@ from runner.api.schemas import (
     CreateSession,
     EndedSession,
     ErrorBody,
-    MAX_INT,
     ErrorResponse,
     GitWorkspace,
     Pane,
@@ -221,9 +221,7 @@ async def get_session(session_id: str, manager: ManagerDep, actor: ViewerDep) ->
 
 
 @router.delete("/{session_id}", response_model=EndedSession)
-async def delete_session(
-    session_id: str, manager: ManagerDep, actor: OperatorDep
-) -> EndedSession:
+async def delete_session(session_id: str, manager: ManagerDep, actor: OperatorDep) -> EndedSession:
     """Collect artifacts, remove the container, keep the record and artifacts."""
     return ended_out(await manager.delete(session_id, actor))
 

@@ -110,7 +110,9 @@ def _template(name: str, body: TemplateFields, actor: Actor) -> SessionTemplate:
     )
 
 
-async def _from_session(body: CreateTemplate, manager: SessionManager, actor: Actor) -> TemplateFields:
+async def _from_session(
+    body: CreateTemplate, manager: SessionManager, actor: Actor
+) -> TemplateFields:
     """The body with Aegis's ``sessionId`` and ``autoApprove`` folded into its own fields."""
     fields = body.model_dump(exclude={"name", "session_id", "auto_approve"})
     if body.auto_approve:

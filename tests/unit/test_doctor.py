@@ -102,3 +102,23 @@ def test_a_broken_database_url_shows_the_drivers_message(tmp_path: Path) -> None
     assert "file is not a database" in line
     assert "OperationalError" not in line and "DatabaseError" not in line
     assert "unreachable" not in line
+
+
+def test_the_effective_limits_are_printed_with_their_settings(tmp_path: Path) -> None:
+    """Quotas, rate limits and size limits are listed as configured, each with its knob."""
+    out = _doctor(
+        tmp_path,
+        WARDEN_MODEL_UPSTREAM="scripted",
+        WARDEN_MAX_SESSIONS_PER_TENANT="3",
+        WARDEN_MAX_SESSIONS="0",
+        WARDEN_MAX_BODY_BYTES=str(2 * 1024**2),
+        WARDEN_MUTATIONS_PER_MINUTE="120",
+    ).stdout
+    assert "limits (the setting that changes each):" in out
+    lines = out.split("limits (the setting that changes each):")[1]
+    assert "running sessions per tenant: 3 sessions  (WARDEN_MAX_SESSIONS_PER_TENANT)" in lines
+    assert "running sessions in all: no limit  (WARDEN_MAX_SESSIONS)" in lines
+    assert "request body: 2 MiB  (WARDEN_MAX_BODY_BYTES)" in lines
+    assert "then 120 a minute  (WARDEN_MUTATION_BURST, WARDEN_MUTATIONS_PER_MINUTE)" in lines
+    assert "failed authentications per address/token: burst 20" in lines
+    assert "prompt: 100000 characters" in lines

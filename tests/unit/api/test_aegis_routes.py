@@ -176,7 +176,11 @@ def test_memory_post_with_a_lifetime(tmp_path: Path) -> None:
         assert kept.status_code == 200, kept.text
         entry = kept.json()["entry"]
         assert kept.json()["ok"] is True
-        assert (entry["key"], entry["value"], entry["namespace"]) == ("project/context", "v5", "project")
+        assert (entry["key"], entry["value"], entry["namespace"]) == (
+            "project/context",
+            "v5",
+            "project",
+        )
         assert entry["expires_at"] is None and entry["created_at"] <= entry["updated_at"]
         got = await client.get("/v1/memory/project/context")
         assert got.status_code == 200 and got.json()["value"] == "v5"
@@ -188,7 +192,9 @@ def test_memory_post_with_a_lifetime(tmp_path: Path) -> None:
         assert (await client.get("/v1/memory/run/1")).status_code == 404
         listed = (await client.get("/v1/memory")).json()["entries"]
         assert [e["key"] for e in listed] == ["project/context"]
-        again = await client.post("/v1/memory", json={"key": "run/1", "value": "y", "ttlSeconds": 60})
+        again = await client.post(
+            "/v1/memory", json={"key": "run/1", "value": "y", "ttlSeconds": 60}
+        )
         assert again.json()["entry"]["version"] == 1  # an expired entry starts afresh
         for body, field in (
             ({"key": "k", "value": "v", "ttlSeconds": 0}, "ttlSeconds"),
