@@ -32,6 +32,7 @@ REQUIRED: dict[tuple[str, str], str] = {
     ("GET", "/v1/sessions/{session_id}/artifacts/{name}"): "viewer",
     ("GET", "/v1/sessions/{session_id}/patch"): "viewer",
     ("GET", "/v1/sessions/stats"): "viewer",
+    ("GET", "/v1/sessions/health"): "viewer",
     ("GET", "/v1/sessions/{session_id}/health"): "viewer",
     ("GET", "/v1/sessions/{session_id}/summary"): "viewer",
     ("POST", "/v1/sessions/{session_id}/kill"): "operator",

@@ -1,4 +1,4 @@
-"""Aegis-shaped session routes: health with hints, summary, stats, and kill.
+"""Aegis-shaped session routes: health with hints (one or all), summary, stats, kill.
 
 Orchestrators written against Aegis's REST API call these; each answers in Aegis's
 shape (docs/aegis-compat.md) with Warden's own roles and tenancy: viewers read,
@@ -22,8 +22,9 @@ from runner.api.aegis_schemas import (
 from runner.api.deps import ManagerDep, OperatorDep, ViewerDep, ViewsDep
 from runner.api.schemas import EndedSession
 from runner.api.sessions import ended_out
-from runner.core import utcnow
+from runner.core import FINAL_STATES, utcnow
 from runner.sessions.liveness import aegis_status, liveness, stats
+from runner.sessions.model import SessionRecord
 from runner.sessions.transcript import Turn
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
@@ -51,6 +52,20 @@ async def session_stats(manager: ManagerDep, actor: ViewerDep) -> SessionStats:
     )
 
 
+@router.get("/health", response_model=dict[str, SessionHealth])
+async def all_health(
+    manager: ManagerDep, views: ViewsDep, actor: ViewerDep
+) -> dict[str, SessionHealth]:
+    """Every running session's health, by id (Aegis's bulk check; ended ones left out)."""
+    out = {}
+    for record in await manager.list_sessions(actor):
+        if record.state in FINAL_STATES:
+            continue
+        turns = await views.transcript(record.id, actor)
+        out[record.id] = _health(record, has_transcript=bool(turns))
+    return out
+
+
 @router.get("/{session_id}/health", response_model=SessionHealth)
 async def session_health(
     session_id: str, manager: ManagerDep, views: ViewsDep, actor: ViewerDep
@@ -58,7 +73,11 @@ async def session_health(
     """Liveness with what to do next (``details`` for people, ``actionHints`` for code)."""
     record = await manager.get(session_id, actor)
     turns = await views.transcript(session_id, actor)
-    found = liveness(record, has_transcript=bool(turns))
+    return _health(record, has_transcript=bool(turns))
+
+
+def _health(record: SessionRecord, *, has_transcript: bool) -> SessionHealth:
+    found = liveness(record, has_transcript=has_transcript)
     now = utcnow()
     hints = {
         name: ActionHint(method=h.method, url=h.url, description=h.description)

@@ -57,9 +57,14 @@ async def handshake(body: Handshake) -> HandshakeOut:
                 "protocolVersion": PROTOCOL_VERSION,
             },
         )
+    asked = list(dict.fromkeys([*body.capabilities, *body.client_capabilities]))
+    unknown = [c for c in asked if c not in CAPABILITIES]
     return HandshakeOut(
         protocol_version=min(body.protocol_version, PROTOCOL_VERSION),
         min_protocol_version=MIN_PROTOCOL_VERSION,
         server_version=__version__,
         capabilities=CAPABILITIES,
+        server_capabilities=CAPABILITIES,
+        negotiated_capabilities=[c for c in asked if c in CAPABILITIES],
+        warnings=[f"unknown capability: {c}" for c in unknown],
     )

@@ -17,6 +17,7 @@ from runner.core import Actor, EventSink, utcnow
 from runner.errors import InvalidInputError, NotFoundError
 from runner.sessions.memory import (
     KEY_PATTERN,
+    MAX_KEY_CHARS,
     MAX_TTL_SECONDS,
     MemoryEntry,
     MemoryStore,
@@ -28,7 +29,7 @@ router = APIRouter(prefix="/v1/memory", tags=["memory"])
 
 
 #: A key as the path carries it (``{key:path}``: Aegis's keys are ``namespace/key``).
-MemoryKey = Annotated[str, Path(pattern=KEY_PATTERN)]
+MemoryKey = Annotated[str, Path(pattern=KEY_PATTERN, max_length=MAX_KEY_CHARS)]
 
 
 class PutMemory(Schema):
@@ -57,7 +58,9 @@ class SetMemory(Schema):
     # At most one of the two lifetimes (the handler says so in words too).
     model_config = ConfigDict(json_schema_extra={"not": {"required": ["ttlSeconds", "ttlMs"]}})
 
-    key: str = Field(pattern=KEY_PATTERN, description="e.g. ``project/context``.")
+    key: str = Field(
+        pattern=KEY_PATTERN, max_length=MAX_KEY_CHARS, description="e.g. ``project/context``."
+    )
     value: Any = Field(description="Any JSON value (Aegis sends text; at most 64 KiB encoded).")
     ttl_seconds: Annotated[JsonInt, Field(ge=1, le=MAX_TTL_SECONDS)] | None = Field(
         default=None, description="Seconds until the entry reads as absent (at most 30 days)."

@@ -175,8 +175,27 @@ class _OneOf:
 WorkspaceSpec = Annotated[PathWorkspace | ArchiveWorkspace | GitWorkspace, _OneOf()]
 
 
+def auto_approve_rule(*allowed: str | None) -> dict[str, Any]:
+    """JSON Schema: ``autoApprove: true`` with a permissionMode other than ``allowed`` is
+    refused (it means bypassPermissions)."""
+    return {
+        "not": {
+            "required": ["autoApprove", "permissionMode"],
+            "properties": {
+                "autoApprove": {"const": True},
+                "permissionMode": {"not": {"enum": list(allowed)}},
+            },
+        }
+    }
+
+
+def _create_session_schema(schema: dict[str, Any]) -> None:
+    exactly_one("workDir", "workspace")(schema)
+    schema.update(auto_approve_rule("default", "bypassPermissions"))
+
+
 class CreateSession(Schema):
-    model_config = ConfigDict(json_schema_extra=exactly_one("workDir", "workspace"))
+    model_config = ConfigDict(json_schema_extra=_create_session_schema)
 
     work_dir: Annotated[str | None, BeforeValidator(no_explicit_null)] = Field(
         default=None,
@@ -401,7 +420,10 @@ class BatchResult(Schema):
 class Handshake(Schema):
     protocol_version: int = Field(ge=0)
     client: str | None = None
-    capabilities: list[str] = Field(default_factory=list)
+    capabilities: list[str] = Field(default_factory=list, max_length=100)
+    client_capabilities: list[str] = Field(
+        default_factory=list, max_length=100, description="Aegis's name for capabilities."
+    )
 
 
 class HandshakeOut(Schema):
@@ -409,6 +431,12 @@ class HandshakeOut(Schema):
     min_protocol_version: int
     server_version: str
     capabilities: list[str]
+    server_capabilities: list[str] = Field(default_factory=list, description="Aegis's name.")
+    negotiated_capabilities: list[str] = Field(
+        default_factory=list, description="The client's capabilities this server has too."
+    )
+    warnings: list[str] = Field(default_factory=list)
+    compatible: bool = True
 
 
 class Health(Schema):

@@ -43,7 +43,7 @@ from runner.api.schemas import (
 )
 from runner.api.templates import templated
 from runner.core import SessionState
-from runner.errors import InvalidInputError, WardenError
+from runner.errors import WardenError
 from runner.sessions.liveness import STATUS_FILTERS, aegis_status, select
 from runner.sessions.model import SessionRecord
 from runner.sessions.requests import SessionRequest
@@ -188,12 +188,12 @@ async def list_sessions(
     project: Annotated[str | None, Query(min_length=1, max_length=4096)] = None,
     page: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
     page_size: Annotated[int | None, Query(alias="pageSize", ge=1, le=100)] = None,
-    limit: Annotated[int | None, Query(ge=1, le=100, description="Aegis's pageSize.")] = None,
+    limit: Annotated[
+        int | None, Query(ge=1, le=100, description="Aegis's pageSize (pageSize wins).")
+    ] = None,
 ) -> SessionList:
     """The tenant's sessions, oldest first; with ``page``/``pageSize`` (or Aegis's
     ``limit``) one page of them and ``pagination``."""
-    if page_size is not None and limit is not None and page_size != limit:
-        raise InvalidInputError("pageSize and limit are the same setting: give one")
     found = select(
         await manager.list_sessions(actor, state),
         status=status_.value if status_ is not None else None,

@@ -8,10 +8,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Response, status
 from fastapi import Path as PathParam
-from pydantic import Field, StrictBool
+from pydantic import ConfigDict, Field, StrictBool
 
 from runner.api.deps import EventsDep, ManagerDep, OperatorDep, TemplatesDep, ViewerDep
-from runner.api.schemas import CreateSession, Env, Schema
+from runner.api.schemas import CreateSession, Env, Schema, auto_approve_rule
 from runner.core import Actor, EventSink, PermissionMode, WorkspaceMode, utcnow
 from runner.errors import ConflictError, InvalidInputError, NotFoundError
 from runner.sessions.manager import SessionManager
@@ -45,6 +45,8 @@ class TemplateFields(Schema):
 
 
 class CreateTemplate(TemplateFields):
+    model_config = ConfigDict(json_schema_extra=auto_approve_rule("bypassPermissions", None))
+
     name: str = Field(
         pattern=NAME_PATTERN, description="a-z, 0-9, '.', '_', '-'; unique in the tenant."
     )

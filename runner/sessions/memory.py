@@ -15,7 +15,10 @@ from typing import Any, Protocol
 from runner.errors import InvalidInputError
 
 #: A memory key (the API states it as the path parameter's pattern).
-KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$"
+#: Segments separated by ``/`` (Aegis's ``namespace/key``), each starting with a letter
+#: or digit: no empty, ``.`` or ``..`` segment a URL could collapse into another key.
+KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*(?:/[A-Za-z0-9][A-Za-z0-9._:-]*)*$"
+MAX_KEY_CHARS = 200
 _KEY = re.compile(KEY_PATTERN[1:-1])
 #: A memory entry is a note between agents, not a file store.
 MAX_VALUE_BYTES = 64 * 1024
@@ -46,11 +49,12 @@ MAX_TTL_SECONDS = 30 * 86400
 
 
 def check_key(key: str) -> str:
-    """Raises InvalidInputError unless ``key`` is 1-200 of ``A-Za-z0-9._:/-``."""
-    if not _KEY.fullmatch(key):
+    """Raises InvalidInputError unless ``key`` is 1-200 of ``A-Za-z0-9._:-`` in
+    ``/``-separated segments that each start with a letter or digit."""
+    if len(key) > MAX_KEY_CHARS or not _KEY.fullmatch(key):
         raise InvalidInputError(
-            f"memory key {key!r} must be 1-200 characters of A-Z a-z 0-9 . _ : / -,"
-            " starting with a letter or digit"
+            f"memory key {key!r} must be 1-200 characters of A-Z a-z 0-9 . _ : -, in"
+            " segments separated by '/' that each start with a letter or digit"
         )
     return key
 

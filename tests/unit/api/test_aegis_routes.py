@@ -119,8 +119,8 @@ def test_list_refuses_bad_filters_with_422(tmp_path: Path) -> None:
             reply = await client.get("/v1/sessions", params=params)
             assert field in reply.text, (params, reply.text)
             _error(reply)
-        both = await client.get("/v1/sessions", params={"pageSize": 2, "limit": 3})
-        assert "pageSize and limit" in _error(both)["message"]
+        both = await client.get("/v1/sessions", params={"page": 1, "pageSize": 2, "limit": 3})
+        assert both.json()["pagination"]["pageSize"] == 2  # pageSize wins
 
     _run(tmp_path, scenario)
 
@@ -153,6 +153,8 @@ def test_stats_health_summary_and_kill(tmp_path: Path) -> None:
         assert summary["status"] == "idle" and summary["permissionMode"] == "default"
         # The in-memory stand-in writes no transcript (the integration test reads a real one).
         assert (summary["totalMessages"], summary["messages"], summary["toolCalls"]) == (0, [], 0)
+        bulk = (await client.get("/v1/sessions/health")).json()
+        assert list(bulk) == [sid] and bulk[sid]["alive"] is True
         killed = await client.post(f"/v1/sessions/{sid}/kill")
         assert killed.status_code == 200, killed.text
         assert killed.json()["ok"] is True and killed.json()["state"] == "exited"
@@ -161,6 +163,7 @@ def test_stats_health_summary_and_kill(tmp_path: Path) -> None:
         assert "has ended" in after["details"] and after["actionHints"] is None
         stats = (await client.get("/v1/sessions/stats")).json()
         assert (stats["active"], stats["totalCompleted"]) == (0, 1)
+        assert (await client.get("/v1/sessions/health")).json() == {}
         missing = await client.get("/v1/sessions/00000000-0000-4000-8000-000000000000/health")
         assert missing.status_code == 404
 
@@ -201,6 +204,9 @@ def test_memory_post_with_a_lifetime(tmp_path: Path) -> None:
             ({"key": "k", "value": "v", "ttlSeconds": 31 * 86400}, "ttlSeconds"),
             ({"key": "k", "value": "v", "ttlSeconds": 5, "ttlMs": 5000}, "ttlMs"),
             ({"key": "/leading", "value": "v"}, "key"),
+            ({"key": "a/../b", "value": "v"}, "key"),
+            ({"key": "a//b", "value": "v"}, "key"),
+            ({"key": "a" * 201, "value": "v"}, "key"),
             ({"value": "v"}, "key"),
             ({"key": "k", "value": "v", "scope": "team"}, "scope"),
         ):
@@ -252,6 +258,10 @@ def test_templates_from_aegis_body(tmp_path: Path) -> None:
         assert unknown.status_code == 404
         auto = await client.post("/v1/templates", json={"name": "auto", "autoApprove": True})
         assert auto.json()["permissionMode"] == "bypassPermissions"
+        clash = await client.post(
+            "/v1/templates", json={"name": "clash", "autoApprove": True, "permissionMode": "plan"}
+        )
+        assert "autoApprove means permissionMode bypassPermissions" in _error(clash)["message"]
         bad = await client.post("/v1/templates", json={"name": "bad", "workDir": "rel"})
         assert "workDir" in bad.text
         _error(bad)
@@ -290,5 +300,25 @@ def test_diagnostics_and_metrics_summary(tmp_path: Path) -> None:
         assert set(body["token_usage"]) == {"input_tokens", "output_tokens", "requests"}
         prometheus = await client.get("/metrics")
         assert prometheus.headers["content-type"].startswith("text/plain")
+
+    _run(tmp_path, scenario)
+
+
+def test_handshake_in_aegis_shape(tmp_path: Path) -> None:
+    """Aegis's handshake body (protocolVersion, clientCapabilities) negotiates: the shared
+    capabilities, a warning for each unknown one, compatible true."""
+
+    async def scenario(client: httpx.AsyncClient, services: OfflineServices, work: Path) -> None:
+        reply = await client.post(
+            "/v1/handshake",
+            json={"protocolVersion": "1", "clientCapabilities": ["session.create", "sessions"]},
+        )
+        assert reply.status_code == 200, reply.text
+        body = reply.json()
+        assert body["compatible"] is True and body["negotiatedCapabilities"] == ["sessions"]
+        assert body["warnings"] == ["unknown capability: session.create"]
+        assert "sessions" in body["serverCapabilities"]
+        old = await client.post("/v1/handshake", json={"protocolVersion": 0})
+        assert old.status_code == 409
 
     _run(tmp_path, scenario)
