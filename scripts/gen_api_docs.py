@@ -133,6 +133,13 @@ def _limits() -> list[str]:
         "pipeline has one), the raw-archive upload, token revocation, the streams, and the",
         "dashboard's browser routes under `/dashboard` (redirects and HTML, not yet described).",
         "",
+        "## Aegis compatibility",
+        "",
+        "Clients written against Aegis's REST API find its routes for sessions, memory,",
+        "templates, pipelines, health, diagnostics and metrics here, in Aegis's shapes; where",
+        "a shape differs, or Warden refuses on purpose for security, is listed in",
+        "[aegis-compat.md](aegis-compat.md).",
+        "",
     ]
 
 
