@@ -53,6 +53,7 @@ class SessionState(StrEnum):
     ``starting`` (before the first prompt is in), ``stalled`` (by time) and ``error``.
     """
 
+    QUEUED = "queued"  # over a quota, waiting in line for a place (asked for, policy allows)
     STARTING = "starting"  # the CLI is booting, or the first prompt is not in yet
     IDLE = "idle"  # the input box waits for a prompt
     WORKING = "working"  # a turn runs (spinner, "esc to interrupt")

@@ -175,6 +175,9 @@ class Settings(BaseSettings):
     max_sessions_per_tenant: int = Field(default=10, ge=0)
     max_sessions_per_user: int = Field(default=10, ge=0)
     session_starts_per_minute: int = Field(default=30, ge=0)
+    #: Starts that may wait in line over those quotas (a request's "queue": true, where
+    #: its policy's container.queue allows); past it they are refused with 429 as before.
+    max_queued_sessions: int = Field(default=50, ge=0)
     #: Memory kept free for the host: a session whose memory limit would eat into it is
     #: refused (bytes; 0 turns memory admission off).
     memory_reserve_bytes: int = Field(default=512 * 1024**2, ge=0)

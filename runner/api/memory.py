@@ -9,10 +9,10 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response, status
-from pydantic import ConfigDict, Field
+from pydantic import BeforeValidator, ConfigDict, Field
 
 from runner.api.deps import EventsDep, MemoryDep, OperatorDep, ViewerDep
-from runner.api.schemas import JsonInt, Schema, Seq
+from runner.api.schemas import Schema, Seq, json_integer, no_explicit_null
 from runner.core import Actor, EventSink, utcnow
 from runner.errors import InvalidInputError, NotFoundError
 from runner.sessions.memory import (
@@ -52,20 +52,34 @@ class MemoryList(Schema):
     entries: list[MemoryOut]
 
 
+#: A lifetime (bounds before the integer check, so the schema states them).
+TtlSeconds = Annotated[int, Field(ge=1, le=MAX_TTL_SECONDS), BeforeValidator(json_integer)]
+TtlMs = Annotated[int, Field(ge=1, le=MAX_TTL_SECONDS * 1000), BeforeValidator(json_integer)]
+
+
+def _at_most_one_lifetime(schema: dict[str, Any]) -> None:
+    # Omitted rather than null (as the validators say), and never both.
+    for name in ("ttlSeconds", "ttlMs"):
+        prop = schema["properties"][name]
+        kept = [o for o in prop.pop("anyOf", []) if o.get("type") != "null"]
+        prop.update(kept[0] if kept else {})
+        prop.pop("default", None)
+    schema["not"] = {"required": ["ttlSeconds", "ttlMs"]}
+
+
 class SetMemory(Schema):
     """Aegis's ``POST /v1/memory`` body (``ttlMs`` is the form Aegis's reference shows)."""
 
-    # At most one of the two lifetimes (the handler says so in words too).
-    model_config = ConfigDict(json_schema_extra={"not": {"required": ["ttlSeconds", "ttlMs"]}})
+    model_config = ConfigDict(json_schema_extra=_at_most_one_lifetime)
 
     key: str = Field(
         pattern=KEY_PATTERN, max_length=MAX_KEY_CHARS, description="e.g. ``project/context``."
     )
     value: Any = Field(description="Any JSON value (Aegis sends text; at most 64 KiB encoded).")
-    ttl_seconds: Annotated[JsonInt, Field(ge=1, le=MAX_TTL_SECONDS)] | None = Field(
+    ttl_seconds: Annotated[TtlSeconds | None, BeforeValidator(no_explicit_null)] = Field(
         default=None, description="Seconds until the entry reads as absent (at most 30 days)."
     )
-    ttl_ms: Annotated[JsonInt, Field(ge=1, le=MAX_TTL_SECONDS * 1000)] | None = Field(
+    ttl_ms: Annotated[TtlMs | None, BeforeValidator(no_explicit_null)] = Field(
         default=None, description="The same in milliseconds."
     )
 

@@ -65,6 +65,11 @@ def _json_integer(value: Any) -> Any:
 JsonInt = Annotated[int, BeforeValidator(_json_integer)]
 
 
+#: For bounded integers elsewhere: ``Annotated[int, Field(...), BeforeValidator(json_integer)]``
+#: (the bounds first, so the schema states them).
+json_integer = _json_integer
+
+
 #: A 1-based option number; a sequence number or version (bounds before the JSON
 #: integer check, so the schema states them).
 Option = Annotated[int, Field(ge=1, le=100), BeforeValidator(_json_integer)]
@@ -239,6 +244,12 @@ class CreateSession(Schema):
         max_length=200,
         pattern=r"^[^\x00-\x1f\x7f]+$",
         description="A label for people and orchestrators (Aegis's name); not unique.",
+    )
+    queue: StrictBool = Field(
+        default=False,
+        description="Over a session quota, wait in line instead of 429 (where the policy's"
+        " container.queue allows): 201 with state queued and details.queue.position; it"
+        " starts by itself, in order, when a place frees.",
     )
     auto_approve: StrictBool | None = Field(
         default=None,

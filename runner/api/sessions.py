@@ -126,6 +126,7 @@ def _request(body: CreateSession) -> SessionRequest:
         unattended=body.unattended,
         reuse=body.reuse,
         name=body.name,
+        queue=body.queue,
     )
 
 

@@ -42,6 +42,8 @@ def effective_limits(settings: Settings) -> list[tuple[str, str, str]]:
          "WARDEN_MAX_SESSIONS_PER_USER"),
         ("session starts per tenant", _count(s.session_starts_per_minute, "a minute"),
          "WARDEN_SESSION_STARTS_PER_MINUTE"),
+        ("starts waiting in line (policies with container.queue)",
+         _count(s.max_queued_sessions, "sessions"), "WARDEN_MAX_QUEUED_SESSIONS"),
         ("host memory kept free", _bytes(s.memory_reserve_bytes) if s.memory_reserve_bytes
          else "no admission check", "WARDEN_MEMORY_RESERVE_BYTES"),
         ("failed authentications per address/token",

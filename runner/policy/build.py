@@ -166,6 +166,7 @@ def _container(spec: PolicyFile, base: ContainerLimits) -> ContainerLimits:
             else base.idle_timeout_seconds
         ),
         pool=c.pool if c.pool is not None else base.pool,
+        queue=c.queue if c.queue is not None else base.queue,
     )
 
 

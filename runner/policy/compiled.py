@@ -28,6 +28,8 @@ class ContainerLimits:
     idle_timeout_seconds: int
     #: None: no policy in the chain decided (no pooling); False forbids it for children.
     pool: bool | None = None
+    #: None: no policy in the chain decided (no queueing); False forbids it for children.
+    queue: bool | None = None
 
 
 @dataclass(frozen=True)

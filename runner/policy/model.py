@@ -87,6 +87,13 @@ class Container(_Section):
         " (WARDEN_POOL_*): started before the session, used by it alone, never reused."
         " Off unless a policy turns it on.",
     )
+    queue: bool | None = Field(
+        default=None,
+        description="Whether a start over a session quota may wait in line (when the"
+        ' request asks with "queue": true) instead of being refused with 429: it is created'
+        " in state queued with its position and started, in order, when a place frees."
+        " Off unless a policy turns it on.",
+    )
 
 
 class Workspace(_Section):

@@ -44,6 +44,8 @@ class ContainerProfile:
     egress: bool = False
     #: The policy lets this session take a pre-started sandbox from the warm pool.
     pool: bool = False
+    #: The policy lets a start over a quota wait in line (when the request asks).
+    queue: bool = False
 
 
 def check_session(policy: Policy, request: SessionRequest) -> Decision:
@@ -110,6 +112,7 @@ def container_profile(policy: Policy, request: SessionRequest) -> ContainerProfi
         idle_timeout_seconds=c.idle_timeout_seconds,
         egress=policy.network.enabled,
         pool=bool(c.pool),
+        queue=bool(c.queue),
     )
 
 

@@ -68,6 +68,9 @@ def _container(child: Policy, base: Policy) -> list[tuple[str, str]]:
     # turn pooling on where its base is silent; a base that says no is not overruled.
     if c.pool and b.pool is False:
         out.append(("container.pool", "the base does not allow pooled sandboxes"))
+    # Waiting in line starts nothing more than the quotas allow; a base's no still holds.
+    if c.queue and b.queue is False:
+        out.append(("container.queue", "the base does not allow queued starts"))
     return out
 
 

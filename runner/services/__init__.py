@@ -380,6 +380,7 @@ async def build_services(
         restore_asks=lambda session_id: asyncio.to_thread(
             restore_session_asks, ledger, hooks, session_id
         ),
+        max_queued=settings.max_queued_sessions,
         quotas=Quotas(
             _quota_limits(settings),
             store,

@@ -18,6 +18,7 @@ from runner.sessions.model import SessionRecord
 #: Warden's state → Aegis's ``status`` (Aegis has no ``starting`` or ``exited``: a
 #: session it cannot read is ``unknown``; ``stalled`` is in its README's state table).
 _STATUS = {
+    SessionState.QUEUED: "unknown",
     SessionState.STARTING: "unknown",
     SessionState.IDLE: "idle",
     SessionState.WORKING: "working",
@@ -118,6 +119,14 @@ def _hints(record: SessionRecord) -> tuple[str, dict[str, Hint]]:
         )
     if state == SessionState.WORKING:
         return "Claude is actively working.", {}
+    if state == SessionState.QUEUED:
+        waiting = record.details.get("queue") or {}
+        return (
+            f"Waiting in line (position {waiting.get('position', '?')}) for a place under the"
+            f" {waiting.get('limit', 'session')} quota; it starts by itself. DELETE {base}"
+            " leaves the line.",
+            {},
+        )
     if state == SessionState.STARTING:
         return "The sandbox is starting and the first prompt is not in yet; poll again.", {}
     if state == SessionState.ERROR:

@@ -43,6 +43,7 @@ from runner.sessions.model import SessionRecord, StateChange
 from runner.sessions.ownership import NotOwnerError
 from runner.sessions.policy_gate import PolicyGate
 from runner.sessions.pool import PoolKey, WarmPool, ignore_state
+from runner.sessions.queue import StartQueue, Waiting
 from runner.sessions.quotas import Quotas
 from runner.sessions.registry import SessionRegistry
 from runner.sessions.requests import SessionRequest, check_request, summary
@@ -82,6 +83,7 @@ class SessionManager:
         reuse_default: bool = False,
         quotas: Quotas | None = None,
         restore_asks: Callable[[str], Awaitable[object]] | None = None,
+        max_queued: int = 0,
     ) -> None:
         self._registry = registry
         #: Reads back a session's undecided hook asks (a takeover: its prompt stays approvable).
@@ -109,6 +111,14 @@ class SessionManager:
         self._reuse_default = reuse_default
         self._starting: dict[str, asyncio.Task[None]] = {}
         self._create_lock = asyncio.Lock()
+        #: Starts waiting for a place under the quotas (opt-in; runner.sessions.queue).
+        self._queue = StartQueue(
+            max_queued,
+            admit=self._admit_waiting,
+            begin=self._begin_waiting,
+            renumber=self._renumber,
+            lock=self._create_lock,
+        )
         #: Each session's startup breakdown (``details.startup``), once it is ready.
         self._startups: dict[str, dict[str, object]] = {}
 
@@ -158,7 +168,6 @@ class SessionManager:
         async with self._create_lock:
             record = _new_record(request, actor, admitted, self._default_image, mode)
             self._traces.begin(record.id, _trace_attributes(record))
-            pooled: PooledSandbox | None = None
             try:
                 # Judged like a new session even when one is reused: a reused session
                 # must be one this request could have started.
@@ -179,27 +188,62 @@ class SessionManager:
                         await self.send(reusable.id, request.prompt, actor)
                     return reusable, True
                 # Quotas count what starts: a reused session starts nothing.
-                await self._admit_quota(record, actor, None)
-                await self._admit_quota(record, actor, profile.memory_bytes)
-                pooled = self._claim_pooled(record, profile, image)
-                if pooled is not None:  # the session takes the id its sandbox was made for
-                    self._traces.rename(record.id, pooled.session_id)
-                    record = replace(record, id=pooled.session_id)
-                await self._take_workspace(record, admitted, profile, actor)
-                # Recorded before anything runs: if the ledger cannot write, nothing starts.
-                await self._events.emit(
-                    "session.created", actor=actor, session=record.id, data=summary(record)
+                queueable = bool(request.queue) and profile.queue and not self._queue.is_full
+                try:
+                    await self._admit_quota(record, actor, None, queueable=queueable)
+                    await self._admit_quota(
+                        record, actor, profile.memory_bytes, queueable=queueable
+                    )
+                except RateLimitedError as refused:
+                    if not queueable:
+                        raise
+                    prepared = (admitted, profile, image, clock)
+                    return await self._enqueue(record, actor, prepared, refused), False
+                record = await self._begin(record, actor, admitted, profile, image, clock)
+            except BaseException as exc:
+                self._traces.end(record.id, "refused", _message(exc))
+                raise
+        return record, False
+
+    async def _begin(
+        self,
+        record: SessionRecord,
+        actor: Actor,
+        admitted: AdmittedWorkspace,
+        profile: ContainerProfile,
+        image: ImageInfo,
+        clock: StartupClock,
+        *,
+        queued: bool = False,
+    ) -> SessionRecord:
+        """Start an admitted session that fits the quotas (under the create lock): take its
+        workspace, record it, and launch it in the background (state ``starting``)."""
+        # A queued session's id is known to its client already: it cannot take the id a
+        # pooled sandbox was made for, so it starts cold.
+        pooled = None if queued else self._claim_pooled(record, profile, image)
+        try:
+            if pooled is not None:  # the session takes the id its sandbox was made for
+                self._traces.rename(record.id, pooled.session_id)
+                record = replace(record, id=pooled.session_id)
+            await self._take_workspace(record, admitted, profile, actor)
+            # Recorded before anything runs: if the ledger cannot write, nothing starts.
+            await self._events.emit(
+                "session.created", actor=actor, session=record.id, data=summary(record)
+            )
+            if queued:
+                record = await asyncio.to_thread(
+                    self._store.update, record.id, state=SessionState.STARTING, details={}
                 )
+            else:
                 await asyncio.to_thread(self._store.add, record)
                 if self._tenures is not None and await self._tenures.claim(record.id) is None:
                     raise ConflictError(f"session {record.id} was claimed by another replica")
-                if self._quotas is not None:
-                    self._quotas.started(actor)
-            except BaseException as exc:
-                self._traces.end(record.id, "refused", _message(exc))
-                if pooled is not None:  # claimed, so never back to the pool: removed
-                    await self._launcher.remove_pooled(pooled, self._registry.paths(record.id))
-                raise
+            if self._quotas is not None:
+                self._quotas.started(actor)
+        except BaseException:
+            if pooled is not None:  # claimed, so never back to the pool: removed
+                await self._launcher.remove_pooled(pooled, self._registry.paths(record.id))
+            raise
         clock.mark("admitted")
         # Clients see ``starting`` until the first prompt is in: an ``idle`` before it
         # would invite them to send while the briefing is being typed.
@@ -207,7 +251,56 @@ class SessionManager:
         self._starting[record.id] = asyncio.create_task(
             self._launch(record, profile, image, clock, pooled)
         )
-        return record, False
+        return record
+
+    # -- the start queue (runner.sessions.queue) --------------------------------------
+
+    async def _enqueue(
+        self, record: SessionRecord, actor: Actor, prepared: Any, refused: RateLimitedError
+    ) -> SessionRecord:
+        """Create the session in state ``queued`` (its position and the limit it waits on)."""
+        position = self._queue.add(Waiting(record, actor, prepared))
+        waiting = {"position": position, "limit": refused.limit}
+        record = replace(record, state=SessionState.QUEUED, details={"queue": waiting})
+        try:
+            await self._events.emit(
+                "session.queued",
+                actor=actor,
+                session=record.id,
+                data={**summary(record), **waiting, "reason": refused.message},
+            )
+            await asyncio.to_thread(self._store.add, record)
+            if self._tenures is not None and await self._tenures.claim(record.id) is None:
+                raise ConflictError(f"session {record.id} was claimed by another replica")
+        except BaseException:
+            self._queue.remove(record.id)
+            raise
+        return record
+
+    async def _admit_waiting(self, waiting: Waiting) -> None:
+        if self._quotas is None:
+            return
+        _admitted, profile, _image, _clock = waiting.prepared
+        await asyncio.to_thread(self._quotas.admit, waiting.actor)
+        self._quotas.admit_memory(profile.memory_bytes)
+
+    async def _begin_waiting(self, waiting: Waiting) -> None:
+        admitted, profile, image, clock = waiting.prepared
+        try:
+            await self._begin(
+                waiting.record, waiting.actor, admitted, profile, image, clock, queued=True
+            )
+        except Exception as exc:
+            await self._fail(waiting.record.id, exc)
+            raise
+
+    async def _renumber(self, line: list[Waiting]) -> None:
+        for position, waiting in enumerate(line, start=1):
+            details = {"queue": {**waiting.record.details.get("queue", {}), "position": position}}
+            if details != dict(waiting.record.details):
+                waiting.record = await asyncio.to_thread(
+                    self._store.update, waiting.record.id, details=details
+                )
 
     async def _take_workspace(
         self,
@@ -307,10 +400,16 @@ class SessionManager:
         return profile, image
 
     async def _admit_quota(
-        self, record: SessionRecord, actor: Actor, memory_bytes: int | None
+        self,
+        record: SessionRecord,
+        actor: Actor,
+        memory_bytes: int | None,
+        *,
+        queueable: bool = False,
     ) -> None:
         """Refuse (429, audited) a start over a session quota, or, once the policy's
-        memory limit is known, one the host has no memory for."""
+        memory limit is known, one the host has no memory for. ``queueable``: the caller
+        queues it instead, and audits that."""
         if self._quotas is None:
             return
         try:
@@ -319,6 +418,8 @@ class SessionManager:
             else:
                 self._quotas.admit_memory(memory_bytes)
         except RateLimitedError as exc:
+            if queueable:
+                raise
             await self._events.emit(
                 "session.refused",
                 actor=actor,
@@ -455,6 +556,7 @@ class SessionManager:
     ) -> None:
         """Record that a session is over (once: when its ``ended_at`` is first set)."""
         self._traces.end(session_id, str(state), error)
+        self._queue.wake()  # its place may be a waiting start's now
         try:
             await self._events.emit(
                 "session.ended",
@@ -565,6 +667,8 @@ class SessionManager:
         record = await self.get(session_id, actor)
         await self._require_owner(session_id)
         await self._events.emit("session.deleted", actor=actor, session=session_id, data={})
+        if self._queue.remove(session_id) is not None:
+            return await self._delete_waiting(record)
         task = self._starting.pop(session_id, None)
         if task is not None:
             task.cancel()
@@ -608,6 +712,21 @@ class SessionManager:
         if self._tenures is not None:
             self._tenures.let_go(session_id)
             await asyncio.to_thread(self._tenures.leases.drop, session_id)
+        return updated
+
+    async def _delete_waiting(self, record: SessionRecord) -> SessionRecord:
+        """A session deleted while it waited in line: nothing was made for it yet."""
+        updated = await asyncio.to_thread(
+            self._store.update,
+            record.id,
+            state=SessionState.EXITED,
+            details={**record.details, "deleted": True},
+            ended_at=utcnow(),
+        )
+        await self._ended(record.id, "deleted", SessionState.EXITED)
+        if self._tenures is not None:
+            self._tenures.let_go(record.id)
+            await asyncio.to_thread(self._tenures.leases.drop, record.id)
         return updated
 
     # -- actions -----------------------------------------------------------------
@@ -732,6 +851,12 @@ class SessionManager:
         """
         if self._pool is not None:
             await self._pool.close()
+        for waiting in self._queue.drain():
+            # The line lives in memory: a start never happens unasked after a restart.
+            await self._fail(
+                waiting.record.id,
+                ConflictError("the controller shut down while the session waited in line"),
+            )
         for task in list(self._starting.values()):
             task.cancel()
         for running in self._registry.drain():
@@ -792,6 +917,10 @@ class SessionManager:
             await self._launcher.detach(running)
 
     async def _adopt(self, record: SessionRecord, info: SandboxInfo | None) -> bool:
+        if record.state == SessionState.QUEUED:
+            # Its place in line was this controller's memory: fail it, never start it.
+            await self._fail(record.id, ConflictError("the controller restarted while it waited"))
+            return False
         if info is None or info.status != "running":
             await self._fail(record.id, ConflictError("the container was gone after a restart"))
             await self._launcher.release(self._registry.paths(record.id))

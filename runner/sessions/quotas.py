@@ -23,7 +23,8 @@ AvailableMemory = Callable[[], int | None]
 
 #: A running session's end cannot be predicted; clients are told to look again after this.
 _RUNNING_RETRY_SECONDS = 30.0
-_LIVE_STATES = [s for s in SessionState if s not in FINAL_STATES]
+#: What holds a place: every state but the final ones and ``queued`` (waiting for one).
+_LIVE_STATES = [s for s in SessionState if s not in FINAL_STATES | {SessionState.QUEUED}]
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,8 @@ class SessionRequest:
     reuse: bool | None = None
     #: A label for people and orchestrators (Aegis's ``name``); not an identifier.
     name: str | None = None
+    #: Over a quota, wait in line (state ``queued``) if the policy allows, instead of 429.
+    queue: bool = False
 
 
 def check_request(request: SessionRequest) -> None:

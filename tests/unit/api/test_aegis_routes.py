@@ -203,6 +203,7 @@ def test_memory_post_with_a_lifetime(tmp_path: Path) -> None:
             ({"key": "k", "value": "v", "ttlSeconds": 0}, "ttlSeconds"),
             ({"key": "k", "value": "v", "ttlSeconds": 31 * 86400}, "ttlSeconds"),
             ({"key": "k", "value": "v", "ttlSeconds": 5, "ttlMs": 5000}, "ttlMs"),
+            ({"key": "k", "value": "v", "ttlSeconds": None}, "ttlSeconds"),
             ({"key": "/leading", "value": "v"}, "key"),
             ({"key": "a/../b", "value": "v"}, "key"),
             ({"key": "a//b", "value": "v"}, "key"),
