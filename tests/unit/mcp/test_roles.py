@@ -53,7 +53,8 @@ def _roles(dependant: Dependant) -> set[str]:
 def test_every_operation_checks_the_role_of_its_rest_route() -> None:
     """A role changed on a REST route without the MCP table (or the reverse) fails here."""
     routes = {
-        (method, route.path): route
+        # path_format: the path without converters ({key:path} is {key}), as OpenAPI has it.
+        (method, route.path_format): route
         for module in (sessions, templates, policies, pipelines, memory, audit, events)
         for route in module.router.routes
         if isinstance(route, APIRoute)
