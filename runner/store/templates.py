@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Engine, String, Text, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 
 from runner.core import PermissionMode, WorkspaceMode
@@ -63,6 +64,14 @@ class SqlTemplateStore:
             return [_template(row) for row in db.scalars(query)]
 
     def put(self, template: SessionTemplate) -> tuple[SessionTemplate, bool]:
+        try:
+            return self._put(template)
+        except IntegrityError:
+            # Two first writes of one name raced: the loser replaces the winner's, as a
+            # PUT of an existing template does (the last write wins, never a 500).
+            return self._put(template)
+
+    def _put(self, template: SessionTemplate) -> tuple[SessionTemplate, bool]:
         fields = {name: getattr(template, name) for name in TEMPLATE_FIELDS}
         fields["env"] = dict(template.env)
         with self._sessions.begin() as db:

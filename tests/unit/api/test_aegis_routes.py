@@ -323,3 +323,18 @@ def test_handshake_in_aegis_shape(tmp_path: Path) -> None:
         assert old.status_code == 409
 
     _run(tmp_path, scenario)
+
+
+def test_racing_first_puts_of_a_template_never_fail(tmp_path: Path) -> None:
+    """Several PUTs of one new template at once: one creates it (201), the others replace
+    it (200); none is a 500 (schemathesis found the race)."""
+
+    async def scenario(client: httpx.AsyncClient, services: OfflineServices, work: Path) -> None:
+        for round_ in range(3):
+            replies = await asyncio.gather(
+                *[client.put(f"/v1/templates/race-{round_}", json={"env": {}}) for _ in range(6)]
+            )
+            codes = sorted(r.status_code for r in replies)
+            assert codes == [200] * 5 + [201], [r.text for r in replies]
+
+    _run(tmp_path, scenario)
