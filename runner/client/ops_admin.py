@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from runner import __version__
+from runner.api.aegis_schemas import Diagnostics, GlobalMetrics
 from runner.api.audit import AuditPage, ExportResult, Verification
 from runner.api.health import PROTOCOL_VERSION
 from runner.api.schemas import (
@@ -65,6 +66,16 @@ class AdminOperations:
             "capabilities": list(capabilities),
         }
         return Call(model(HandshakeOut), json=body)
+
+    @endpoint("GET", "/v1/diagnostics")
+    def diagnostics(self, limit: int = 50) -> Call[Diagnostics]:
+        """The server's checks, the quotas, the tenant's failed sessions (Aegis's shape)."""
+        return Call(model(Diagnostics), params=query(limit=limit))
+
+    @endpoint("GET", "/v1/metrics")
+    def metrics_summary(self) -> Call[GlobalMetrics]:
+        """Aegis's JSON metrics over the tenant (Prometheus: ``prometheus_metrics``)."""
+        return Call(model(GlobalMetrics))
 
     @endpoint("GET", "/v1/whoami")
     def whoami(self) -> Call[WhoAmI]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from runner.api.memory import MemoryList, MemoryOut
+from runner.api.memory import MemoryList, MemoryOut, SetMemoryOut
 from runner.api.pipelines import CreatePipeline, PipelineList, PipelineOut
 from runner.api.policies import ExplainResult, PolicyList
 from runner.api.templates import CreateTemplate, TemplateFields, TemplateList, TemplateOut
@@ -62,6 +62,16 @@ class LibraryOperations:
     def list_memory(self, prefix: str = "") -> Call[MemoryList]:
         """The tenant's shared memory entries (those whose key starts with ``prefix``)."""
         return Call(model(MemoryList), params=query(prefix=prefix or None))
+
+    @endpoint("POST", "/v1/memory")
+    def set_memory(
+        self, key: str, value: Any, *, ttl_seconds: int | None = None
+    ) -> Call[SetMemoryOut]:
+        """Aegis's write: ``{key, value, ttlSeconds?}``; the entry in Aegis's shape."""
+        body: dict[str, Any] = {"key": key, "value": value}
+        if ttl_seconds is not None:
+            body["ttlSeconds"] = ttl_seconds
+        return Call(model(SetMemoryOut), json=body)
 
     @endpoint("GET", "/v1/memory/{key}")
     def get_memory(self, key: str) -> Call[MemoryOut]:

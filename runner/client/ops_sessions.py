@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from runner.api.aegis_schemas import SessionHealth, SessionStats, SessionSummary
 from runner.api.schemas import (
     ActionResult,
     Artifacts,
     BatchCreate,
     BatchResult,
     CreateSession,
+    EndedSession,
     Pane,
     SessionList,
     SessionOut,
@@ -26,6 +28,7 @@ from runner.client.calls import (
     body_of,
     download,
     endpoint,
+    json_object,
     model,
     nothing,
     query,
@@ -59,9 +62,21 @@ class SessionOperations:
         return Call(model(SessionOut), json=body_of(body))
 
     @endpoint("GET", "/v1/sessions")
-    def list_sessions(self, states: Sequence[SessionState | str] = ()) -> Call[SessionList]:
-        """The sessions the caller may see, optionally only those in ``states``."""
-        return Call(model(SessionList), params=query(state=list(states)))
+    def list_sessions(
+        self,
+        states: Sequence[SessionState | str] = (),
+        *,
+        status: str | None = None,
+        work_dir: str | None = None,
+        page: int | None = None,
+        page_size: int | None = None,
+    ) -> Call[SessionList]:
+        """The sessions the caller may see, optionally only those in ``states``, in
+        ``status`` (either vocabulary) or of ``work_dir``; a page of them with ``page``."""
+        params = query(
+            state=list(states), status=status, workDir=work_dir, page=page, pageSize=page_size
+        )
+        return Call(model(SessionList), params=params)
 
     @endpoint("POST", "/v1/sessions/batch")
     def create_batch(self, body: BatchCreate | Mapping[str, Any]) -> Call[BatchResult]:
@@ -77,6 +92,31 @@ class SessionOperations:
     def delete_session(self, session_id: str) -> Call[SessionOut]:
         """Collect the artifacts and remove the container; the record stays."""
         return Call(model(SessionOut), path={"session_id": session_id})
+
+    @endpoint("POST", _SESSION + "/kill")
+    def kill_session(self, session_id: str) -> Call[EndedSession]:
+        """Aegis's kill: the same as ``delete_session``, with ``ok``."""
+        return Call(model(EndedSession), path={"session_id": session_id})
+
+    @endpoint("GET", "/v1/sessions/stats")
+    def session_stats(self) -> Call[SessionStats]:
+        """Counts over the tenant's sessions (Aegis's shape)."""
+        return Call(model(SessionStats))
+
+    @endpoint("GET", "/v1/sessions/health")
+    def sessions_health(self) -> Call[dict[str, Any]]:
+        """Every running session's health, by id (Aegis's shape)."""
+        return Call(json_object)
+
+    @endpoint("GET", _SESSION + "/health")
+    def session_health(self, session_id: str) -> Call[SessionHealth]:
+        """Liveness with what to do next (Aegis's shape)."""
+        return Call(model(SessionHealth), path={"session_id": session_id})
+
+    @endpoint("GET", _SESSION + "/summary")
+    def session_summary(self, session_id: str) -> Call[SessionSummary]:
+        """The last turns, condensed, with counts (Aegis's shape)."""
+        return Call(model(SessionSummary), path={"session_id": session_id})
 
     @endpoint("POST", _SESSION + "/send")
     def send(self, session_id: str, text: str) -> Call[ActionResult]:

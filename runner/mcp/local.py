@@ -198,11 +198,13 @@ class LocalWarden:
 
     async def delete_session(self, session_id: str) -> SessionOut:
         manager = self._services.manager
-        return await self._run(
+        ended = await self._run(
             "delete_session",
             session_id,
             lambda: session_routes.delete_session(session_id, manager, self._actor),
         )
+        # The tool's output is the session; REST's Aegis acknowledgement (ok) is not part of it.
+        return SessionOut.model_validate(ended.model_dump(exclude={"ok"}))
 
     async def patch(self, session_id: str) -> str:
         views = self._services.views
