@@ -7,7 +7,8 @@ wiring as ``warden serve``), with the ``MemoryBackend`` in place of the Docker e
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -67,3 +68,22 @@ def client_for(app: FastAPI | Any) -> httpx.AsyncClient:
     """An HTTP client that calls the app in-process."""
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     return httpx.AsyncClient(transport=transport, base_url="http://warden")
+
+
+def run_with_fake_claude(
+    settings: Settings, scenario: Callable[[httpx.AsyncClient, Services], Awaitable[None]]
+) -> None:
+    """Run ``scenario`` against the app over ``settings``, each sandbox's Claude Code the
+    in-memory ``FakeClaude``; the quota volumes are detached afterwards."""
+    from tests.unit.sessions.fake_claude import FakeClaude
+
+    async def main() -> None:
+        backend = MemoryBackend()
+        FakeClaude(backend)
+        async with offline_app(settings, backend) as (app, services), client_for(app) as client:
+            await scenario(client, services)
+
+    try:
+        asyncio.run(main())
+    finally:
+        unmount_under(settings.data_dir.parent)

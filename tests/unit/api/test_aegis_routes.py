@@ -12,11 +12,8 @@ from typing import Any
 
 import httpx
 
-from runner.sandbox.memory import MemoryBackend
 from runner.settings import Settings
-from tests.mounts import unmount_under
-from tests.offline_app import OfflineServices, client_for, offline_app
-from tests.unit.sessions.fake_claude import FakeClaude
+from tests.offline_app import OfflineServices, run_with_fake_claude
 
 Scenario = Callable[[httpx.AsyncClient, OfflineServices, Path], Coroutine[Any, Any, None]]
 
@@ -31,17 +28,7 @@ def _run(tmp_path: Path, scenario: Scenario) -> None:
         delivery_seconds=0.9,
         idle_settle_seconds=0.1,
     )
-
-    async def main() -> None:
-        backend = MemoryBackend()
-        FakeClaude(backend)
-        async with offline_app(config, backend) as (app, services), client_for(app) as client:
-            await scenario(client, services, work)
-
-    try:
-        asyncio.run(main())
-    finally:
-        unmount_under(tmp_path)
+    run_with_fake_claude(config, lambda client, services: scenario(client, services, work))
 
 
 async def _start(client: httpx.AsyncClient, work_dir: Path, **extra: Any) -> dict[str, Any]:

@@ -15,11 +15,8 @@ import httpx
 
 from audit.stores.base import EventFilter
 from runner.policy.loader import shipped_policies_dir
-from runner.sandbox.memory import MemoryBackend
 from runner.settings import Settings
-from tests.mounts import unmount_under
-from tests.offline_app import OfflineServices, client_for, offline_app
-from tests.unit.sessions.fake_claude import FakeClaude
+from tests.offline_app import OfflineServices, run_with_fake_claude
 
 Scenario = Callable[[httpx.AsyncClient, OfflineServices, Path], Coroutine[Any, Any, None]]
 
@@ -41,17 +38,7 @@ def _run(tmp_path: Path, scenario: Scenario, **settings: Any) -> None:
         **{"max_sessions": 0, "max_sessions_per_tenant": 1, "max_sessions_per_user": 0,
            "session_starts_per_minute": 0, **settings},
     )  # fmt: skip
-
-    async def main() -> None:
-        backend = MemoryBackend()
-        FakeClaude(backend)
-        async with offline_app(config, backend) as (app, services), client_for(app) as client:
-            await scenario(client, services, work)
-
-    try:
-        asyncio.run(main())
-    finally:
-        unmount_under(tmp_path)
+    run_with_fake_claude(config, lambda client, services: scenario(client, services, work))
 
 
 def _body(work: Path, **extra: Any) -> dict[str, Any]:
