@@ -11,6 +11,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -117,6 +118,47 @@ def _work(root: Path) -> str:
     return str(work)
 
 
+@dataclass
+class _Pair:
+    """Replicas A and B on one database and one sandbox engine, and a session A owns."""
+
+    a: Services
+    b: Services
+    claude: FakeClaude
+    session_id: str
+    token: int  # A's lease token for it
+
+
+@asynccontextmanager
+async def _owned_by_a(
+    root: Path, url: str, prompt: str, state: SessionState
+) -> AsyncIterator[_Pair]:
+    """Two replicas; A creates a session with ``prompt`` and it reaches ``state``."""
+    backend = MemoryBackend()
+    claude = FakeClaude(backend)
+    try:
+        async with (
+            _replica(root, url, backend, "a") as a,
+            _replica(root, url, backend, "b") as b,
+        ):
+            record, _ = await a.manager.create(
+                SessionRequest(work_dir=_work(root), prompt=prompt), ALICE
+            )
+            await _state(a, record.id, state)
+            fence = a.tenures.fence(record.id)
+            assert fence is not None and fence[0] == "a"
+            yield _Pair(a, b, claude, record.id, fence[1])
+    finally:
+        unmount_under(root)
+
+
+def _cut_off(services: Services) -> None:
+    """The replica's lease loop stops, as if its database link broke."""
+    for task in services.tasks:
+        if task.get_name() == "session-leases":
+            task.cancel()
+
+
 def test_the_owner_acts_others_refuse_and_a_graceful_stop_hands_over(
     tmp_path: Path, fresh_postgres_url: str
 ) -> None:
@@ -163,43 +205,29 @@ def test_a_replica_that_stops_renewing_is_fenced_and_its_sessions_taken_over(
     A refuses input at once and the store refuses A's writes."""
 
     async def scenario() -> None:
-        backend = MemoryBackend()
-        claude = FakeClaude(backend)
-        try:
-            async with (
-                _replica(tmp_path, fresh_postgres_url, backend, "a") as a,
-                _replica(tmp_path, fresh_postgres_url, backend, "b") as b,
-            ):
-                record, _ = await a.manager.create(
-                    SessionRequest(work_dir=_work(tmp_path), prompt="hello"), ALICE
-                )
-                await _state(a, record.id, SessionState.IDLE)
-                old = a.tenures.fence(record.id)
-                assert old is not None and old[0] == "a"
-                for task in a.tasks:  # A's lease loop stops, as if its database link broke
-                    if task.get_name() == "session-leases":
-                        task.cancel()
-                cut = time.monotonic()
+        idle = SessionState.IDLE
+        async with _owned_by_a(tmp_path, fresh_postgres_url, "hello", idle) as pair:
+            a, b, sid = pair.a, pair.b, pair.session_id
+            _cut_off(a)
+            cut = time.monotonic()
 
-                async def owned_by_b() -> bool:
-                    got = await b.manager.get(record.id, ALICE)
-                    return got.replica == "b" and b.manager.runs_here(record.id)
+            async def owned_by_b() -> bool:
+                got = await b.manager.get(sid, ALICE)
+                return got.replica == "b" and b.manager.runs_here(sid)
 
-                await _until(owned_by_b)
-                assert time.monotonic() - cut >= 1.0  # only once A's lease ran out
-                lease = await asyncio.to_thread(b.tenures.leases.get, record.id)
-                assert lease is not None and lease.token == old[1] + 1
-                assert not a.tenures.holds(record.id)  # A stopped trusting its lease first
-                with pytest.raises(NotOwnerError):
-                    await a.manager.send(record.id, "from a", ALICE)
-                with pytest.raises(FencedError):
-                    await asyncio.to_thread(a.store.update, record.id, state=SessionState.ERROR)
-                await _state(b, record.id, SessionState.IDLE)
-                await b.manager.send(record.id, "from b", ALICE)
-                await _state(b, record.id, SessionState.IDLE)
-                assert claude.prompts == ["hello", "from b"]
-        finally:
-            unmount_under(tmp_path)
+            await _until(owned_by_b)
+            assert time.monotonic() - cut >= 1.0  # only once A's lease ran out
+            lease = await asyncio.to_thread(b.tenures.leases.get, sid)
+            assert lease is not None and lease.token == pair.token + 1
+            assert not a.tenures.holds(sid)  # A stopped trusting its lease first
+            with pytest.raises(NotOwnerError):
+                await a.manager.send(sid, "from a", ALICE)
+            with pytest.raises(FencedError):
+                await asyncio.to_thread(a.store.update, sid, state=SessionState.ERROR)
+            await _state(b, sid, idle)
+            await b.manager.send(sid, "from b", ALICE)
+            await _state(b, sid, idle)
+            assert pair.claude.prompts == ["hello", "from b"]
 
     asyncio.run(scenario())
 
@@ -211,41 +239,29 @@ def test_a_replica_whose_database_hangs_lets_go_before_its_lease_can_be_taken(
     deadline, before the lease expires in the database; then it is taken over, token + 1."""
 
     async def scenario() -> None:
-        backend = MemoryBackend()
-        claude = FakeClaude(backend)
-        try:
-            async with (
-                _replica(tmp_path, fresh_postgres_url, backend, "a") as a,
-                _replica(tmp_path, fresh_postgres_url, backend, "b") as b,
-            ):
-                record, _ = await a.manager.create(
-                    SessionRequest(work_dir=_work(tmp_path), prompt="hello"), ALICE
-                )
-                await _state(a, record.id, SessionState.IDLE)
-                old = a.tenures.fence(record.id)
-                assert old is not None
-                # Renewals and heartbeats wait forever: A's lease round is stuck in them.
-                with _hung(fresh_postgres_url, "session_leases", "replicas") as conn:
-                    expires = _expiry(conn, record.id)
+        idle = SessionState.IDLE
+        async with _owned_by_a(tmp_path, fresh_postgres_url, "hello", idle) as pair:
+            a, b, sid = pair.a, pair.b, pair.session_id
+            # Renewals and heartbeats wait forever: A's lease round is stuck in them.
+            with _hung(fresh_postgres_url, "session_leases", "replicas") as conn:
+                expires = _expiry(conn, sid)
 
-                    async def detached() -> bool:
-                        return not a.manager.runs_here(record.id)
+                async def detached() -> bool:
+                    return not a.manager.runs_here(sid)
 
-                    await _until(detached, seconds=5)
-                    let_go = datetime.now(UTC)
-                    assert let_go < expires, (let_go, expires)  # nobody could have it yet
-                    assert not a.tenures.holds(record.id)
-                    with pytest.raises(ConflictError):  # A types nothing more into it
-                        await a.manager.send(record.id, "from a", ALICE)
-                owner = await _new_owner([b, a], record.id, old[1])
-                lease = await asyncio.to_thread(b.tenures.leases.get, record.id)
-                assert lease is not None and lease.token == old[1] + 1
-                await _state(owner, record.id, SessionState.IDLE)
-                await owner.manager.send(record.id, "again", ALICE)
-                await _state(owner, record.id, SessionState.IDLE)
-                assert claude.prompts == ["hello", "again"]
-        finally:
-            unmount_under(tmp_path)
+                await _until(detached, seconds=5)
+                let_go = datetime.now(UTC)
+                assert let_go < expires, (let_go, expires)  # nobody could have it yet
+                assert not a.tenures.holds(sid)
+                with pytest.raises(ConflictError):  # A types nothing more into it
+                    await a.manager.send(sid, "from a", ALICE)
+            owner = await _new_owner([b, a], sid, pair.token)
+            lease = await asyncio.to_thread(b.tenures.leases.get, sid)
+            assert lease is not None and lease.token == pair.token + 1
+            await _state(owner, sid, idle)
+            await owner.manager.send(sid, "again", ALICE)
+            await _state(owner, sid, idle)
+            assert pair.claude.prompts == ["hello", "again"]
 
     asyncio.run(scenario())
 
@@ -258,43 +274,31 @@ def test_an_action_whose_audit_write_outlasts_the_lease_types_nothing(
     tenure delivers the retry, once."""
 
     async def scenario() -> None:
-        backend = MemoryBackend()
-        claude = FakeClaude(backend)
-        try:
-            async with (
-                _replica(tmp_path, fresh_postgres_url, backend, "a") as a,
-                _replica(tmp_path, fresh_postgres_url, backend, "b") as b,
-            ):
-                assert a.ledger.is_sequencer  # A's own appends go straight to audit_events
-                record, _ = await a.manager.create(
-                    SessionRequest(work_dir=_work(tmp_path), prompt="hello"), ALICE
-                )
-                await _state(a, record.id, SessionState.IDLE)
-                old = a.tenures.fence(record.id)
-                assert old is not None
-                tables = ("audit_events", "session_leases", "replicas")
-                with _hung(fresh_postgres_url, *tables) as conn:
-                    expires = _expiry(conn, record.id)
-                    sending = asyncio.create_task(a.manager.send(record.id, "once", ALICE))
-                    await asyncio.sleep(0.3)
-                    assert not sending.done()  # past the owner check, waiting on the ledger
+        idle = SessionState.IDLE
+        async with _owned_by_a(tmp_path, fresh_postgres_url, "hello", idle) as pair:
+            a, b, sid = pair.a, pair.b, pair.session_id
+            assert a.ledger.is_sequencer  # A's own appends go straight to audit_events
+            tables = ("audit_events", "session_leases", "replicas")
+            with _hung(fresh_postgres_url, *tables) as conn:
+                expires = _expiry(conn, sid)
+                sending = asyncio.create_task(a.manager.send(sid, "once", ALICE))
+                await asyncio.sleep(0.3)
+                assert not sending.done()  # past the owner check, waiting on the ledger
 
-                    async def detached() -> bool:
-                        return not a.manager.runs_here(record.id)
+                async def detached() -> bool:
+                    return not a.manager.runs_here(sid)
 
-                    await _until(detached, seconds=10)
-                    # Until anyone may be given the lease.
-                    await asyncio.sleep(max(0.0, (expires - datetime.now(UTC)).total_seconds()))
-                with pytest.raises(FencedError):
-                    await sending  # its audit event went in; its keys did not
-                assert claude.prompts == ["hello"]
-                owner = await _new_owner([b, a], record.id, old[1])
-                await _state(owner, record.id, SessionState.IDLE)
-                await owner.manager.send(record.id, "once", ALICE)
-                await _state(owner, record.id, SessionState.IDLE)
-                assert claude.prompts == ["hello", "once"]
-        finally:
-            unmount_under(tmp_path)
+                await _until(detached, seconds=10)
+                # Until anyone may be given the lease.
+                await asyncio.sleep(max(0.0, (expires - datetime.now(UTC)).total_seconds()))
+            with pytest.raises(FencedError):
+                await sending  # its audit event went in; its keys did not
+            assert pair.claude.prompts == ["hello"]
+            owner = await _new_owner([b, a], sid, pair.token)
+            await _state(owner, sid, idle)
+            await owner.manager.send(sid, "once", ALICE)
+            await _state(owner, sid, idle)
+            assert pair.claude.prompts == ["hello", "once"]
 
     asyncio.run(scenario())
 
@@ -306,29 +310,15 @@ def test_a_prompt_open_when_its_owner_is_cut_off_is_approved_by_the_new_owner(
     approve that prompt (the hook's pending ask, read back from the ledger), once."""
 
     async def scenario() -> None:
-        backend = MemoryBackend()
-        claude = FakeClaude(backend)
-        try:
-            async with (
-                _replica(tmp_path, fresh_postgres_url, backend, "a") as a,
-                _replica(tmp_path, fresh_postgres_url, backend, "b") as b,
-            ):
-                record, _ = await a.manager.create(
-                    SessionRequest(work_dir=_work(tmp_path), prompt="[[bash: ls -la /tmp]]"),
-                    ALICE,
-                )
-                await _state(a, record.id, SessionState.PERMISSION_PROMPT)
-                old = a.tenures.fence(record.id)
-                assert old is not None
-                for task in a.tasks:  # A's lease loop stops, as if its database link broke
-                    if task.get_name() == "session-leases":
-                        task.cancel()
-                assert await _new_owner([b, a], record.id, old[1]) is b  # A renews nothing
-                await _state(b, record.id, SessionState.PERMISSION_PROMPT)
-                assert await b.manager.approve(record.id, ALICE) == 1
-                await _state(b, record.id, SessionState.IDLE)
-                assert claude.ran == ["ls -la /tmp"]
-        finally:
-            unmount_under(tmp_path)
+        asking = SessionState.PERMISSION_PROMPT
+        prompt = "[[bash: ls -la /tmp]]"
+        async with _owned_by_a(tmp_path, fresh_postgres_url, prompt, asking) as pair:
+            a, b, sid = pair.a, pair.b, pair.session_id
+            _cut_off(a)
+            assert await _new_owner([b, a], sid, pair.token) is b  # A renews nothing
+            await _state(b, sid, asking)
+            assert await b.manager.approve(sid, ALICE) == 1
+            await _state(b, sid, SessionState.IDLE)
+            assert pair.claude.ran == ["ls -la /tmp"]
 
     asyncio.run(scenario())
