@@ -41,6 +41,12 @@ def test_sigkilled_controller_readopts_three_sessions(
 
     # Same address and data: clients and containers keep working against it.
     second = start_warden(database_url, port=first.port)
+    # On PostgreSQL the restarted controller is a new replica: it takes the sessions over
+    # once the killed one's leases lapse. Until then the stored states are the old ones
+    # and actions are refused, so wait until it runs each session.
+    me = second.client.get("/v1/health").json()["replica"]
+    for sid in (idle, prompting, working):
+        second.wait_for(sid, lambda s: s.get("replica") in (me, None), timeout=60)
     assert second.wait_state(idle, "idle", timeout=20)["state"] == "idle"
     back = second.wait_state(prompting, "permission_prompt", timeout=20)
     assert "echo adopted > proof.txt" in back["details"]["command"]
