@@ -81,6 +81,11 @@ def test_over_the_quota_a_start_waits_in_line_and_starts_in_order(tmp_path: Path
         started = await _until(client, second.json()["id"], "starting", "idle")
         assert "queue" not in started["details"]
         moved = await _state(client, third["id"])
+        deadline = time.monotonic() + 10  # the line's new positions are written after the start
+        while moved["details"].get("queue", {}).get("position") != 1:
+            assert time.monotonic() < deadline, moved
+            await asyncio.sleep(0.05)
+            moved = await _state(client, third["id"])
         assert (moved["state"], moved["details"]["queue"]["position"]) == ("queued", 1)
         page = services.ledger.query(EventFilter(type="session.queued"), limit=10)
         assert [e.event.data["position"] for e in page.entries] == [1, 2]
